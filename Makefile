@@ -1,0 +1,49 @@
+# Two commands set everything up on a fresh machine with only python3:
+#   make demo   -> creates .venv, installs torch==2.13.0 then flowstats, runs `flowstats demo`
+#   make test   -> the same set-up plus test tools, then ruff and the test suite
+# torch is installed first, pinned, so that pip never resolves an unpinned torch (which would pull
+# several GB of CUDA packages). Set TORCH_SPEC to install another build, e.g. a CUDA wheel.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+DEMO_OUT ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: venv install install-test demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.torch: $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+demo: $(VENV)/.installed
+	$(BIN)/flowstats demo -o $(DEMO_OUT) --force
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check flowstats tests benchmarks analyses
+
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check flowstats tests benchmarks analyses
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache

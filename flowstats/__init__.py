@@ -1,0 +1,30 @@
+r"""flowstats: normalizing flows (zuko) for unweighting and enhanced bump hunts.
+
+Public entry points are imported lazily, so ``import flowstats`` stays light and torch is only
+imported by the stages that need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "read_events": "flowstats.io",
+    "write_events": "flowstats.io",
+    "Events": "flowstats.io",
+    "convert_lhe": "flowstats.lhe",
+    "unweight": "flowstats.unweight",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in {"io", "lhe", "datasets", "flows", "stats", "anomaly", "exceptions"}:
+        return importlib.import_module(f"flowstats.{name}")
+    raise AttributeError(f"module 'flowstats' has no attribute {name!r}")

@@ -1,0 +1,115 @@
+r"""The ``flowstats`` command line.
+
+One subcommand per pipeline stage, each in its own module of this package and loaded only when
+called (so ``flowstats --help`` stays fast and ``torch`` is imported only by the stages that
+train). Errors caused by the input print one line on stderr and exit with status 2; internal
+errors exit with status 1 (with the traceback under ``-v``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..exceptions import FlowstatsError
+
+__all__ = ["cli", "echo_json", "main"]
+
+#: subcommand name -> "module:attribute", imported lazily
+COMMANDS: dict[str, str] = {
+    "convert": "flowstats.cli.convert:convert",
+    "generate": "flowstats.cli.generate:generate",
+    "train": "flowstats.cli.train:train",
+    "unweight": "flowstats.cli.unweight:unweight",
+    "score": "flowstats.cli.score:score",
+    "fit": "flowstats.cli.fit:fit",
+    "bumphunt": "flowstats.cli.bumphunt:bumphunt",
+    "demo": "flowstats.cli.demo:demo",
+}
+
+
+class LazyGroup(click.Group):
+    r"""A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        for name, target in COMMANDS.items():
+            module = target.split(":")[0]
+            if importlib.util.find_spec(module) is not None:
+                names.add(name)
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            try:
+                mod = importlib.import_module(module)
+            except ModuleNotFoundError as err:
+                if err.name == module:
+                    return None
+                raise
+            return getattr(mod, attr)
+        return super().get_command(ctx, name)
+
+
+def echo_json(data: Any) -> None:
+    r"""Prints ``data`` as indented JSON on stdout (numpy scalars and arrays allowed)."""
+    from .._utils import _json_default
+
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="flowstats")
+@click.option("-v", "--verbose", count=True, help="More log messages (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    r"""flowstats: normalizing flows for unweighting and enhanced bump hunts."""
+    level = logging.WARNING if quiet else (logging.INFO if verbose < 2 else logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("flowstats").setLevel(level)
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def main(argv: list[str] | None = None) -> int:
+    r"""Runs the CLI and turns exceptions into exit codes: 2 for bad input, 1 internal."""
+    try:
+        cli.main(args=argv, prog_name="flowstats", standalone_mode=False)
+    except FlowstatsError as err:
+        click.echo(f"flowstats: error: {err}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("flowstats: aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except KeyboardInterrupt:
+        click.echo("flowstats: interrupted", err=True)
+        return 130
+    except Exception as err:  # internal error
+        verbose = "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"flowstats: internal error: {type(err).__name__}: {err}"
+                   + ("" if verbose else " (run with -v for the traceback)"), err=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    r"""Console-script entry point."""
+    sys.exit(main())
