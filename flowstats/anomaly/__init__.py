@@ -1,0 +1,163 @@
+r"""Resonant anomaly detection on sideband data: one interface, :func:`score`.
+
+The signal is assumed localised in a resonant feature m (e.g. m_jj). A signal region (SR)
+window in m and its sidebands are defined by :class:`~flowstats.anomaly.regions.Regions`; the
+background density of the other features x is learnt on the sidebands and interpolated into the
+SR. Methods (see :mod:`flowstats.anomaly.methods`): ``cathode`` (default), ``anode``,
+``cwola``, ``bootstrap``, ``density``. Every event (SR, sidebands and outside) gets a score, so a
+bump hunt can see how a cut on the score acts on the background at every mass.
+
+Example::
+
+    from flowstats.anomaly import score
+    result = score(x, m, method="cathode", sr=(3300, 3700), seed=1)
+    result.score, result.fold, result.region
+
+References:
+    ANODE arXiv:2001.04990; CATHODE arXiv:2109.00546; CWoLa hunting arXiv:1805.02664,
+    arXiv:1902.02634; J. Tan, ICML INNF workshop 2020 (bootstrap).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import check_finite, provenance, resolve_device, write_json
+from ..exceptions import BadInputError, closest
+from .regions import SIDEBAND, SIGNAL_REGION, Regions, parse_window
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_CLASSIFIER", "METHOD_NAMES", "Regions", "ScoreResult", "parse_window",
+           "score"]
+
+METHOD_NAMES = ("cathode", "anode", "cwola", "bootstrap", "density")
+#: default classifier of cathode/cwola/bootstrap: HistGradientBoosting (measured, see
+#: benchmarks/bench_anomaly.py --compare-classifiers)
+DEFAULT_CLASSIFIER = "hgb"
+
+
+@dataclass
+class ScoreResult:
+    r"""Scores of every event.
+
+    Attributes:
+        score: (n,) anomaly score, higher = more signal-like.
+        fold: (n,) fold whose model scored the event (-1 for the flow-only methods).
+        region: (n,) region code: 1 SR, 0 sideband, -1 outside.
+        method: The method name.
+        info: Training summaries, timings and the resolved options.
+    """
+
+    score: np.ndarray
+    fold: np.ndarray
+    region: np.ndarray
+    method: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_inputs(x: np.ndarray, m: np.ndarray, names: list[str] | None
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise BadInputError(f"features must be a 2-D array (events, features), not {x.ndim}-D")
+    m = np.asarray(m, dtype=np.float64).reshape(-1)
+    if len(m) != len(x):
+        raise BadInputError(f"{len(x)} events of features but {len(m)} mass values")
+    if len(x) == 0:
+        raise BadInputError("no events to score")
+    names = list(names) if names is not None else [f"x{i}" for i in range(x.shape[1])]
+    if len(names) != x.shape[1]:
+        raise BadInputError(f"{len(names)} feature names for {x.shape[1]} feature columns")
+    check_finite(x, "features", names)
+    check_finite(m, "mass values")
+    return x, m, names
+
+
+def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> None:
+    sel = x[where]
+    const = [n for n, lo, hi in zip(names, sel.min(axis=0), sel.max(axis=0)) if lo == hi]
+    if const:
+        raise BadInputError(
+            f"feature{'s' if len(const) > 1 else ''} {', '.join(map(repr, const))} "
+            f"{'are' if len(const) > 1 else 'is'} constant in the signal region and sidebands; "
+            "remove it from --features (a constant carries no information and breaks the flow)")
+
+
+def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
+          sr: tuple[float, float] | str, sideband_width: float | None = None,
+          names: list[str] | None = None, seed: int = 0, device: str = "auto",
+          model_dir: str | Path | None = None, min_sr: int = 100, min_sideband: int = 100,
+          **options: Any) -> ScoreResult:
+    r"""Scores every event with a resonant anomaly-detection method.
+
+    Arguments:
+        x: Features, (n, d) (m must not be one of them).
+        m: Resonant mass, (n,).
+        method: ``cathode`` (default), ``anode``, ``cwola``, ``bootstrap`` or ``density``.
+        sr: Signal region ``(lo, hi)`` or ``"lo:hi"``.
+        sideband_width: Width of each adjacent sideband; None = everything outside the SR.
+        names: Feature names (for messages and saved models).
+        seed: Seed of every random step (flows, sampling, folds, classifiers).
+        device: ``auto``, ``cpu`` or ``cuda`` for the torch models.
+        model_dir: Directory where trained models are saved; a flow saved there from the same
+            events and settings is reused instead of retrained. Provenance is written there.
+        min_sr, min_sideband: Minimum numbers of events in the SR and the sidebands.
+        options: Method options: ``flow`` (architecture dict: kind, transforms, hidden, bins),
+            ``fit`` (flow training dict: epochs, batch_size, lr, patience), ``classifier``
+            (``hgb`` or ``mlp``), ``classifier_options`` (dict), ``k`` (folds, 5),
+            ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
+            ``backend`` (flow implementation: auto, flowstats, simple).
+
+    Returns:
+        A :class:`ScoreResult` with one score, fold and region per event.
+    """
+    from .methods import METHODS
+
+    if method not in METHODS:
+        hint = closest(method, METHODS)
+        raise BadInputError(f"unknown method {method!r}; use one of {', '.join(METHOD_NAMES)}"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    unknown = set(options) - {"flow", "fit", "classifier", "classifier_options", "k",
+                              "oversample", "alpha", "iterations", "backend"}
+    if unknown:
+        name = sorted(unknown)[0]
+        hint = closest(name, ["flow", "fit", "classifier", "classifier_options", "k",
+                              "oversample", "alpha", "iterations", "backend"])
+        raise BadInputError(f"unknown option {name!r} of score()"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    options.setdefault("classifier", DEFAULT_CLASSIFIER)
+    if int(options.get("k", 5)) < 2:
+        raise BadInputError(f"k={options['k']!r}: cross-scoring needs at least 2 folds")
+    if float(options.get("oversample", 4.0)) <= 0:
+        raise BadInputError(f"oversample={options['oversample']!r} must be positive")
+    x, m, names = _check_inputs(x, m, names)
+    regions = Regions(parse_window(sr), sideband_width)
+    codes = regions.check(m, min_sr=min_sr, min_sideband=min_sideband)
+    _check_not_constant(x, names, codes >= 0)
+    dev = resolve_device(device)
+    if model_dir is not None:
+        Path(model_dir).mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    values, fold, info = METHODS[method](x, m, codes, names, seed=seed, device=dev,
+                                         model_dir=model_dir, regions=regions, **options)
+    elapsed = time.perf_counter() - start
+    config = {"method": method, "sr": list(regions.sr), "sideband_width": sideband_width,
+              "features": names, "device": dev, "n_events": len(x),
+              "n_sr": int((codes == SIGNAL_REGION).sum()),
+              "n_sideband": int((codes == SIDEBAND).sum()), **options}
+    info = {**info, "config": config, "seconds": elapsed}
+    if model_dir is not None:
+        write_json(Path(model_dir) / "provenance.json",
+                   {**provenance(seed, config), "info": info})
+    log.info("%s scores of %d events in %.1f s", method, len(x), elapsed)
+    return ScoreResult(np.asarray(values, dtype=np.float64), np.asarray(fold, dtype=np.int64),
+                       codes, method, info)

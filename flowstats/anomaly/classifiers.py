@@ -1,0 +1,301 @@
+r"""Classifier ensembles for weak supervision, and k-fold cross-scoring.
+
+Two kinds, one interface (``fit(x, y, weights)``, ``decision(x)`` returning a logit, higher =
+more like class 1, ``save(dir)``, ``load(dir)``):
+
+* ``"hgb"``: an ensemble of scikit-learn ``HistGradientBoostingClassifier`` with different seeds,
+  each with early stopping on its own validation split; the logits are averaged. Boosted trees
+  are robust for weakly supervised (noisy-label) training and need no tuning of the input scale.
+* ``"mlp"``: an ensemble of small torch MLPs; each keeps the state dicts of its ``best_epochs``
+  epochs of lowest validation loss and averages their predictions (as CATHODE does).
+
+:func:`cross_score` trains one ensemble per fold and scores every event with the ensemble of the
+fold it belongs to, which never saw it in training (k-fold cross-scoring).
+
+References:
+    E. Metodiev, B. Nachman, J. Thaler, "Classification without labels", arXiv:1708.02949;
+    J. Collins, K. Howe, B. Nachman, "CWoLa hunting", arXiv:1805.02664, arXiv:1902.02634.
+    A. Hallin et al., CATHODE, arXiv:2109.00546 (best-epoch ensembles, k-fold).
+    J. Finke et al., "Back to the roots: tree-based algorithms for weakly supervised anomaly
+    detection", arXiv:2309.13111 (boosted trees for weak supervision).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import atomic_path, progress
+from ..exceptions import BadInputError, IncompatibleModelError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CLASSIFIERS", "HGBEnsemble", "MLPEnsemble", "cross_score", "make_classifier"]
+
+
+def _balanced(y: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    r"""Per-event weights that give both classes the same total weight (mean weight 1)."""
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64).copy()
+    for c in (0, 1):
+        sel = y == c
+        total = w[sel].sum()
+        if total <= 0:
+            raise BadInputError(f"classifier training: class {c} has no events (or zero weight)")
+        w[sel] *= 0.5 * len(y) / total
+    return w
+
+
+class HGBEnsemble:
+    r"""Averaged logits of ``n_models`` seeded ``HistGradientBoostingClassifier``.
+
+    Arguments:
+        n_models: Number of members (different seeds and validation splits).
+        seed: Base seed; member i uses ``seed + i``.
+        max_iter: Maximum boosting iterations per member (early stopping on 20 % validation).
+        learning_rate, max_leaf_nodes, min_samples_leaf, l2_regularization: Passed to sklearn.
+    """
+
+    kind = "hgb"
+
+    def __init__(self, n_models: int = 3, *, seed: int = 0, max_iter: int = 200,
+                 learning_rate: float = 0.1, max_leaf_nodes: int = 31,
+                 min_samples_leaf: int = 200, l2_regularization: float = 0.0,
+                 **unused: Any):
+        self.options = dict(n_models=int(n_models), seed=int(seed), max_iter=int(max_iter),
+                            learning_rate=float(learning_rate),
+                            max_leaf_nodes=int(max_leaf_nodes),
+                            min_samples_leaf=int(min_samples_leaf),
+                            l2_regularization=float(l2_regularization))
+        self.members: list[Any] = []
+
+    def fit(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> HGBEnsemble:
+        r"""Trains the members on ``x`` (n, d) with labels ``y`` in {0, 1}."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        o = self.options
+        w = _balanced(y, weights)
+        self.members = []
+        for i in range(o["n_models"]):
+            clf = HistGradientBoostingClassifier(
+                max_iter=o["max_iter"], learning_rate=o["learning_rate"],
+                max_leaf_nodes=o["max_leaf_nodes"], min_samples_leaf=o["min_samples_leaf"],
+                l2_regularization=o["l2_regularization"], early_stopping=True,
+                validation_fraction=0.2, n_iter_no_change=10, random_state=o["seed"] + i)
+            clf.fit(x, y, sample_weight=w)
+            log.debug("hgb member %d: %d iterations", i, clf.n_iter_)
+            self.members.append(clf)
+        return self
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        r"""Mean logit over the members (higher = more like class 1)."""
+        return np.mean([m.decision_function(x) for m in self.members], axis=0)
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / "hgb.pkl", force=True) as tmp:
+            tmp.write_bytes(pickle.dumps(self.members))
+        (directory / "classifier.json").write_text(json.dumps({"kind": self.kind, **self.options}))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> HGBEnsemble:
+        r"""Loads an ensemble saved by :meth:`save` (a pickle: load only your own files)."""
+        directory = Path(directory)
+        options = json.loads((directory / "classifier.json").read_text())
+        options.pop("kind")
+        new = cls(**options)
+        new.members = pickle.loads((directory / "hgb.pkl").read_bytes())
+        return new
+
+
+class MLPEnsemble:
+    r"""Small torch MLPs; each averages its ``best_epochs`` epochs of lowest validation loss.
+
+    Arguments:
+        n_models: Number of independently seeded networks.
+        seed: Base seed.
+        hidden: Hidden layer sizes.
+        epochs: Training epochs per network.
+        best_epochs: Number of lowest-validation-loss epochs whose predictions are averaged.
+        batch_size, lr, weight_decay: Adam settings.
+        device: torch device string.
+    """
+
+    kind = "mlp"
+
+    def __init__(self, n_models: int = 1, *, seed: int = 0, hidden: tuple[int, ...] = (64, 64, 64),
+                 epochs: int = 30, best_epochs: int = 5, batch_size: int = 256,
+                 lr: float = 1e-3, weight_decay: float = 0.0, device: str = "cpu",
+                 **unused: Any):
+        self.options = dict(n_models=int(n_models), seed=int(seed), hidden=list(hidden),
+                            epochs=int(epochs), best_epochs=int(best_epochs),
+                            batch_size=int(batch_size), lr=float(lr),
+                            weight_decay=float(weight_decay))
+        self.device = device
+        self.states: list[list[dict[str, Any]]] = []
+        self.mean = self.std = None
+
+    def _net(self, d: int) -> Any:
+        import torch.nn as nn
+
+        layers: list[Any] = []
+        for h in self.options["hidden"]:
+            layers += [nn.Linear(d, h), nn.ReLU()]
+            d = h
+        layers.append(nn.Linear(d, 1))
+        return nn.Sequential(*layers)
+
+    def fit(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> MLPEnsemble:
+        r"""Trains the networks on ``x`` (n, d) with labels ``y`` in {0, 1}."""
+        import torch
+
+        o = self.options
+        self.mean, self.std = x.mean(axis=0), x.std(axis=0) + 1e-12
+        xs = ((x - self.mean) / self.std).astype(np.float32)
+        w = _balanced(y, weights).astype(np.float32)
+        self.states = []
+        for i in range(o["n_models"]):
+            gen = torch.Generator().manual_seed(o["seed"] + i)
+            rng = np.random.default_rng(o["seed"] + i)
+            perm = rng.permutation(len(x))
+            n_val = max(1, len(x) // 5)
+            val, tr = perm[:n_val], perm[n_val:]
+            torch.manual_seed(o["seed"] + i)
+            net = self._net(x.shape[1]).to(self.device)
+            opt = torch.optim.Adam(net.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
+            lossf = torch.nn.BCEWithLogitsLoss(reduction="none")
+            xt = torch.from_numpy(xs[tr]).to(self.device)
+            yt = torch.from_numpy(y[tr].astype(np.float32)).to(self.device)
+            wt = torch.from_numpy(w[tr]).to(self.device)
+            xv = torch.from_numpy(xs[val]).to(self.device)
+            yv = torch.from_numpy(y[val].astype(np.float32)).to(self.device)
+            wv = torch.from_numpy(w[val]).to(self.device)
+            history: list[tuple[float, dict[str, Any]]] = []
+            for _ in progress(range(o["epochs"]), desc=f"mlp {i}"):
+                net.train()
+                order = torch.randperm(len(tr), generator=gen).to(self.device)
+                for start in range(0, len(tr), o["batch_size"]):
+                    b = order[start:start + o["batch_size"]]
+                    loss = (lossf(net(xt[b]).squeeze(-1), yt[b]) * wt[b]).mean()
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                net.eval()
+                with torch.no_grad():
+                    vl = float((lossf(net(xv).squeeze(-1), yv) * wv).sum() / wv.sum())
+                state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                history.append((vl, state))
+            history.sort(key=lambda t: t[0])
+            self.states.append([s for _, s in history[:o["best_epochs"]]])
+        return self
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        r"""Logit of the probability averaged over members and best epochs."""
+        import torch
+
+        xs = torch.from_numpy(((x - self.mean) / self.std).astype(np.float32))
+        net = self._net(x.shape[1])
+        probs = []
+        with torch.no_grad():
+            for member in self.states:
+                for state in member:
+                    net.load_state_dict(state)
+                    out = [torch.sigmoid(net(xs[i:i + 65536]).squeeze(-1))
+                           for i in range(0, len(xs), 65536)]
+                    probs.append(torch.cat(out).double().numpy())
+        p = np.clip(np.mean(probs, axis=0), 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
+    def save(self, directory: str | Path) -> None:
+        import torch
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        payload = {"states": self.states, "mean": torch.from_numpy(self.mean),
+                   "std": torch.from_numpy(self.std)}
+        with atomic_path(directory / "mlp.pt", force=True) as tmp:
+            torch.save(payload, tmp)
+        (directory / "classifier.json").write_text(json.dumps({"kind": self.kind, **self.options}))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> MLPEnsemble:
+        import torch
+
+        directory = Path(directory)
+        options = json.loads((directory / "classifier.json").read_text())
+        options.pop("kind")
+        new = cls(**options)
+        payload = torch.load(directory / "mlp.pt", weights_only=True)
+        new.states = payload["states"]
+        new.mean, new.std = payload["mean"].numpy(), payload["std"].numpy()
+        return new
+
+
+CLASSIFIERS = {"hgb": HGBEnsemble, "mlp": MLPEnsemble}
+
+
+def make_classifier(kind: str = "hgb", **options: Any) -> HGBEnsemble | MLPEnsemble:
+    r"""Returns an untrained ensemble of the given kind (``"hgb"`` or ``"mlp"``).
+
+    Arguments:
+        kind: ``"hgb"`` (HistGradientBoosting ensemble) or ``"mlp"`` (torch MLP ensemble).
+        options: Passed to the ensemble's constructor.
+    """
+    if kind not in CLASSIFIERS:
+        from ..exceptions import closest
+
+        hint = closest(kind, CLASSIFIERS)
+        raise BadInputError(f"unknown classifier {kind!r}; use one of {sorted(CLASSIFIERS)}"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return CLASSIFIERS[kind](**options)
+
+
+def load_classifier(directory: str | Path) -> HGBEnsemble | MLPEnsemble:
+    r"""Loads a classifier ensemble saved in ``directory``."""
+    path = Path(directory) / "classifier.json"
+    if not path.exists():
+        raise IncompatibleModelError(f"no saved classifier in {str(directory)!r}")
+    kind = json.loads(path.read_text()).get("kind")
+    if kind not in CLASSIFIERS:
+        raise IncompatibleModelError(f"unknown classifier kind {kind!r} in {str(path)!r}")
+    return CLASSIFIERS[kind].load(directory)
+
+
+def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndarray,
+                fold_score: np.ndarray, *, k: int, kind: str = "hgb",
+                weights: np.ndarray | None = None, seed: int = 0,
+                model_dir: str | Path | None = None, **options: Any) -> np.ndarray:
+    r"""k-fold cross-scoring: the model trained without fold j scores the events of fold j.
+
+    Arguments:
+        x, y, fold: Training events (n, d), labels in {0, 1} and fold numbers in ``[0, k)``.
+        x_score, fold_score: Events to score and their folds in ``[0, k)``; an event that is
+            also a training event must carry the same fold, so its scorer never saw it.
+        k: Number of folds.
+        kind: Classifier kind (see :func:`make_classifier`).
+        weights: Training weights (the classes are rebalanced to equal total weight).
+        seed: Seed of the classifiers (fold j uses ``seed + 1000 j``).
+        model_dir: Where the fold models are saved (``fold<j>/``), or None.
+        options: Passed to the classifier.
+
+    Returns:
+        The logit score of every row of ``x_score``.
+    """
+    out = np.empty(len(x_score))
+    for j in range(k):
+        train = fold != j
+        clf = make_classifier(kind, seed=seed + 1000 * j, **options)
+        clf.fit(x[train], y[train], None if weights is None else weights[train])
+        sel = fold_score == j
+        if sel.any():
+            out[sel] = clf.decision(x_score[sel])
+        if model_dir is not None:
+            clf.save(Path(model_dir) / f"fold{j}")
+        log.info("fold %d/%d trained on %d events, scored %d", j + 1, k, int(train.sum()),
+                 int(sel.sum()))
+    return out

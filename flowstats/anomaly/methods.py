@@ -1,0 +1,276 @@
+r"""The anomaly scores: ``anode``, ``cathode``, ``cwola``, ``bootstrap``, ``density``.
+
+Each method takes the features ``x`` (n, d), the resonant mass ``m`` (n,) and the region code of
+every event (1 SR, 0 sideband, -1 outside), and returns a score for EVERY event (higher = more
+signal-like) and the fold whose model scored it. Fold numbers: ``0..k-1`` for the cross-scored
+classifier methods (the fold model never saw the event), ``-1`` for the flow-only methods.
+
+* ``density``: ``-log p_bkg(x | m)`` with the sideband flow: the outlier baseline.
+* ``anode`` (arXiv:2001.04990): ``log p_SR(x | m) - log p_bkg(x | m)``; p_SR is a second
+  conditional flow trained on the SR events. Outside the SR, p_SR is extrapolated in m, so a
+  sideband event's ANODE score is how much more likely the SR model finds it than the
+  background model does at its own mass.
+* ``cathode`` (arXiv:2109.00546): a classifier of SR data (label 1) against background samples
+  drawn in the SR from the sideband flow (``oversample`` times as many, weighted down to the
+  data's total), with k-fold cross-scoring. m is not a classifier input. Sideband and outside
+  events are scored by the model of a fold drawn at random for them (no fold model saw them):
+  their score is the same function of x applied to background at other masses, which is what
+  the bump hunt needs to see how the selection acts on background.
+* ``cwola`` (arXiv:1805.02664, 1902.02634): a classifier of SR (1) against sideband (0) events,
+  k-fold cross-scored over both; outside events get a random fold's model. It fails when x
+  correlates with m: the classifier then learns the m dependence, not the signal.
+* ``bootstrap``: the iterative likelihood-ratio estimate of J. Tan (ICML INNF workshop 2020),
+  as read here: start from the CATHODE ratio lambda_0 = p_SR / p_bkg. At step t the threshold
+  epsilon_t is the (1 - alpha) quantile of lambda_t on the (held-out scored) background samples,
+  so that a background event passes ``lambda_t <= epsilon_t`` with probability 1 - alpha (Type-I
+  rate alpha). The background density in the SR is re-estimated from the SR events that pass
+  (they are background up to a signal leakage that the cut makes small), completed where they
+  cannot be used (``lambda_t > epsilon_t``) by the sideband-flow samples, weighted to
+  ``alpha / (1 - alpha)`` times the number of passing events. The ratio of the SR data to this
+  reference is re-learnt (same folds: no event is scored by a model that saw it) and the step is
+  iterated ``iterations`` times. The data-driven reference removes the interpolation error of
+  the sideband flow in the bulk, so the ratio concentrates on the tail where the signal is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .background import ConditionalDensity, sample_mass
+from .classifiers import cross_score
+from .regions import SIDEBAND, SIGNAL_REGION
+
+log = logging.getLogger(__name__)
+
+__all__ = ["METHODS", "anode", "bootstrap", "cathode", "cwola", "density"]
+
+
+def _fingerprint(*arrays: np.ndarray, **config: Any) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    h.update(json.dumps(config, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:20]
+
+
+def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed: int,
+             device: str, model_dir: str | Path | None, flow: dict | None,
+             fit: dict | None, backend: str = "auto") -> ConditionalDensity:
+    r"""Trains (or reloads from ``model_dir/what`` when trained on the same events) a flow."""
+    key = _fingerprint(x, m, names=names, seed=seed, flow=flow, fit=fit)
+    where = None if model_dir is None else Path(model_dir) / what
+    if where is not None and (where / "fingerprint").exists():
+        if (where / "fingerprint").read_text().strip() == key:
+            log.info("reusing the %s flow saved in %s", what, where)
+            return ConditionalDensity.load(where)
+        log.info("the %s flow in %s was trained on other events or settings: retraining",
+                 what, where)
+    log.info("training the %s flow on %d events", what, len(x))
+    dens = ConditionalDensity(names, seed=seed, flow=flow, backend=backend)
+    dens.fit(x, m, device=device, **(fit or {}))
+    if where is not None:
+        dens.save(where)
+        (where / "fingerprint").write_text(key + "\n")
+    return dens
+
+
+def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    r"""Balanced random fold numbers in [0, k)."""
+    return rng.permutation(np.arange(n) % k).astype(np.int64)
+
+
+def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
+            device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
+            fit: dict | None = None, backend: str = "auto",
+            **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""``-log p_bkg(x | m)`` with a conditional flow trained on the sidebands.
+
+    Arguments:
+        x, m, codes: Features (n, d), mass (n,), region codes (n,).
+        names: Feature names.
+        seed, device, model_dir: Seed, torch device, where models are saved/reused.
+        flow, fit: Flow architecture and training options.
+        backend: Flow implementation (``auto``, ``flowstats``, ``simple``).
+    """
+    sb = codes == SIDEBAND
+    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+    score = -bkg.log_prob(x, m)
+    return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg)}
+
+
+def _summary(dens: ConditionalDensity) -> dict:
+    h = dens.history or {}
+    return {k: h[k] for k in ("best_epoch", "best_val_loss") if k in h}
+
+
+def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
+          device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
+          fit: dict | None = None, backend: str = "auto",
+          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""ANODE: ``log p_SR(x | m) - log p_bkg(x | m)`` (arXiv:2001.04990).
+
+    Arguments: as :func:`density`.
+    """
+    sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
+    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+    sig = _density(x[sr], m[sr], names, what="sr", seed=seed + 1, device=device,
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+    score = sig.log_prob(x, m) - bkg.log_prob(x, m)
+    # where either density underflows, the score is not a number: rank such events lowest
+    score = np.where(np.isfinite(score), score, -np.inf)
+    return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
+                                                         "sr": _summary(sig)}
+
+
+def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
+                seed: int, device: str, model_dir: str | Path | None, flow: dict | None,
+                fit: dict | None, backend: str, oversample: float, regions: Any
+                ) -> tuple[np.ndarray, dict]:
+    sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
+    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+    n = int(round(oversample * sr.sum()))
+    m_s = sample_mass(m[sr], n, regions.sr, seed=seed + 11)
+    x_s = bkg.sample(m_s, seed=seed + 12)
+    good = np.isfinite(x_s).all(axis=1)
+    if not good.all():
+        log.warning("%d background samples are not finite and are dropped", int((~good).sum()))
+    return x_s[good], {"background": _summary(bkg), "n_samples": int(good.sum())}
+
+
+def _classifier_options(classifier: str, classifier_options: dict | None, device: str) -> dict:
+    options = dict(classifier_options or {})
+    if classifier == "mlp":
+        options.setdefault("device", device)
+    return options
+
+
+def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
+            device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
+            fit: dict | None = None, backend: str = "auto", regions: Any = None,
+            classifier: str = "hgb", classifier_options: dict | None = None, k: int = 5,
+            oversample: float = 4.0, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
+
+    Arguments:
+        x, m, codes, names, seed, device, model_dir, flow, fit, backend: as :func:`density`.
+        regions: The :class:`~flowstats.anomaly.regions.Regions` (for the SR window).
+        classifier: ``"hgb"`` or ``"mlp"``; classifier_options: passed to it.
+        k: Number of folds of the cross-scoring.
+        oversample: Number of background samples per SR event.
+    """
+    rng = np.random.default_rng(seed + 21)
+    x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
+                            flow=flow, fit=fit, backend=backend, oversample=oversample,
+                            regions=regions)
+    sr = codes == SIGNAL_REGION
+    fold = _random_folds(len(x), k, rng)
+    f_s = _random_folds(len(x_s), k, rng)
+    xt = np.concatenate([x[sr], x_s])
+    yt = np.concatenate([np.ones(sr.sum()), np.zeros(len(x_s))]).astype(np.int64)
+    ft = np.concatenate([fold[sr], f_s])
+    score = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, seed=seed + 31,
+                        model_dir=None if model_dir is None else Path(model_dir) / "classifier",
+                        **_classifier_options(classifier, classifier_options, device))
+    return score, fold, info
+
+
+def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
+          device: str = "cpu", model_dir: str | Path | None = None, classifier: str = "hgb",
+          classifier_options: dict | None = None, k: int = 5,
+          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""CWoLa hunting: SR against sideband events (arXiv:1805.02664, arXiv:1902.02634).
+
+    Arguments:
+        x, m, codes, names, seed, device, model_dir: as :func:`density`.
+        classifier, classifier_options, k: as :func:`cathode`.
+    """
+    rng = np.random.default_rng(seed + 21)
+    fold = _random_folds(len(x), k, rng)
+    use = codes >= 0
+    y = (codes[use] == SIGNAL_REGION).astype(np.int64)
+    score = cross_score(x[use], y, fold[use], x, fold, k=k, kind=classifier, seed=seed + 31,
+                        model_dir=None if model_dir is None else Path(model_dir) / "classifier",
+                        **_classifier_options(classifier, classifier_options, device))
+    return score, fold, {"n_sr": int(y.sum()), "n_sideband": int((y == 0).sum())}
+
+
+def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
+              seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
+              flow: dict | None = None, fit: dict | None = None, backend: str = "auto",
+              regions: Any = None, classifier: str = "hgb",
+              classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
+              alpha: float = 0.1, iterations: int = 2,
+              **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
+
+    Arguments:
+        x, m, codes, names, seed, device, model_dir, flow, fit, backend, regions, classifier,
+            classifier_options, k, oversample: as :func:`cathode`.
+        alpha: Type-I rate: the fraction of background failing ``lambda <= epsilon``.
+        iterations: Number of re-estimation steps after the initial CATHODE ratio.
+    """
+    from ..exceptions import BadInputError
+
+    if not 0 < alpha < 1:
+        raise BadInputError(f"bootstrap: alpha={alpha!r} must lie in (0, 1)")
+    rng = np.random.default_rng(seed + 21)
+    x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
+                            flow=flow, fit=fit, backend=backend, oversample=oversample,
+                            regions=regions)
+    sr = codes == SIGNAL_REGION
+    n_sr = int(sr.sum())
+    fold = _random_folds(len(x), k, rng)
+    f_s = _random_folds(len(x_s), k, rng)
+    copts = _classifier_options(classifier, classifier_options, device)
+    x_sr, f_sr = x[sr], fold[sr]
+    # step 0: the CATHODE ratio, on the data and (held out) on the samples
+    xt = np.concatenate([x_sr, x_s])
+    yt = np.concatenate([np.ones(n_sr), np.zeros(len(x_s))]).astype(np.int64)
+    wt = np.concatenate([np.ones(n_sr), np.full(len(x_s), n_sr / len(x_s))])
+    ft = np.concatenate([f_sr, f_s])
+    lam = cross_score(xt, yt, ft, xt, ft, k=k, kind=classifier, weights=wt, seed=seed + 31,
+                      **copts)
+    steps = []
+    for t in range(iterations):
+        lam_sr, lam_s = lam[:n_sr], lam[n_sr:]
+        eps = float(np.quantile(lam_s, 1 - alpha))
+        passing = lam_sr <= eps
+        failing_s = lam_s > eps
+        n_pass = int(passing.sum())
+        steps.append({"epsilon": eps, "sr_passing": n_pass,
+                      "sr_failing": int(n_sr - n_pass)})
+        log.info("bootstrap step %d: epsilon=%.3f, %d of %d SR events pass", t + 1, eps, n_pass,
+                 n_sr)
+        w_fail = alpha / (1 - alpha) * n_pass / max(1, int(failing_s.sum()))
+        xr = np.concatenate([x_sr[passing], x_s[failing_s]])
+        fr = np.concatenate([f_sr[passing], f_s[failing_s]])
+        wr = np.concatenate([np.ones(n_pass), np.full(int(failing_s.sum()), w_fail)])
+        xt = np.concatenate([x_sr, xr])
+        yt = np.concatenate([np.ones(n_sr), np.zeros(len(xr))]).astype(np.int64)
+        ft = np.concatenate([f_sr, fr])
+        # the class weights are kept as built (not rebalanced away): wt sums to n_sr per class
+        wt = np.concatenate([np.ones(n_sr), wr * n_sr / wr.sum()])
+        last = t == iterations - 1
+        x_eval = np.concatenate([x_sr, x_s]) if not last else x
+        f_eval = np.concatenate([f_sr, f_s]) if not last else fold
+        lam = cross_score(xt, yt, ft, x_eval, f_eval, k=k, kind=classifier, weights=wt,
+                          seed=seed + 31 + 7 * (t + 1),
+                          model_dir=(None if model_dir is None or not last
+                                     else Path(model_dir) / "classifier"), **copts)
+    if iterations == 0:
+        lam = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, weights=wt, seed=seed + 31,
+                          **copts)
+    return lam, fold, {**info, "steps": steps, "alpha": alpha}
+
+
+METHODS = {"anode": anode, "bootstrap": bootstrap, "cathode": cathode, "cwola": cwola,
+           "density": density}

@@ -1,0 +1,111 @@
+r"""Built-in analytic datasets with exactly known densities, and a ROOT writer for them.
+
+* :mod:`flowstats.datasets.dijet`: an LHC-Olympics-2020-like resonant search sample (background
+  and W' -> X Y signal) with the exact likelihood ratio of every event;
+* :mod:`flowstats.datasets.nlo`: a negatively weighted toy built like an NLO subtraction
+  (positive events plus negative counter events) whose weighted sum converges to a known truth.
+
+:func:`write` stores columns as flat TTrees of a ROOT file (written to a temporary file and
+renamed). The densities are documented in ``docs/datasets.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import _json_default, atomic_path, check_output, progress
+from ..exceptions import BadInputError
+from . import dijet, nlo
+
+log = logging.getLogger(__name__)
+
+__all__ = ["dijet", "nlo", "write"]
+
+#: name of the TObjString holding the provenance JSON in files written by :func:`write`
+PROVENANCE_KEY = "provenance"
+
+
+def _check_columns(columns: Mapping[str, Any], tree: str) -> dict[str, np.ndarray]:
+    if not isinstance(tree, str) or not tree or "/" in tree or tree == PROVENANCE_KEY:
+        raise BadInputError(f"bad tree name {tree!r}: use a non-empty name without '/' "
+                            f"other than {PROVENANCE_KEY!r}")
+    if not isinstance(columns, Mapping) or not columns:
+        raise BadInputError(f"no columns given for tree {tree!r}")
+    out: dict[str, np.ndarray] = {}
+    length = None
+    for name, values in columns.items():
+        array = np.asarray(values)
+        if array.ndim != 1:
+            raise BadInputError(f"column {name!r} of tree {tree!r} must be one-dimensional, "
+                                f"got shape {array.shape}")
+        if array.dtype.kind not in "biuf":
+            raise BadInputError(f"column {name!r} of tree {tree!r} must be numeric or boolean, "
+                                f"got dtype {array.dtype}")
+        if length is not None and len(array) != length:
+            raise BadInputError(f"column {name!r} of tree {tree!r} has {len(array)} entries, "
+                                f"the others {length}")
+        length = len(array)
+        out[str(name)] = np.ascontiguousarray(array)
+    return out
+
+
+def _default_permissions(path: Path) -> None:
+    # mkstemp creates 0600 files; give the output the permissions of a normally created file
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "events",
+          force: bool = False, *, trees: Mapping[str, Mapping[str, Any]] | None = None,
+          provenance: Mapping[str, Any] | None = None, step_size: int = 500_000) -> Path:
+    r"""Writes flat numeric columns as a TTree of a new ROOT file, atomically.
+
+    The file is written to a temporary file in the same directory and renamed on success, so
+    an interrupted write never leaves a partial file at ``path``.
+
+    Arguments:
+        path: The output ROOT file.
+        columns: Branch name -> 1-D numeric array (all of the same length).
+        tree: Name of the TTree.
+        force: Whether an existing ``path`` may be replaced.
+        trees: Further TTrees to write into the same file (tree name -> columns).
+        provenance: JSON-serialisable metadata (seed, versions, configuration), stored as the
+            TObjString ``provenance`` of the file.
+        step_size: Number of entries per basket.
+
+    Returns:
+        The path written.
+    """
+    import uproot
+
+    all_trees = {tree: _check_columns(columns, tree)}
+    for name, cols in (trees or {}).items():
+        if name in all_trees:
+            raise BadInputError(f"tree {name!r} given twice")
+        all_trees[name] = _check_columns(cols, name)
+    if step_size < 1:
+        raise BadInputError(f"step_size must be >= 1, got {step_size}")
+    path = check_output(path, force)
+    with atomic_path(path, force=force) as tmp, uproot.recreate(tmp) as file:
+        for name, cols in all_trees.items():
+            n = len(next(iter(cols.values())))
+            ttree = file.mktree(name, {k: v.dtype for k, v in cols.items()},
+                                initial_basket_capacity=max(10, n // step_size + 2))
+            for start in progress(range(0, n, step_size), total=-(-n // step_size),
+                                  desc=f"writing {name}"):
+                ttree.extend({k: v[start:start + step_size] for k, v in cols.items()})
+        if provenance is not None:
+            file[PROVENANCE_KEY] = json.dumps(provenance, default=_json_default)
+        file.close()
+        _default_permissions(tmp)
+    log.info("wrote %s (%s)", path, ", ".join(f"{k}: {len(next(iter(v.values())))} entries"
+                                             for k, v in all_trees.items()))
+    return path

@@ -1,0 +1,491 @@
+r"""The :class:`Flow`: a weighted, optionally conditional density of named observables.
+
+A :class:`Flow` couples a :class:`~flowstats.flows.preprocessing.Preprocessing` (bijective maps
+of the observables, Jacobians included) with a zuko flow (see :mod:`.models`), trained by the
+weighted likelihood of :mod:`.loss` with the loop of :mod:`.training`. Every public method takes
+and returns numpy arrays in the user's original observables.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from .._utils import check_finite, resolve_device
+from ..exceptions import BadInputError, WeightSumError
+from . import training
+from .loss import n_eff
+from .models import KINDS, build_flow
+from .preprocessing import Preprocessing, check_names
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Flow"]
+
+
+def _names(spec: Sequence[str] | int | str, prefix: str) -> list[str]:
+    if isinstance(spec, str):
+        spec = [s for s in spec.split(",") if s]
+    if isinstance(spec, (int, np.integer)):
+        spec = [f"{prefix}{i}" for i in range(int(spec))]
+    names = [str(s) for s in spec]
+    if len(set(names)) != len(names):
+        raise BadInputError(f"duplicate names in {names}")
+    return names
+
+
+class Flow:
+    r"""A normalizing flow for weighted (also negatively weighted) events.
+
+    Arguments:
+        features: The feature names (or their number).
+        context: The context (conditioning) feature names (or their number); empty for an
+            unconditional flow.
+        kind: ``"nsf"`` (autoregressive rational-quadratic splines) or ``"maf"`` (affine).
+        transforms: The number of autoregressive transforms.
+        hidden: The hidden layer sizes of each transform's network.
+        bins: The number of spline bins.
+        bounds: ``{feature: (lower, upper)}`` of bounded observables (logit map).
+        positive: Strictly positive observables (log map).
+        discrete: Integer observables (dequantised; see :mod:`.preprocessing`).
+        seed: Seeds the initialisation, the train/validation split, the shuffles and the
+            dequantisation noise.
+        spline_bound: Half-width of the spline domain in standardised units; ``None`` picks
+            ``max(5, 1.1 * max|z|)`` over the training data, so that no training event falls in
+            the region where zuko's splines are the identity.
+
+    Example:
+        >>> flow = Flow(["pt", "y"], positive=["pt"])
+        >>> history = flow.fit(x, weights, epochs=50)
+        >>> flow.log_prob(x[:10]); flow.sample(1000, seed=1)
+
+    References:
+        | Neural Spline Flows (Durkan et al., 2019) https://arxiv.org/abs/1906.04032
+        | Phase space sampling and inference from weighted events with autoregressive flows
+        | (Stienen & Verheyen, 2021) https://arxiv.org/abs/2011.13445
+    """
+
+    def __init__(
+        self,
+        features: Sequence[str] | int,
+        context: Sequence[str] | int = (),
+        *,
+        kind: str = "nsf",
+        transforms: int = 4,
+        hidden: Sequence[int] = (64, 64),
+        bins: int = 8,
+        bounds: Mapping[str, Sequence[float]] | None = None,
+        positive: Sequence[str] = (),
+        discrete: Sequence[str] = (),
+        seed: int = 0,
+        spline_bound: float | None = None,
+    ) -> None:
+        self.features = _names(features, "x")
+        self.context = _names(context, "c")
+        if not self.features:
+            raise BadInputError("a flow needs at least one feature")
+        clash = sorted(set(self.features) & set(self.context))
+        if clash:
+            raise BadInputError(f"{clash} are both features and context")
+        kind = str(kind).lower()
+        if kind not in KINDS:
+            raise BadInputError(f"unknown flow kind {kind!r}; use one of {list(KINDS)}")
+        self.options: dict[str, Any] = {
+            "kind": kind, "transforms": int(transforms), "hidden": [int(h) for h in hidden],
+            "bins": int(bins), "spline_bound": None if spline_bound is None
+            else float(spline_bound),
+            "bounds": {str(k): [float(v) for v in b] for k, b in (bounds or {}).items()},
+            "positive": [str(p) for p in positive], "discrete": [str(p) for p in discrete],
+        }
+        self.seed = int(seed)
+        check_names(list(self.options["bounds"]), self.features, "bounds")
+        check_names(self.options["positive"], self.features, "positive")
+        check_names(self.options["discrete"], self.features, "discrete")
+        self.pre: Preprocessing | None = None
+        self.cpre: Preprocessing | None = None
+        self.bound: float | None = None
+        self.module: torch.nn.Module | None = None
+        self.history: dict[str, Any] = {}
+        self.device = "cpu"
+        self._kept: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ helpers
+
+    def __repr__(self) -> str:
+        cond = f", context={self.context}" if self.context else ""
+        state = "fitted" if self.fitted else "not fitted"
+        return f"Flow({self.features}{cond}, kind={self.options['kind']!r}, {state})"
+
+    @property
+    def fitted(self) -> bool:
+        return self.module is not None
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.context)
+
+    def _require_fitted(self) -> None:
+        if not self.fitted:
+            raise BadInputError("the flow is not trained yet: call fit() or Flow.load()")
+
+    def _build(self) -> None:
+        o = self.options
+        self.module = build_flow(o["kind"], len(self.features), len(self.context),
+                                 transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
+                                 bound=self.bound or 5.0, seed=self.seed)
+        self.module.to(self.device)
+
+    def to(self, device: str) -> Flow:
+        r"""Moves the model to ``device`` (``auto``, ``cpu``, ``cuda``); returns ``self``."""
+        self.device = resolve_device(device)
+        if self.module is not None:
+            self.module.to(self.device)
+        return self
+
+    def _check_x(self, x: Any, what: str = "x") -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        d = len(self.features)
+        if x.ndim == 1 and d == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != d:
+            raise BadInputError(f"{what} has shape {x.shape} but the flow has {d} features "
+                                f"{self.features}: expected (n, {d})")
+        return x
+
+    def _check_context(self, context: Any, n: int | None) -> np.ndarray | None:
+        if not self.context:
+            if context is not None:
+                raise BadInputError("context given, but the flow is unconditional "
+                                    "(build it with Flow(features, context=[...]))")
+            return None
+        if context is None:
+            raise BadInputError(f"the flow is conditional on {self.context}: pass context= "
+                                f"with shape (n, {len(self.context)})")
+        c = np.asarray(context, dtype=np.float64)
+        k = len(self.context)
+        if c.ndim == 1 and k == 1:
+            c = c[:, None]
+        if c.ndim != 2 or c.shape[1] != k or (n is not None and len(c) != n):
+            want = f"({n if n is not None else 'n'}, {k})"
+            raise BadInputError(f"context has shape {c.shape}; expected {want} for context "
+                                f"features {self.context}")
+        check_finite(c, "context", self.context)
+        return c
+
+    def _to_z(self, x: np.ndarray, c: np.ndarray | None, noise: np.ndarray | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        r"""float64 preprocessing on the device, float32 results."""
+        xt = torch.as_tensor(x, dtype=torch.float64, device=self.device)
+        if noise is not None:
+            xt = xt + torch.as_tensor(noise, dtype=torch.float64, device=self.device)
+        z, ladj = self.pre.forward(xt)
+        ct = None
+        if c is not None:
+            ct = self.cpre.forward(torch.as_tensor(c, dtype=torch.float64, device=self.device))[0]
+            ct = ct.float()
+        return z.float(), ladj.float(), ct
+
+    def _noise(self, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        if not self.pre.discrete.any():
+            return None
+        u = rng.uniform(1e-6, 1 - 1e-6, size=(n, len(self.features)))
+        return u * self.pre.discrete
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        x: np.ndarray,
+        weights: np.ndarray | None = None,
+        context: np.ndarray | None = None,
+        *,
+        epochs: int = 100,
+        batch_size: int = 4096,
+        lr: float = 1e-3,
+        val_fraction: float = 0.2,
+        patience: int = 10,
+        device: str = "auto",
+        checkpoint_dir: str | os.PathLike | None = None,
+        resume: bool = False,
+        progress: bool | None = None,
+        callback: Callable[[int, dict], Any] | None = None,
+        clip: float = 5.0,
+        keep_best: int = 0,
+    ) -> dict[str, Any]:
+        r"""Trains the flow by weighted maximum likelihood; returns the history.
+
+        Arguments:
+            x: The events, shape ``(n, d)`` in the original observables.
+            weights: The event weights ``(n,)`` (negative allowed, positive sum); ``None``
+                for unit weights.
+            context: The context ``(n, c)`` of a conditional flow.
+            epochs: The maximum number of epochs.
+            batch_size: The mini-batch size.
+            lr: Adam's initial learning rate (cosine-annealed to ``lr / 100``).
+            val_fraction: The fraction of events held out for early stopping.
+            patience: Epochs without a better weighted validation loss before stopping.
+            device: ``auto``, ``cpu`` or ``cuda``.
+            checkpoint_dir: Where to write ``checkpoint.pt`` after every epoch.
+            resume: Continue from the checkpoint in ``checkpoint_dir`` (same final parameters
+                as an uninterrupted run on the CPU).
+            progress: Show a progress bar (``None``: when stderr is a terminal).
+            callback: ``callback(epoch, history)`` called after each epoch's checkpoint.
+            clip: The gradient-norm clipping threshold.
+            keep_best: Keep the states of the ``keep_best`` best epochs (for
+                :meth:`Ensemble.best_epochs`).
+
+        Returns:
+            ``train_loss``, ``val_loss`` (per epoch, :math:`-\sum w\log q/\sum w` in the
+            original observables), ``lr``, ``train_time``, ``val_time``, ``best_epoch``,
+            ``best_val_loss``, ``epochs_run``, ``stopped_early``, ``nan_restores``, ``n_train``,
+            ``n_val``, ``n_eff`` (of all events), ``n_eff_train``, ``n_eff_val``,
+            ``sum_weights``, ``negative_fraction``, ``spline_bound``, ``device``.
+        """
+        x = self._check_x(x)
+        n = len(x)
+        check_finite(x, "features", self.features)
+        if weights is None:
+            w = np.ones(n)
+        else:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if len(w) != n:
+                raise BadInputError(f"weights have {len(w)} entries but x has {n} events")
+            check_finite(w, "weights")
+        c = self._check_context(context, n)
+        if not 0 < val_fraction < 1:
+            raise BadInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        if epochs < 1 or batch_size < 1 or patience < 1 or not lr > 0:
+            raise BadInputError(f"epochs ({epochs}), batch_size ({batch_size}), patience "
+                                f"({patience}) must be >= 1 and lr ({lr}) > 0")
+        if not (w != 0).any():
+            raise WeightSumError(f"all {n} event weights are zero: nothing to learn")
+        total = float(w.sum())
+        if total <= 0:
+            raise WeightSumError(f"the event weights sum to {total:g} <= 0 (negative fraction "
+                                 f"{np.mean(w < 0):.1%}): no density can be learnt")
+        n_val = int(round(n * val_fraction))
+        if n_val < 1 or n - n_val < 1:
+            raise BadInputError(f"{n} events are too few to hold out val_fraction="
+                                f"{val_fraction} for validation")
+        self.device = resolve_device(device)
+
+        perm = np.random.default_rng([self.seed, 2**31]).permutation(n)
+        tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+        if w[va].sum() <= 0 or w[tr].sum() <= 0:
+            raise WeightSumError(f"the {'validation' if w[va].sum() <= 0 else 'training'} "
+                                 "weights sum to <= 0 after the split; use more events or "
+                                 "another val_fraction")
+
+        o = self.options
+        self.pre = Preprocessing.fit(x[tr], w[tr], self.features, bounds=o["bounds"],
+                                     positive=o["positive"], discrete=o["discrete"])
+        self.pre.check_domain(x, "features")
+        self.cpre = None
+        if c is not None:
+            self.cpre = Preprocessing.fit(c[tr], w[tr], self.context)
+
+        # spline domain: large enough for every (dequantised) training event
+        xm = x[tr] + self.pre.discrete  # upper edge of the dequantised values
+        zmax = max(float(np.abs(self.pre.forward(torch.from_numpy(a))[0]).max())
+                   for a in (x[tr], xm))
+        self.bound = o["spline_bound"] or max(5.0, math.ceil(11 * zmax) / 10)
+        if o["kind"] == "nsf" and zmax > self.bound:
+            log.warning("standardised data reach |z| = %.1f beyond the spline domain [-%g, %g]"
+                        "; the flow is the identity there", zmax, self.bound, self.bound)
+        if self.bound > 10 and o["spline_bound"] is None:
+            log.warning("outliers stretch the spline domain to |z| < %g (max |z| %.1f); "
+                        "consider bounds= or positive= for heavy-tailed features",
+                        self.bound, zmax)
+        self._build()
+
+        def split(idx: np.ndarray, salt: int) -> training.Split:
+            noise = self._noise(len(idx), np.random.default_rng([self.seed, salt]))
+            z, ladj, ct = self._to_z(x[idx], None if c is None else c[idx], noise)
+            wt = torch.as_tensor(w[idx], dtype=torch.float32, device=self.device)
+            return training.Split(z, ladj, wt, ct)
+
+        train_split, val_split = split(tr, 2**31 + 1), split(va, 2**31 + 2)
+        if self.pre.discrete.any():
+            xtr = x[tr]
+
+            def redraw(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+                noise = self._noise(len(tr), np.random.default_rng([self.seed, epoch, 1]))
+                z, ladj, _ = self._to_z(xtr, None, noise)
+                return z, ladj
+
+            train_split.redraw = redraw
+
+        options = training.TrainOptions(
+            epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
+            patience=int(patience), seed=self.seed, clip=float(clip), keep_best=int(keep_best),
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+            resume=bool(resume), progress=progress, callback=callback,
+            fingerprint=training.fingerprint(
+                x, w, c, np.array([epochs, batch_size, lr, val_fraction, patience, clip,
+                                   keep_best, self.seed]),
+                np.frombuffer(repr(sorted(o.items())).encode(), np.uint8)))
+        if checkpoint_dir is not None:
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        history = training.train(self.module, train_split, val_split, options)
+        self._kept = history.pop("kept")
+        history.update(n_val=len(va), n_eff=n_eff(w), n_eff_train=n_eff(w[tr]),
+                       n_eff_val=n_eff(w[va]), sum_weights=total,
+                       negative_fraction=float(np.mean(w < 0)), spline_bound=self.bound,
+                       device=self.device, max_abs_z=zmax)
+        self.history = history
+        log.info("trained %s: best epoch %d, val loss %.4f, n_eff %.0f", self,
+                 history["best_epoch"], history["best_val_loss"], history["n_eff"])
+        return history
+
+    # ------------------------------------------------------------------ evaluate
+
+    def log_prob(self, x: np.ndarray, context: np.ndarray | None = None, *,
+                 batch_size: int = 65536, discrete: str = "density") -> np.ndarray:
+        r"""Returns :math:`\log p(x \mid c)` in the original observables, shape ``(n,)``.
+
+        Points outside a feature's domain (beyond its bounds, or :math:`\le 0` for a
+        positive one) get ``-inf``.
+
+        Arguments:
+            x: The points ``(n, d)``.
+            context: The context ``(n, c)`` of a conditional flow.
+            batch_size: Points evaluated at once (memory bound).
+            discrete: ``"density"`` evaluates the density of the dequantised integer
+                observables at ``x`` as given; ``"mass"`` at ``floor(x) + 1/2``, the midpoint
+                estimate of the log-probability of the integer ``floor(x)``.
+        """
+        self._require_fitted()
+        x = self._check_x(x)
+        c = self._check_context(context, len(x))
+        if np.isnan(x).any():
+            raise BadInputError("x contains NaN")
+        if discrete not in ("density", "mass"):
+            raise BadInputError(f"discrete must be 'density' or 'mass', got {discrete!r}")
+        if discrete == "mass" and self.pre.discrete.any():
+            d = self.pre.discrete
+            x = np.where(d, np.floor(x) + 0.5, x)
+        out = np.empty(len(x), dtype=np.float64)
+        outside = 0
+        with torch.no_grad():
+            for s in range(0, len(x), int(batch_size)):
+                sl = slice(s, s + int(batch_size))
+                z, ladj, ct = self._to_z(x[sl], None if c is None else c[sl])
+                ok = torch.isfinite(ladj)
+                zs = torch.where(ok[:, None], z, torch.zeros_like(z))
+                outside += int((zs.abs() > self.bound).any(-1).sum())
+                lq = self.module(ct).log_prob(zs).double() + ladj.double()
+                lq = torch.where(ok, lq, torch.full_like(lq, -math.inf))
+                out[sl] = lq.cpu().numpy()
+        if outside and self.options["kind"] == "nsf":
+            log.warning("%d of %d points lie outside the spline domain |z| < %g (the flow is "
+                        "an untrained identity map there)", outside, len(x), self.bound)
+        return out
+
+    def sample(self, n: int, context: np.ndarray | None = None, *, seed: int | None = None,
+               batch_size: int = 65536) -> np.ndarray:
+        r"""Draws ``n`` events in the original observables, shape ``(n, d)``.
+
+        Generated in batches into a preallocated array: memory is bounded by ``batch_size``
+        events' activations whatever ``n``.
+
+        Arguments:
+            n: The number of events.
+            context: The context ``(n, c)`` of a conditional flow: one row per event.
+            seed: Seeds the draw (same seed, same device -> same numbers); ``None``: fresh.
+            batch_size: Events generated at once.
+        """
+        self._require_fitted()
+        n = int(n)
+        if n < 0:
+            raise BadInputError(f"cannot draw n = {n} events")
+        c = self._check_context(context, n)
+        out = np.empty((n, len(self.features)), dtype=np.float64)
+        devices = [torch.device(self.device)] if self.device.startswith("cuda") else []
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            else:
+                torch.seed()
+            for s in range(0, n, int(batch_size)):
+                m = min(int(batch_size), n - s)
+                if c is None:
+                    z = self.module().sample((m,))
+                else:
+                    ct = torch.as_tensor(c[s:s + m], dtype=torch.float64, device=self.device)
+                    z = self.module(self.cpre.forward(ct)[0].float()).sample()
+                xs = self.pre.inverse(z.double())
+                out[s:s + m] = xs.cpu().numpy()
+        if self.pre.discrete.any():
+            d = self.pre.discrete
+            out[:, d] = np.floor(out[:, d])
+        return out
+
+    # ------------------------------------------------------------------ io
+
+    def config(self) -> dict[str, Any]:
+        r"""The JSON-friendly description written by :meth:`save`."""
+        return {
+            "type": "Flow",
+            "flowstats": __version__,
+            "features": list(self.features),
+            "context": list(self.context),
+            "options": self.options,
+            "seed": self.seed,
+            "spline_bound": self.bound,
+            "preprocessing": None if self.pre is None else self.pre.to_dict(),
+            "context_preprocessing": None if self.cpre is None else self.cpre.to_dict(),
+            "history": {k: v for k, v in self.history.items()},
+        }
+
+    def save(self, directory: str | os.PathLike, force: bool = False) -> Path:
+        r"""Writes ``weights.pt`` and ``config.json`` into ``directory`` (atomically).
+
+        Arguments:
+            directory: The output directory.
+            force: Replace an existing directory.
+        """
+        from .io import save_flow
+
+        return save_flow(self, directory, force=force)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, features: Sequence[str] | None = None,
+             context: Sequence[str] | None = None, device: str = "cpu") -> Flow:
+        r"""Loads a flow written by :meth:`save`.
+
+        Arguments:
+            directory: The model directory.
+            features: If given, the features the caller expects (mismatch: error).
+            context: If given, the context features the caller expects.
+            device: Where to put the model.
+        """
+        from .io import load_flow
+
+        return load_flow(directory, features=features, context=context, device=device)
+
+    @classmethod
+    def _from_config(cls, config: Mapping[str, Any], state: Mapping[str, Any],
+                     device: str = "cpu") -> Flow:
+        o = config["options"]
+        flow = cls(config["features"], config["context"], kind=o["kind"],
+                   transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
+                   bounds=o["bounds"], positive=o["positive"], discrete=o["discrete"],
+                   seed=config["seed"], spline_bound=o["spline_bound"])
+        flow.pre = Preprocessing.from_dict(config["preprocessing"])
+        cp = config.get("context_preprocessing")
+        flow.cpre = None if cp is None else Preprocessing.from_dict(cp)
+        flow.bound = config["spline_bound"]
+        flow.history = dict(config.get("history") or {})
+        flow.device = resolve_device(device)
+        flow._build()
+        flow.module.load_state_dict(state)
+        flow.module.eval()
+        return flow

@@ -1,0 +1,18 @@
+r"""Unweighting negatively weighted (MC@NLO) events with a normalizing flow.
+
+``unweight(...)`` trains a flow on weighted events (or loads one) and writes N unit-weight
+events with the same branch names, each with weight sigma/N, plus an optional report that
+compares them with held-out test events (chi2 with the correct variances of both samples, a
+classifier two-sample test, baselines, negative-density bins).
+
+Submodules: :mod:`.core` (the pipeline), :mod:`.compare` (histogram chi2, negative bins),
+:mod:`.twosample` (classifier test), :mod:`.baselines`, :mod:`.evaluate`, :mod:`.report`.
+Note that ``flowstats.unweight`` resolves to the *function*; import submodules explicitly,
+e.g. ``import flowstats.unweight.compare``.
+"""
+
+from __future__ import annotations
+
+from .core import UnweightResult, default_model_path, unweight
+
+__all__ = ["UnweightResult", "default_model_path", "unweight"]

@@ -1,0 +1,126 @@
+r"""Classifier two-sample test between a weighted and a generated sample.
+
+A gradient-boosted classifier (scikit-learn ``HistGradientBoostingClassifier``) learns to tell
+generated events from the weighted reference events, with the event weights as sample weights
+(each class normalised to the same total). With k-fold cross-validation every event is scored
+by a classifier that did not see it; the weighted AUC of each fold measures how distinguishable
+the samples are (0.5: indistinguishable). Its uncertainty is the standard deviation of the fold
+AUCs divided by sqrt(k).
+
+The weighted AUC is the Mann-Whitney probability
+:math:`\sum_{i \in 1, j \in 0} w_i w_j [s_i > s_j] / (W_1 W_0)` (ties count 1/2). Computed from
+sorted scores it stays defined with negative weights, where the ROC curve of scikit-learn's
+``roc_auc_score`` is not monotonic and is refused.
+
+References:
+    D. Lopez-Paz and M. Oquab, "Revisiting classifier two-sample tests", ICLR 2017,
+    arXiv:1610.06545.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TwoSampleResult", "classifier_two_sample_test", "weighted_auc"]
+
+
+@dataclass
+class TwoSampleResult:
+    r"""Weighted AUC of a k-fold classifier two-sample test."""
+
+    auc: float
+    auc_error: float
+    auc_std: float
+    fold_aucs: list[float] = field(default_factory=list)
+    n_reference: int = 0
+    n_generated: int = 0
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        r"""A JSON-friendly dict."""
+        return asdict(self)
+
+
+def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+                 ) -> float:
+    r"""Weighted area under the ROC curve, valid for negative weights.
+
+    Arguments:
+        scores: Classifier outputs (higher: more like class 1).
+        labels: 0/1 class labels.
+        weights: Event weights (any sign); None for unit weights.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    weights = np.ones_like(scores) if weights is None else np.asarray(weights, np.float64)
+    s0, w0 = scores[~labels], weights[~labels]
+    s1, w1 = scores[labels], weights[labels]
+    order = np.argsort(s0, kind="stable")
+    s0, w0 = s0[order], w0[order]
+    cum = np.concatenate([[0.0], np.cumsum(w0)])
+    below = cum[np.searchsorted(s0, s1, side="left")]
+    below_or_equal = cum[np.searchsorted(s0, s1, side="right")]
+    total = w1.sum() * w0.sum()
+    return float(np.sum(w1 * 0.5 * (below + below_or_equal)) / total)
+
+
+def classifier_two_sample_test(x_reference: np.ndarray, w_reference: np.ndarray | None,
+                               x_generated: np.ndarray, w_generated: np.ndarray | None = None,
+                               *, folds: int = 5, seed: int = 0, max_iter: int = 200,
+                               learning_rate: float = 0.1, max_leaf_nodes: int = 15,
+                               min_samples_leaf: int = 50) -> TwoSampleResult:
+    r"""k-fold classifier test: can a boosted classifier tell the samples apart?
+
+    Arguments:
+        x_reference: (n0, d) reference events (the weighted held-out test events), label 0.
+        w_reference: Their weights (any sign); None for unit weights.
+        x_generated: (n1, d) generated events, label 1.
+        w_generated: Their weights; None for unit weights.
+        folds: Number of folds k (stratified, shuffled with ``seed``).
+        seed: Seed of the fold split and of the classifier.
+        max_iter: Boosting iterations.
+        learning_rate: Boosting learning rate.
+        max_leaf_nodes: Leaves per tree.
+        min_samples_leaf: Minimum events per leaf (large values keep leaf sums of mixed-sign
+            weights positive).
+
+    References:
+        D. Lopez-Paz and M. Oquab, ICLR 2017, arXiv:1610.06545.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    x0 = np.asarray(x_reference, dtype=np.float64)
+    x1 = np.asarray(x_generated, dtype=np.float64)
+    w0 = np.ones(len(x0)) if w_reference is None else np.asarray(w_reference, np.float64)
+    w1 = np.ones(len(x1)) if w_generated is None else np.asarray(w_generated, np.float64)
+    # both classes carry the same total weight, the mean |weight| of the whole set is 1
+    w0 = w0 / w0.sum()
+    w1 = w1 / w1.sum()
+    x = np.concatenate([x0, x1])
+    y = np.concatenate([np.zeros(len(x0), int), np.ones(len(x1), int)])
+    w = np.concatenate([w0, w1])
+    w = w / np.abs(w).mean()
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    aucs = []
+    for k, (train, test) in enumerate(splitter.split(x, y)):
+        clf = HistGradientBoostingClassifier(
+            max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
+            min_samples_leaf=min_samples_leaf, l2_regularization=1.0, early_stopping=False,
+            random_state=seed + k)
+        clf.fit(x[train], y[train], sample_weight=w[train])
+        scores = clf.predict_proba(x[test])[:, 1]
+        aucs.append(weighted_auc(scores, y[test], w[test]))
+    aucs_arr = np.asarray(aucs)
+    std = float(aucs_arr.std(ddof=1)) if folds > 1 else float("nan")
+    result = TwoSampleResult(auc=float(aucs_arr.mean()), auc_error=float(std / np.sqrt(folds)),
+                             auc_std=std, fold_aucs=[float(a) for a in aucs],
+                             n_reference=len(x0), n_generated=len(x1), seed=seed)
+    log.info("classifier two-sample test: AUC = %.4f +- %.4f (%d folds)", result.auc,
+             result.auc_error, folds)
+    return result
