@@ -557,7 +557,8 @@ def read_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
             raise NonFiniteError(_nonfinite_message(n_bad, counts, where)
                                  + "; use nonfinite='drop' to drop them")
         if n_bad:
-            log.warning("dropped %s", _nonfinite_message(n_bad, counts, where))
+            log.warning("dropped %d events with NaN or infinite values in %s (%s)", n_bad, where,
+                        ", ".join(f"{k}: {v}" for k, v in counts.items()))
 
         if prealloc:
             if kept_entries:  # rows were dropped

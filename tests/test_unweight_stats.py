@@ -171,3 +171,12 @@ def test_baselines():
     assert bad.p_value < 1e-6
     assert effective_sample_size(wb) < effective_sample_size(wa)
     assert effective_sample_size([1, 1, -1]) == pytest.approx(1 / 3)
+
+
+def test_binning_gives_point_mass_its_own_bin():
+    x = np.concatenate([np.zeros(4000), np.random.default_rng(2).exponential(10, 6000)])
+    edges = binning(x, bins=20)
+    values, _ = histogram(x, None, edges)
+    # flow bins + the atom bin [0, nextafter(0)) holding exactly the 4000 zeros
+    assert edges[0] == 0.0 and values[1] == 4000
+    assert values[2:-1].min() > 200  # the continuous part keeps equal-count bins

@@ -92,6 +92,22 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
             "remove it from --features (a constant carries no information and breaks the flow)")
 
 
+OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
+           "iterations", "backend", "max_flow_events")
+
+
+def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
+    r"""Flow maps chosen from the ranges: logit for features in [0, 1], log for positive ones.
+
+    The maps keep the flow's samples inside the physical domain (a tau21 sample below 0 would
+    be an artefact the CATHODE classifier separates trivially) and remove heavy tails.
+    """
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    bounds = {n: (0.0, 1.0) for n, a, b in zip(names, lo, hi) if a >= 0 and b <= 1}
+    positive = [n for n, a in zip(names, lo) if a > 0 and n not in bounds]
+    return {"bounds": bounds, "positive": positive}
+
+
 def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
           sr: tuple[float, float] | str, sideband_width: float | None = None,
           names: list[str] | None = None, seed: int = 0, device: str = "auto",
@@ -115,7 +131,10 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             ``fit`` (flow training dict: epochs, batch_size, lr, patience), ``classifier``
             (``hgb`` or ``mlp``), ``classifier_options`` (dict), ``k`` (folds, 5),
             ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
-            ``backend`` (flow implementation: auto, flowstats, simple).
+            ``backend`` (flow implementation: auto, flowstats, simple), ``max_flow_events``
+            (at most this many events, drawn at random, train each flow; 400000).
+            Unless ``flow`` sets them, features within [0, 1] get a logit map and positive
+            features a log map in the flow.
 
     Returns:
         A :class:`ScoreResult` with one score, fold and region per event.
@@ -126,12 +145,10 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
         hint = closest(method, METHODS)
         raise BadInputError(f"unknown method {method!r}; use one of {', '.join(METHOD_NAMES)}"
                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    unknown = set(options) - {"flow", "fit", "classifier", "classifier_options", "k",
-                              "oversample", "alpha", "iterations", "backend"}
+    unknown = set(options) - set(OPTIONS)
     if unknown:
         name = sorted(unknown)[0]
-        hint = closest(name, ["flow", "fit", "classifier", "classifier_options", "k",
-                              "oversample", "alpha", "iterations", "backend"])
+        hint = closest(name, OPTIONS)
         raise BadInputError(f"unknown option {name!r} of score()"
                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     options.setdefault("classifier", DEFAULT_CLASSIFIER)
@@ -143,6 +160,7 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     regions = Regions(parse_window(sr), sideband_width)
     codes = regions.check(m, min_sr=min_sr, min_sideband=min_sideband)
     _check_not_constant(x, names, codes >= 0)
+    options["flow"] = {**_auto_preprocessing(x[codes >= 0], names), **(options.get("flow") or {})}
     dev = resolve_device(device)
     if model_dir is not None:
         Path(model_dir).mkdir(parents=True, exist_ok=True)

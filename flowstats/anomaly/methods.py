@@ -61,8 +61,16 @@ def _fingerprint(*arrays: np.ndarray, **config: Any) -> str:
 
 def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed: int,
              device: str, model_dir: str | Path | None, flow: dict | None,
-             fit: dict | None, backend: str = "auto") -> ConditionalDensity:
-    r"""Trains (or reloads from ``model_dir/what`` when trained on the same events) a flow."""
+             fit: dict | None, backend: str = "auto",
+             max_flow_events: int | None = 400_000) -> ConditionalDensity:
+    r"""Trains (or reloads from ``model_dir/what`` when trained on the same events) a flow.
+
+    At most ``max_flow_events`` events, drawn at random with the seed, are used.
+    """
+    if max_flow_events is not None and len(x) > max_flow_events:
+        keep = np.sort(np.random.default_rng(seed + 5).choice(len(x), int(max_flow_events),
+                                                              replace=False))
+        x, m = x[keep], m[keep]
     key = _fingerprint(x, m, names=names, seed=seed, flow=flow, fit=fit)
     where = None if model_dir is None else Path(model_dir) / what
     if where is not None and (where / "fingerprint").exists():
@@ -88,7 +96,7 @@ def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
             fit: dict | None = None, backend: str = "auto",
-            **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""``-log p_bkg(x | m)`` with a conditional flow trained on the sidebands.
 
     Arguments:
@@ -100,7 +108,8 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     """
     sb = codes == SIDEBAND
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   max_flow_events=max_flow_events)
     score = -bkg.log_prob(x, m)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg)}
 
@@ -113,16 +122,18 @@ def _summary(dens: ConditionalDensity) -> dict:
 def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
           device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
           fit: dict | None = None, backend: str = "auto",
-          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+          max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""ANODE: ``log p_SR(x | m) - log p_bkg(x | m)`` (arXiv:2001.04990).
 
     Arguments: as :func:`density`.
     """
     sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   max_flow_events=max_flow_events)
     sig = _density(x[sr], m[sr], names, what="sr", seed=seed + 1, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   max_flow_events=max_flow_events)
     score = sig.log_prob(x, m) - bkg.log_prob(x, m)
     # where either density underflows, the score is not a number: rank such events lowest
     score = np.where(np.isfinite(score), score, -np.inf)
@@ -132,11 +143,12 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
 
 def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
                 seed: int, device: str, model_dir: str | Path | None, flow: dict | None,
-                fit: dict | None, backend: str, oversample: float, regions: Any
-                ) -> tuple[np.ndarray, dict]:
+                fit: dict | None, backend: str, oversample: float, regions: Any,
+                max_flow_events: int | None) -> tuple[np.ndarray, dict]:
     sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend)
+                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   max_flow_events=max_flow_events)
     n = int(round(oversample * sr.sum()))
     m_s = sample_mass(m[sr], n, regions.sr, seed=seed + 11)
     x_s = bkg.sample(m_s, seed=seed + 12)
@@ -157,7 +169,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
             fit: dict | None = None, backend: str = "auto", regions: Any = None,
             classifier: str = "hgb", classifier_options: dict | None = None, k: int = 5,
-            oversample: float = 4.0, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            oversample: float = 4.0, max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
 
     Arguments:
@@ -170,7 +182,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     rng = np.random.default_rng(seed + 21)
     x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
                             flow=flow, fit=fit, backend=backend, oversample=oversample,
-                            regions=regions)
+                            regions=regions, max_flow_events=max_flow_events)
     sr = codes == SIGNAL_REGION
     fold = _random_folds(len(x), k, rng)
     f_s = _random_folds(len(x_s), k, rng)
@@ -209,7 +221,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
               regions: Any = None, classifier: str = "hgb",
               classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
               alpha: float = 0.1, iterations: int = 2,
-              **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+              max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
     Arguments:
@@ -225,7 +237,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
     rng = np.random.default_rng(seed + 21)
     x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
                             flow=flow, fit=fit, backend=backend, oversample=oversample,
-                            regions=regions)
+                            regions=regions, max_flow_events=max_flow_events)
     sr = codes == SIGNAL_REGION
     n_sr = int(sr.sum())
     fold = _random_folds(len(x), k, rng)

@@ -189,12 +189,6 @@ def _columns(x: np.ndarray | Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]
     return tuple(x[:, i] for i in range(len(FEATURES)))
 
 
-def _njet(x: np.ndarray | Mapping[str, np.ndarray], njet: np.ndarray | None) -> np.ndarray | None:
-    if njet is None and isinstance(x, Mapping) and "njet" in x:
-        return np.asarray(x["njet"])
-    return None if njet is None else np.asarray(njet)
-
-
 # ---------------------------------------------------------------- densities
 
 
@@ -202,14 +196,14 @@ def truth_log_prob(x: np.ndarray | Mapping[str, np.ndarray], *,
                    njet: np.ndarray | None = None) -> np.ndarray:
     r"""Normalised log truth density :math:`\log t(p_T, y, m)`.
 
-    With ``njet`` (or an ``njet`` column in a mapping ``x``) the joint log density
+    With ``njet`` the joint log density (density times probability)
     :math:`\log t(p_T, y, m) + \log P_t(n_\mathrm{jet} \mid p_T)` is returned instead.
 
     Arguments:
         x: An (n, 3) array with columns :data:`FEATURES`, or a mapping of columns.
         njet: Jet multiplicities (integers 0..3), shape (n,).
     """
-    return TRUTH.log_prob(*_columns(x), _njet(x, njet))
+    return TRUTH.log_prob(*_columns(x), njet)
 
 
 def log_prob_negative(x: np.ndarray | Mapping[str, np.ndarray], *,
@@ -220,7 +214,7 @@ def log_prob_negative(x: np.ndarray | Mapping[str, np.ndarray], *,
         x: An (n, 3) array with columns :data:`FEATURES`, or a mapping of columns.
         njet: Jet multiplicities, to get the joint density (see :func:`truth_log_prob`).
     """
-    return COUNTER.log_prob(*_columns(x), _njet(x, njet))
+    return COUNTER.log_prob(*_columns(x), njet)
 
 
 def log_prob_positive(x: np.ndarray | Mapping[str, np.ndarray], *,
@@ -243,15 +237,17 @@ def log_prob_positive(x: np.ndarray | Mapping[str, np.ndarray], *,
 
 
 def truth_njet_probabilities() -> np.ndarray:
-    r"""Marginal truth probabilities of njet = 0..3 (integrated over pt numerically)."""
-    from scipy import integrate
+    r"""Marginal truth probabilities of njet = 0..3, :math:`\int p_t(p_T) P_t(k \mid p_T)\,dp_T`.
 
-    def integrand(pt: float, k: int) -> float:
-        return float(stats.gamma.pdf(pt, TRUTH.pt_shape, scale=TRUTH.pt_scale)
-                     * np.exp(TRUTH.njet_log_pmf(np.array([pt]))[0, k]))
-
-    return np.array([integrate.quad(integrand, 0, np.inf, args=(k,), epsabs=1e-12)[0]
-                     for k in range(NJET_MAX + 1)])
+    Computed by 400-point Gauss-Legendre quadrature in :math:`\sqrt{p_T}` on [0, 1000] GeV
+    (accurate to ~1e-12).
+    """
+    nodes, weights = np.polynomial.legendre.leggauss(400)
+    half = 0.5 * math.sqrt(1000.0)
+    s = half * (nodes + 1.0)
+    pt = s**2
+    density = stats.gamma.pdf(pt, TRUTH.pt_shape, scale=TRUTH.pt_scale) * 2 * s * half * weights
+    return density @ np.exp(TRUTH.njet_log_pmf(pt))
 
 
 # ---------------------------------------------------------------- sampling

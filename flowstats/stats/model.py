@@ -200,6 +200,21 @@ def json_path(path: Sequence[Any]) -> str:
     return out
 
 
+def _deepest(error: Any, jsonschema: Any) -> Any:
+    # oneOf/anyOf (e.g. the modifier types): prefer the branch whose "type" matched, then
+    # descend to its most relevant error
+    while error.context:
+        branches: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        matching = [errs for errs in branches.values()
+                    if not any(e.validator in ("const", "enum") and list(e.relative_path) ==
+                               ["type"] for e in errs)]
+        pool = matching[0] if len(matching) == 1 else list(error.context)
+        error = jsonschema.exceptions.best_match(pool)
+    return error
+
+
 def validate_workspace(spec: Any, *, where: str = "workspace") -> Any:
     r"""Validates ``spec`` against pyhf's workspace schema and builds the Workspace.
 
@@ -220,9 +235,7 @@ def validate_workspace(spec: Any, *, where: str = "workspace") -> Any:
     try:
         pyhf.schema.validate(spec, "workspace.json")
     except pyhf.exceptions.InvalidSpecification as err:
-        error = err.parent
-        while error.context:  # oneOf/anyOf: descend to the most relevant sub-error
-            error = jsonschema.exceptions.best_match(error.context)
+        error = _deepest(err.parent, jsonschema)
         raise WorkspaceError(f"{where} fails pyhf's workspace schema at "
                              f"{json_path(error.absolute_path)}: {error.message}") from None
     try:

@@ -70,8 +70,8 @@ def binning(x: np.ndarray, bins: int = 30, *, discrete: bool = False,
 
     The edges are quantiles of ``x`` (event positions, not weighted: with negative weights the
     weighted CDF need not be monotonic); take ``x`` from a sample independent of those compared
-    (e.g. the training events). Integer observables get one bin per value, edges at
-    half-integers.
+    (e.g. the training events). A value holding more than one quantile bin (a point mass)
+    gets a bin of its own. Integer observables get one bin per value, edges at half-integers.
 
     Arguments:
         x: 1-D reference values.
@@ -84,7 +84,14 @@ def binning(x: np.ndarray, bins: int = 30, *, discrete: bool = False,
         lo, hi = np.floor(x.min()), np.ceil(x.max())
         if hi - lo + 1 <= max_discrete:
             return np.arange(lo - 0.5, hi + 1.0, 1.0)
-    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, bins + 1)))
+    quantiles = np.quantile(x, np.linspace(0.0, 1.0, bins + 1), method="inverted_cdf")
+    edges = np.unique(quantiles)
+    # a point mass (e.g. pT = 0 exactly) spans several quantiles: give it a bin of its own,
+    # [v, nextafter(v)), so that it is compared on its own
+    values, counts = np.unique(quantiles, return_counts=True)
+    atoms = values[counts > 1]
+    if len(atoms):
+        edges = np.unique(np.concatenate([edges, np.nextafter(atoms, np.inf)]))
     if len(edges) < 2:
         edges = np.array([x.min() - 0.5, x.max() + 0.5])
     return edges

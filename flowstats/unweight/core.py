@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +33,11 @@ from typing import Any
 import numpy as np
 
 from .._utils import check_output, provenance, resolve_device
-from ..exceptions import BadInputError, IncompatibleModelError
+from ..exceptions import BadInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UnweightResult", "default_model_path", "detect_discrete", "detect_positive",
-           "split_indices", "unweight"]
+__all__ = ["UnweightResult", "default_model_path", "detect_discrete", "split_indices", "unweight"]
 
 #: integer observables with at most this many distinct values are dequantised automatically
 MAX_DISCRETE_VALUES = 50
@@ -105,19 +104,6 @@ def detect_discrete(x: np.ndarray, names: Sequence[str]) -> list[str]:
     return out
 
 
-def detect_positive(x: np.ndarray, names: Sequence[str], exclude: Iterable[str] = ()
-                    ) -> list[str]:
-    r"""Strictly positive features (log map: helps steeply falling spectra like pT).
-
-    Arguments:
-        x: (n, d) events.
-        names: Feature names.
-        exclude: Names never returned (e.g. the discrete ones).
-    """
-    exclude = set(exclude)
-    return [name for k, name in enumerate(names) if name not in exclude and x[:, k].min() > 0]
-
-
 def _names_option(value: Sequence[str] | str | None, what: str, features: Sequence[str],
                   detected: list[str]) -> list[str]:
     if value is None or (isinstance(value, str) and value == "auto"):
@@ -133,6 +119,13 @@ def _names_option(value: Sequence[str] | str | None, what: str, features: Sequen
             raise BadInputError(f"{what} {name!r} is not one of the features {list(features)}"
                                 + (f"; did you mean {hint[0]!r}?" if hint else ""))
     return value
+
+
+def _history_summary(history: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("train_loss", "val_loss", "best_epoch", "best_val_loss", "epochs_run",
+            "stopped_early", "n_train", "n_val", "n_eff_train", "n_eff_val", "train_time",
+            "nan_restores", "spline_bound")
+    return {k: history[k] for k in keep if k in history}
 
 
 def _validate(n: int, features: Sequence[str], weight: str | None, test_fraction: float,
@@ -181,6 +174,7 @@ def unweight(
     val_fraction: float = 0.2,
     seed: int = 0,
     device: str = "auto",
+    atom_fraction: float = 0.02,
     report_bins: int = 30,
     folds: int = 5,
     plots: bool = True,
@@ -220,6 +214,9 @@ def unweight(
         val_fraction: Fraction of the remaining events used for early stopping.
         seed: Seeds the split, the flow, the sampling, the baselines and the classifier test.
         device: ``auto``, ``cpu`` or ``cuda``.
+        atom_fraction: A continuous feature with one value held by at least this fraction of
+            the events (e.g. pT = 0 without real emission) splits the events into categories,
+            one flow each (see :mod:`.model`); 0 disables.
         report_bins: Bins per feature in the report's chi2 tests.
         folds: Folds of the classifier two-sample test.
         plots: Whether the report includes PNG plots.
@@ -228,8 +225,8 @@ def unweight(
     References:
         B. Stienen and R. Verheyen, SciPost Phys. 10 (2021) 038, arXiv:2011.13445.
     """
-    from ..flows import Flow, load
     from ..io import read_events, write_events
+    from .model import UnweightModel
 
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
@@ -279,41 +276,46 @@ def unweight(
                             "test_fraction")
     discrete_names = _names_option(discrete, "discrete feature", features,
                                    detect_discrete(x, features))
-    positive_names = _names_option(positive, "positive feature", features,
-                                   detect_positive(x, features, exclude=discrete_names))
-    bad = [p for p in positive_names if x[:, features.index(p)].min() <= 0]
-    if bad:
-        raise BadInputError(f"positive (log-mapped) features {bad} have values <= 0")
+    if isinstance(positive, str) and positive == "auto":
+        positive_names: list[str] | str = "auto"
+    else:
+        positive_names = _names_option(positive, "positive feature", features, [])
+        bad = [p for p in positive_names if x[:, features.index(p)].min() <= 0]
+        if bad:
+            raise BadInputError(f"positive (log-mapped) features {bad} have values <= 0")
 
-    # ---- the flow: load or train
-    history: dict[str, Any] = {}
+    # ---- the model: load or train (one flow per category of point masses)
+    histories: dict[str, Any] = {}
     if model is not None:
-        flow = load(model)
-        model_features = list(getattr(flow, "features", []))
-        if model_features != features:
-            raise IncompatibleModelError(f"the model in {str(model)!r} was trained on features "
-                                         f"{model_features}, not {features}")
-        if hasattr(flow, "to"):
-            flow.to(device)
+        umodel = UnweightModel.load(model, features=features, device=device)
         notes.append("model loaded from --model: the test events are held out only if the "
                      "model was trained by flowstats unweight on the same input and seed")
         model_config: dict[str, Any] = {"loaded_from": str(model)}
     else:
-        flow = Flow(features, kind=kind, transforms=transforms, hidden=hidden, bins=bins,
-                    bounds=bounds, positive=positive_names, discrete=discrete_names, seed=seed)
+        flow_options = {"kind": kind, "transforms": transforms, "hidden": tuple(hidden),
+                        "bins": bins}
+        fit_options = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                       "val_fraction": val_fraction, "patience": patience, "device": device}
         t0 = time.perf_counter()
-        history = flow.fit(x_train, w_train, epochs=epochs, batch_size=batch_size, lr=lr,
-                           val_fraction=val_fraction, patience=patience, device=device)
+        umodel = UnweightModel.fit(x_train, w_train, features, discrete=discrete_names,
+                                   positive=positive_names, bounds=bounds,
+                                   atom_fraction=atom_fraction, flow_options=flow_options,
+                                   fit_options=fit_options, seed=seed)
         timings["train_s"] = time.perf_counter() - t0
-        model_config = {"kind": kind, "transforms": transforms, "hidden": list(hidden),
-                        "bins": bins, "positive": positive_names, "discrete": discrete_names,
-                        "bounds": dict(bounds or {})}
-        log.info("trained in %.1f s (best epoch %s of %s)", timings["train_s"],
-                 history.get("best_epoch"), history.get("epochs_run"))
+        histories = umodel.histories
+        model_config = {**flow_options, "hidden": list(hidden), "discrete": discrete_names,
+                        "positive": positive_names, "bounds": dict(bounds or {}),
+                        "atom_fraction": atom_fraction}
+        log.info("trained in %.1f s", timings["train_s"])
+    model_config["categories"] = umodel.describe()["categories"]
+    model_config["atoms"] = umodel.atoms
+    if umodel.atoms:
+        notes.append(f"point masses {umodel.atoms}: one flow per category "
+                     f"({len(umodel.categories)} categories)")
 
     # ---- generate and write
     t0 = time.perf_counter()
-    x_gen = flow.sample(n, seed=seed + 1)
+    x_gen = umodel.sample(n, seed=seed + 1)
     timings["sample_s"] = time.perf_counter() - t0
     timings["sample_rate_per_s"] = n / max(timings["sample_s"], 1e-9)
     unit = sigma / n
@@ -331,7 +333,7 @@ def unweight(
     t0 = time.perf_counter()
     write_events(output, tree, columns, force=force, metadata=prov)
     if model_out is not None:
-        flow.save(model_out, force=force)
+        umodel.save(model_out, force=force)
     timings["write_s"] = time.perf_counter() - t0
 
     summary: dict[str, Any] = {
@@ -345,7 +347,7 @@ def unweight(
                    "sum_weights": float(w_gen.sum())},
         "model": {"path": str(model if model is not None else model_out),
                   "loaded": model is not None, **model_config},
-        "training": {k: v for k, v in history.items()},
+        "training": {label: _history_summary(h) for label, h in histories.items()},
         "seeds": {"split": seed, "flow": seed, "sample": seed + 1, "baselines": seed,
                   "classifier": seed},
         "notes": notes,
@@ -379,7 +381,7 @@ def unweight(
         summary["timings"] = timings
         summary["provenance"] = prov
         t0 = time.perf_counter()
-        write_report(report, summary, features, ev, x_test, w_test, history or None,
+        write_report(report, summary, features, ev, x_test, w_test, histories or None,
                      force=force, plots=plots)
         timings["report_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start

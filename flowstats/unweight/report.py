@@ -6,7 +6,7 @@ Plots (matplotlib with the mplhep ROOT style, applied only inside this module):
   the generated one and baseline (a), normalised to unit area, with a ratio panel;
 * ``correlations.png``: for each pair of features the 2-D pull
   :math:`(p_{\rm test} - p_{\rm gen}) / \sigma` of the normalised contents;
-* ``training.png``: training and validation loss per epoch (when a flow was trained).
+* ``training.png``: training and validation loss per epoch of each flow (when trained).
 """
 
 from __future__ import annotations
@@ -63,6 +63,9 @@ def plot_feature(path: Path, name: str, edges: np.ndarray, k: int, x_test: np.nd
     with plt.style.context(mplhep.style.ROOT):
         fig, (ax, rax) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+        # point-mass bins [v, nextafter(v)) are merged into their neighbour for display
+        width = np.diff(edges)
+        edges = edges[np.concatenate([[True], width > 1e-9 * (edges[-1] - edges[0])])]
         ref, ref_err = _normalised(x_test[:, k], w_test, edges)
         mplhep.histplot(ref, edges, yerr=ref_err, histtype="errorbar", color="black", ax=ax,
                         label="test events (weighted)")
@@ -156,31 +159,37 @@ def plot_correlations(path: Path, names: Sequence[str], edges: Mapping[str, np.n
         plt.close(fig)
 
 
-def plot_training(path: Path, history: Mapping[str, Any]) -> bool:
-    r"""Writes the training and validation loss curves to ``path``; False when no history.
+def plot_training(path: Path, histories: Mapping[str, Mapping[str, Any]]) -> bool:
+    r"""Writes training and validation loss curves to ``path``; False when there are none.
 
     Arguments:
         path: The PNG file.
-        history: The dict returned by :meth:`flowstats.flows.Flow.fit`.
+        histories: ``label -> history`` (the dicts returned by
+            :meth:`flowstats.flows.Flow.fit`, one per category).
     """
     import matplotlib.pyplot as plt
     import mplhep
 
-    train = history.get("train_loss") if history else None
-    if not train:
+    histories = {k: h for k, h in (histories or {}).items() if h and h.get("train_loss")}
+    if not histories:
         return False
     with plt.style.context(mplhep.style.ROOT):
         fig, ax = plt.subplots(figsize=(7, 5))
-        ax.plot(np.arange(1, len(train) + 1), train, label="training (weighted NLL)")
-        val = history.get("val_loss")
-        if val:
-            ax.plot(np.arange(1, len(val) + 1), val, label="validation (weighted NLL)")
-        best = history.get("best_epoch")
-        if best is not None:
-            ax.axvline(int(best) + 1, color="gray", ls="--", label="best epoch")
+        for c, (label, history) in enumerate(histories.items()):
+            color = f"C{c}"
+            prefix = "" if len(histories) == 1 else f"{label}: "
+            train = history["train_loss"]
+            ax.plot(np.arange(1, len(train) + 1), train, color=color, ls="--",
+                    label=f"{prefix}training")
+            val = history.get("val_loss")
+            if val:
+                ax.plot(np.arange(1, len(val) + 1), val, color=color, label=f"{prefix}validation")
+            best = history.get("best_epoch")
+            if best is not None:
+                ax.axvline(int(best) + 1, color=color, ls=":", lw=1)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        ax.legend()
+        ax.set_ylabel("weighted NLL per event")
+        ax.legend(fontsize="x-small")
         fig.savefig(path, dpi=80, bbox_inches="tight")
         plt.close(fig)
     return True
@@ -188,7 +197,8 @@ def plot_training(path: Path, history: Mapping[str, Any]) -> bool:
 
 def write_report(directory: str | os.PathLike, summary: Mapping[str, Any], names: Sequence[str],
                  evaluation: Any, x_test: np.ndarray, w_test: np.ndarray,
-                 history: Mapping[str, Any] | None = None, *, force: bool = False,
+                 histories: Mapping[str, Mapping[str, Any]] | None = None, *,
+                 force: bool = False,
                  plots: bool = True) -> Path:
     r"""Writes ``summary.json`` and the plots into ``directory``, atomically.
 
@@ -202,7 +212,7 @@ def write_report(directory: str | os.PathLike, summary: Mapping[str, Any], names
         evaluation: The :class:`~flowstats.unweight.evaluate.Evaluation`.
         x_test: Weighted test events.
         w_test: Their weights.
-        history: Training history (None when the model was loaded).
+        histories: Training histories per category (None when the model was loaded).
         force: Replace an existing directory.
         plots: Whether to draw the PNGs.
     """
@@ -226,7 +236,7 @@ def write_report(directory: str | os.PathLike, summary: Mapping[str, Any], names
                 plot_correlations(tmp / "correlations.png", names, evaluation.edges, x_test,
                                   w_test, x_gen, w_gen)
                 files.append("correlations.png")
-            if history and plot_training(tmp / "training.png", history):
+            if histories and plot_training(tmp / "training.png", histories):
                 files.append("training.png")
         write_json(tmp / "summary.json", {**summary, "files": sorted(files)})
         if directory.exists():

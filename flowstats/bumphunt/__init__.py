@@ -1,0 +1,11 @@
+r"""The enhanced bump hunt: anomaly scores, selections, sideband fits, significances, limits.
+
+See :func:`run_bumphunt` and the ``flowstats bumphunt`` command.
+"""
+
+from __future__ import annotations
+
+from .core import run_bumphunt
+from .windows import make_windows, parse_range
+
+__all__ = ["make_windows", "parse_range", "run_bumphunt"]

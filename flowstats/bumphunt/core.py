@@ -1,0 +1,163 @@
+r"""The enhanced bump hunt: scan windows, score, select, fit, test; resumable and distributable.
+
+For every signal-region window (one, or a scan):
+
+1. score every event with an anomaly-detection method trained for that window
+   (:func:`flowstats.anomaly.score`: the background model learns on the window's sidebands);
+2. at each efficiency (and without a cut, efficiency 1.0) keep the events whose score is among
+   the top fraction of the signal region (the same threshold applied everywhere);
+3. histogram m of the selected events, fit the smooth background on the sidebands, and compute
+   the local significance and the CLs upper limit of a Gaussian signal at the window's centre
+   (:func:`flowstats.stats.window_significance`);
+
+and, over the scan, the global significance (look-elsewhere effect).
+
+Windows are independent tasks (serial, a dask LocalCluster or an existing scheduler); each has
+its own seed derived from the run's seed, so the result is the same wherever it ran. Finished
+windows are stored in ``OUTDIR/state/`` and an interrupted run resumes from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import progress, provenance, write_json
+from ..distributed import get_client, map_tasks, spawn_seeds
+from ..exceptions import BadInputError, ConfigError, OutputExistsError
+from .scoring import load_window, save_window, score_window, select_top
+from .windows import make_windows
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_bumphunt"]
+
+#: configuration keys that do not change the result (excluded from the resume fingerprint)
+_NEUTRAL = {"output", "scheduler", "workers"}
+
+
+def _fingerprint(config: dict[str, Any]) -> str:
+    relevant = {k: v for k, v in sorted(config.items()) if k not in _NEUTRAL}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _prepare_output(out: Path, config: dict[str, Any], force: bool) -> Path:
+    r"""Creates OUTDIR or checks that an interrupted run with the same configuration is there."""
+    state = out / "state"
+    fingerprint = _fingerprint(config)
+    if out.exists():
+        marker = state / "fingerprint.txt"
+        finished = (out / "summary.json").exists()
+        if force:
+            shutil.rmtree(out)
+        elif finished:
+            raise OutputExistsError(str(out))
+        elif marker.exists() and marker.read_text().strip() == fingerprint:
+            log.info("resuming the interrupted run in %s", out)
+        elif any(out.iterdir()):
+            raise OutputExistsError(str(out))
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "fingerprint.txt").write_text(fingerprint + "\n")
+    return state
+
+
+def _read(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    from ..io import read_events
+
+    names = [config["mass"], *config["features"]]
+    if config.get("label"):
+        names.append(config["label"])
+    if len(set(names)) != len(names):
+        raise ConfigError("the mass, features and label branches must be different: "
+                          + ", ".join(names))
+    events = read_events(config["input"], config["tree"], names, cut=config.get("cut"))
+    m = events.column(config["mass"])
+    x = np.column_stack([events.column(f) for f in config["features"]])
+    label = events.column(config["label"]) if config.get("label") else None
+    return x, m, events.entries, label
+
+
+def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = None,
+                 plots: bool = True) -> dict[str, Any]:
+    r"""Runs the bump hunt described by a resolved configuration; returns the summary.
+
+    Arguments:
+        config: The resolved configuration (:func:`flowstats.config.resolve_config`).
+        force: Replace an existing (finished or foreign) output directory.
+        client: A dask client to use instead of ``config["scheduler"]``.
+        plots: Whether to draw the PNG plots.
+    """
+    from .outputs import write_outputs
+    from .statistics import global_significance, window_statistics
+
+    if not config.get("output"):
+        raise BadInputError("no output directory given (-o OUTDIR)")
+    out = Path(config["output"])
+    windows = make_windows(config.get("sr"), config.get("scan"))
+    efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
+    x, m, entries, label = _read(config)
+    lo = min(w[0] for w in windows)
+    hi = max(w[1] for w in windows)
+    if not ((m >= lo) & (m < hi)).any():
+        raise BadInputError(f"no events with {config['mass']} in the windows {lo:g}-{hi:g}; "
+                            f"{config['mass']} spans {m.min():g}-{m.max():g}")
+    state = _prepare_output(out, config, force)
+    start = time.perf_counter()
+    seeds = spawn_seeds(config["seed"], len(windows))
+    results: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, (window, seed) in enumerate(zip(windows, seeds)):
+        path = state / f"window_{i:03d}.npz"
+        if path.exists():
+            results[i] = load_window(path, i)
+        else:
+            todo.append({"index": i, "window": window, "seed": seed,
+                         "model_dir": str(state / f"models_{i:03d}")})
+    if results:
+        log.info("%d of %d windows already done", len(results), len(windows))
+    scheduler = client if client is not None else config.get("scheduler")
+    with get_client(scheduler, config.get("workers")) as dask_client:
+        bar = progress(total=len(todo), desc="windows")
+        for i, result in map_tasks(score_window, todo, dask_client, x=x, m=m,
+                                   names=list(config["features"]), config=config):
+            index = todo[i]["index"]
+            save_window(state / f"window_{index:03d}.npz", result)
+            results[index] = result
+            bar.update(1)
+        bar.close()
+    scoring_seconds = time.perf_counter() - start
+
+    rows = []
+    fits = {}
+    m_range = (float(m.min()), float(m.max()))
+    for i, window in enumerate(windows):
+        res = results[i]
+        for eff in efficiencies:
+            selected = select_top(res["score"], res["region"], eff)
+            row, extra = window_statistics(m[selected], window, eff, config, m_range)
+            row["n_sr_total"] = int((res["region"] == 1).sum())
+            rows.append(row)
+            fits[(i, eff)] = extra
+    glob = global_significance(rows, windows, efficiencies, config)
+    summary = {
+        "windows": rows,
+        **glob,
+        "efficiencies": efficiencies,
+        "n_events": len(m),
+        "timing": {"scoring_seconds": scoring_seconds,
+                   "total_seconds": time.perf_counter() - start,
+                   "per_window_seconds": [results[i]["seconds"] for i in range(len(windows))]},
+        "provenance": provenance(config["seed"], config),
+        "seeds": {"run": config["seed"], "windows": seeds},
+    }
+    write_outputs(out, summary, results, fits, windows, efficiencies, m=m, entries=entries,
+                  label=label, config=config, plots=plots)
+    write_json(out / "summary.json", summary, force=True)
+    return summary

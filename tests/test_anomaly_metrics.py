@@ -1,0 +1,90 @@
+"""Regions and evaluation metrics of flowstats.anomaly (fast, no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from flowstats.anomaly.metrics import evaluate, roc, sic
+from flowstats.anomaly.regions import Regions, parse_window
+from flowstats.exceptions import BadInputError
+
+
+def test_parse_window():
+    assert parse_window("3300:3700") == (3300.0, 3700.0)
+    assert parse_window((1, 2)) == (1.0, 2.0)
+    for bad in ("3700:3300", "3300", "a:b", "3300:3300"):
+        with pytest.raises(BadInputError, match="signal region"):
+            parse_window(bad)
+
+
+def test_region_codes_adjacent_and_everything_outside():
+    m = np.array([3000.0, 3099.9, 3100.0, 3299.9, 3300.0, 3500.0, 3699.9, 3700.0, 3899.9,
+                  3900.0, 5000.0])
+    adjacent = Regions((3300, 3700), sideband_width=200).codes(m)
+    assert adjacent.tolist() == [-1, -1, 0, 0, 1, 1, 1, 0, 0, -1, -1]
+    everything = Regions((3300, 3700)).codes(m)
+    assert everything.tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0]
+    assert adjacent.dtype == np.int8
+
+
+def test_region_checks():
+    m = np.r_[np.full(50, 3500.0), np.full(500, 3000.0)]
+    r = Regions((3300, 3700), sideband_width=100)
+    with pytest.raises(BadInputError, match="holds 50 events"):
+        r.check(m, min_sr=100)
+    with pytest.raises(BadInputError, match="sidebands .* hold 0 events"):
+        r.check(m, min_sr=10)
+    with pytest.raises(BadInputError, match="outside the mass range"):
+        Regions((8000, 9000)).check(m)
+    with pytest.raises(BadInputError, match="positive"):
+        Regions((1, 2), sideband_width=-1)
+
+
+def test_gaussian_shift_matches_analytic_roc():
+    # signal score ~ N(mu, 1), background ~ N(0, 1): eps_B(t) = 1 - Phi(t),
+    # eps_S(t) = 1 - Phi(t - mu), AUC = Phi(mu / sqrt 2).
+    rng = np.random.default_rng(3)
+    mu, n = 1.5, 200_000
+    score = np.r_[rng.normal(mu, 1, n), rng.normal(0, 1, n)]
+    label = np.r_[np.ones(n), np.zeros(n)]
+    out = evaluate(score, label)
+    auc = stats.norm.cdf(mu / np.sqrt(2))
+    # Hanley-McNeil standard error of the AUC
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    se_auc = np.sqrt((auc * (1 - auc) + (n - 1) * (q1 - auc**2) + (n - 1) * (q2 - auc**2))
+                     / n**2)
+    assert abs(out["auc"] - auc) < 5 * se_auc
+    for eps_s in (0.2, 0.5):
+        t = mu + stats.norm.ppf(1 - eps_s)
+        eps_b = stats.norm.sf(t)
+        # variance of eps_B at fixed eps_S: binomial error of eps_B, plus the error of the
+        # threshold (binomial error of eps_S) propagated with the slope d eps_B / d eps_S
+        slope = stats.norm.pdf(t) / stats.norm.pdf(t - mu)
+        var = eps_b * (1 - eps_b) / n + slope**2 * eps_s * (1 - eps_s) / n
+        assert abs(1 / out[f"rejection_at_{eps_s}"] - eps_b) < 5 * np.sqrt(var)
+        assert out[f"sic_at_{eps_s}"] == pytest.approx(eps_s / np.sqrt(1 / out[f"rejection_at_{eps_s}"]))
+    r = roc(score, label)
+    assert np.all(np.diff(r["eps_s"]) >= 0) and np.all(np.diff(r["eps_b"]) >= 0)
+
+
+def test_max_sic_needs_enough_background():
+    # 5 signal events above every background event: without a cap, eps_B -> 0 gives an
+    # unbounded SIC; the 20 % relative-error cap needs >= 25 selected background events.
+    rng = np.random.default_rng(1)
+    score = np.r_[np.full(5, 10.0), rng.normal(0, 1, 995), rng.normal(0, 1, 100_000)]
+    label = np.r_[np.ones(1000), np.zeros(100_000)]
+    s = sic(score, label)
+    assert (s["eps_b"] * 100_000 >= 25 - 1e-9).all()
+    out = evaluate(score, label)
+    assert out["max_sic_eps_b"] * 100_000 >= 25 - 1e-9
+    # a random score has SIC = sqrt(eps) <= 1 up to fluctuations
+    assert out["max_sic"] < 2.0
+    floored = evaluate(score, label, eps_b_floor=0.01)
+    assert floored["max_sic_eps_b"] >= 0.01
+
+
+def test_metrics_reject_single_class():
+    with pytest.raises(BadInputError, match="both signal"):
+        evaluate(np.arange(5.0), np.zeros(5))

@@ -1,0 +1,457 @@
+"""Event I/O: reading flat ROOT branches, chunked/multi-file reading, writing, bad inputs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from flowstats.cli import main
+from flowstats.exceptions import (
+    BadInputError,
+    BranchNotFoundError,
+    InputFileNotFoundError,
+    JaggedBranchError,
+    NonFiniteError,
+    OutputExistsError,
+    TreeNotFoundError,
+    WeightSumError,
+)
+from flowstats.io import (
+    Events,
+    EventWriter,
+    iter_events,
+    list_branches,
+    list_trees,
+    read_events,
+    write_events,
+)
+
+HZZ = "hzz_4lepton_outreach.root"
+FLAT = ["MET_px", "MET_py", "NJet", "triggerIsoMu24"]
+
+
+def cli_error(capsys, args: list[str]) -> str:
+    """Runs the CLI, asserts exit status 2 with one error line and no traceback."""
+    capsys.readouterr()
+    code = main(["-q", *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("flowstats: error: "), err
+    return lines[0]
+
+
+@pytest.fixture
+def hzz(copy_shared) -> Path:
+    return copy_shared(HZZ)
+
+
+@pytest.fixture
+def small(tmp_path) -> Path:
+    """A small tree: a, b flat float64, w weights, j jagged, n int; 100 events."""
+    rng = np.random.default_rng(1)
+    path = tmp_path / "small.root"
+    write_events(path, "events", {
+        "a": rng.normal(size=100), "b": rng.normal(size=100).astype(np.float32),
+        "w": rng.uniform(0.5, 1.5, size=100), "n": np.arange(100, dtype=np.int32),
+        "j": ak.Array([[1.0] * (i % 3) for i in range(100)]),
+    })
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# the real HZZ ntuple
+# --------------------------------------------------------------------------------------------
+
+
+def test_read_hzz_matches_uproot(hzz):
+    ev = read_events(hzz, "events", FLAT, weight="EventWeight")
+    with uproot.open(hzz) as f:
+        t = f["events"]
+        ref = t.arrays(FLAT + ["EventWeight"], library="np")
+        assert len(ev) == t.num_entries == 2421
+    assert ev.x.dtype == np.float64 and ev.x.shape == (2421, 4) and ev.x.flags.c_contiguous
+    for j, name in enumerate(FLAT):
+        np.testing.assert_array_equal(ev.x[:, j], ref[name].astype(np.float64))
+        np.testing.assert_array_equal(ev.column(name), ref[name].astype(np.float64))
+    np.testing.assert_array_equal(ev.weights, ref["EventWeight"].astype(np.float64))
+    np.testing.assert_array_equal(ev.entries, np.arange(2421))
+    assert ev.names == FLAT
+    w = ref["EventWeight"].astype(np.float64)
+    assert ev.sum_weights == pytest.approx(w.sum(), rel=1e-12)
+    assert ev.n_eff == pytest.approx(w.sum() ** 2 / (w ** 2).sum(), rel=1e-12)
+    assert ev.negative_fraction == 0.0
+
+
+def test_read_hzz_cut_entries(hzz):
+    ev = read_events(hzz, "events", ["MET_px"], cut="(NMuon >= 2) & (MET_px > 0)")
+    with uproot.open(hzz) as f:
+        ref = f["events"].arrays(["NMuon", "MET_px"], library="np")
+    keep = np.flatnonzero((ref["NMuon"] >= 2) & (ref["MET_px"] > 0))
+    assert 0 < len(keep) < 2421
+    np.testing.assert_array_equal(ev.entries, keep)
+    np.testing.assert_array_equal(ev.x[:, 0], ref["MET_px"][keep])
+    np.testing.assert_array_equal(ev.weights, np.ones(len(keep)))
+
+
+def test_hzz_jagged_branch_is_refused(hzz, capsys):
+    with pytest.raises(JaggedBranchError, match=r"'Muon_Px'.*jagged \(float\[\]"):
+        read_events(hzz, "events", ["MET_px", "Muon_Px"])
+    with pytest.raises(JaggedBranchError, match=r"weight branch 'Jet_btag'"):
+        read_events(hzz, "events", ["MET_px"], weight="Jet_btag")
+    with pytest.raises(JaggedBranchError, match="'Muon_Px'"):
+        read_events(hzz, "events", ["MET_px"], cut="Muon_Px > 0")
+    line = cli_error(capsys, ["convert", str(hzz), "-o", str(hzz.with_name("o.root")),
+                              "--features", "MET_px,Muon_Px"])
+    assert "'Muon_Px'" in line and "jagged" in line
+
+
+def test_list_branches_and_trees(hzz):
+    branches = list_branches(hzz, "events")
+    assert branches["Muon_Px"] == "float[]" and branches["EventWeight"] == "float"
+    assert list_trees(hzz) == ["events"]
+
+
+# --------------------------------------------------------------------------------------------
+# chunks, several files, iter_events
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_files(tmp_path):
+    """Three files of 50, 0 and 77 events (small baskets so that chunks cross them)."""
+    rng = np.random.default_rng(7)
+    paths, cols = [], []
+    for i, n in enumerate([50, 0, 77]):
+        c = {"a": rng.normal(size=n), "b": rng.normal(size=n).astype(np.float32),
+             "w": rng.normal(0.5, 1.0, size=n)}
+        path = tmp_path / f"part{i}.root"
+        write_events(path, "events", c, basket_entries=16)
+        paths.append(path)
+        cols.append(c)
+    whole = {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
+    return paths, whole
+
+
+@pytest.mark.parametrize("cut", [None, "(a > 0) | (w < 0)"])
+def test_chunked_equals_whole(three_files, cut):
+    paths, whole = three_files
+    whole_ev = read_events(paths, "events", ["a", "b"], "w", cut, step_size="100 MB")
+    keep = np.arange(127) if cut is None else np.flatnonzero((whole["a"] > 0) | (whole["w"] < 0))
+    np.testing.assert_array_equal(whole_ev.entries, keep)
+    np.testing.assert_array_equal(whole_ev.x[:, 0], whole["a"][keep])
+    np.testing.assert_array_equal(whole_ev.x[:, 1], whole["b"][keep].astype(np.float64))
+    np.testing.assert_array_equal(whole_ev.weights, whole["w"][keep])
+    for step in (1, 7, 16, 1000):
+        ev = read_events(paths, "events", ["a", "b"], "w", cut, step_size=step)
+        for field in ("x", "weights", "entries"):
+            np.testing.assert_array_equal(getattr(ev, field), getattr(whole_ev, field))
+        chunks = list(iter_events(paths, "events", ["a", "b"], "w", cut, step_size=step))
+        assert all(len(c) > 0 for c in chunks)
+        assert len(chunks) >= (127 // step if cut is None else 1)
+        for field in ("x", "weights", "entries"):
+            joined = np.concatenate([getattr(c, field) for c in chunks])
+            np.testing.assert_array_equal(joined, getattr(whole_ev, field))
+
+
+def test_glob_reads_files_in_sorted_order(three_files):
+    paths, whole = three_files
+    ev = read_events(str(paths[0].parent / "part*.root"), "events", ["a"])
+    np.testing.assert_array_equal(ev.x[:, 0], whole["a"])
+
+
+# --------------------------------------------------------------------------------------------
+# write/read round trip
+# --------------------------------------------------------------------------------------------
+
+DTYPES = [np.float32, np.float64, np.int32, np.int64, np.bool_]
+
+
+@st.composite
+def tables(draw):
+    n = draw(st.integers(1, 120))
+    names = draw(st.lists(st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True),
+                          min_size=1, max_size=4, unique_by=str.lower))
+    cols = {}
+    for name in names:
+        dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+        kw = {"allow_nan": False, "allow_infinity": False} if dtype.kind == "f" else {}
+        cols[name] = draw(hnp.arrays(dtype, n, elements=hnp.from_dtype(dtype, **kw)))
+    lengths = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    jagged = ak.Array([[float(i + k) for k in range(m)] for i, m in enumerate(lengths)])
+    return cols, jagged, draw(st.sampled_from([5, 32, 100_000])), draw(st.integers(1, n))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(table=tables())
+def test_write_read_round_trip(tmp_path_factory, table):
+    cols, jagged, basket, step = table
+    path = tmp_path_factory.mktemp("rt") / "rt.root"
+    out = write_events(path, "t", {**cols, "jag": jagged}, basket_entries=basket)
+    assert out == path and path.exists()
+    names = list(cols)
+    ev = read_events(path, "t", names, step_size=step)
+    n = len(next(iter(cols.values())))
+    assert len(ev) == n
+    np.testing.assert_array_equal(ev.entries, np.arange(n))
+    for j, name in enumerate(names):
+        np.testing.assert_array_equal(ev.x[:, j], cols[name].astype(np.float64))
+    with uproot.open(path) as f:
+        t = f["t"]
+        for name, col in cols.items():  # the branch keeps the column's type
+            assert t[name].interpretation.to_dtype == col.dtype.newbyteorder("=")
+        assert ak.to_list(t["jag"].array(library="ak")) == ak.to_list(jagged)
+    assert [p.name for p in path.parent.iterdir()] == ["rt.root"]  # no temp file left
+
+
+def test_write_refuses_existing_and_forces(tmp_path):
+    path = tmp_path / "x.root"
+    write_events(path, "t", {"a": np.arange(3.0)})
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_events(path, "t", {"a": np.arange(5.0)})
+    assert len(read_events(path, "t", ["a"])) == 3
+    write_events(path, "t", {"a": np.arange(5.0)}, force=True)
+    assert len(read_events(path, "t", ["a"])) == 5
+
+
+@pytest.mark.parametrize(("columns", "match"), [
+    ({}, "no columns"),
+    ({"a": np.arange(3.0), "b": np.arange(4.0)}, "'b' has 4 entries"),
+    ({"a": np.array(["x", "y"])}, "dtype <U1"),
+    ({"a": np.arange(3, dtype=np.float16)}, "float16"),
+    ({"a/b": np.arange(3.0)}, "bad branch name"),
+    ({"a": np.float64(1.0)}, "scalar"),
+])
+def test_write_bad_columns(tmp_path, columns, match):
+    with pytest.raises(BadInputError, match=match):
+        write_events(tmp_path / "x.root", "t", columns)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failing_write_raises_and_leaves_nothing(tmp_path, monkeypatch):
+    import uproot.writing.writable as writable
+
+    def disk_full(self, data, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writable.WritableTree, "extend", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_events(tmp_path / "x.root", "t", {"a": np.arange(10.0)}, basket_entries=3)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    with pytest.raises(RuntimeError):  # an error inside the writer's block
+        with EventWriter(tmp_path / "y.root", "t") as w:
+            w.write({"a": np.arange(2.0)})
+            raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(BadInputError, match="nothing was written"):
+        with EventWriter(tmp_path / "z.root", "t"):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_write_leaves_no_output(tmp_path):
+    target = tmp_path / "big.root"
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from flowstats.io import write_events
+        x = np.random.default_rng(0).normal(size=10_000_000)
+        write_events({str(target)!r}, "events", {{"x": x}})
+    """)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 120
+        tmp = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            tmp = [p for p in tmp_path.iterdir() if p.name.startswith(".big.root.")]
+            if tmp and tmp[0].stat().st_size > 1_000_000:  # uproot is writing baskets
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the write finished before it could be killed"
+        assert tmp, "no temporary file appeared"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not target.exists()
+    assert all(p.name.startswith(".") for p in tmp_path.iterdir())  # only the dot temp file
+    with pytest.raises(InputFileNotFoundError):
+        read_events(target, "events", ["x"])
+
+
+# --------------------------------------------------------------------------------------------
+# bad inputs: Python API and CLI
+# --------------------------------------------------------------------------------------------
+
+
+def _nan_file(tmp_path) -> Path:
+    path = tmp_path / "nan.root"
+    a = np.arange(10.0)
+    a[[2, 5]] = [np.nan, np.inf]
+    b = np.arange(10.0)
+    b[5] = -np.inf
+    w = np.ones(10)
+    w[7] = np.nan
+    write_events(path, "events", {"a": a, "b": b, "w": w})
+    return path
+
+
+def test_nonfinite_raise_counts_per_branch(tmp_path, capsys):
+    path = _nan_file(tmp_path)
+    msg = r"3 events have NaN or infinite values in tree 'events' of .*\(a: 2, b: 1, w: 1\)"
+    with pytest.raises(NonFiniteError, match=msg):
+        read_events(path, "events", ["a", "b"], weight="w")
+    with pytest.raises(NonFiniteError, match=msg):
+        read_events(path, "events", ["a", "b"], weight="w", step_size=3)
+    with pytest.raises(NonFiniteError, match=r"1 events .*\(a: 1\)"):  # inside the cut only
+        read_events(path, "events", ["a"], cut="(b < 4) & (b > -1)")
+    with pytest.raises(NonFiniteError, match=r"a: 1"):
+        list(iter_events(path, "events", ["a"], cut="(b < 4) & (b > -1)"))
+    line = cli_error(capsys, ["convert", str(path), "-o", str(tmp_path / "o.root"),
+                              "--features", "a,b", "--weight", "w"])
+    assert "3 events have NaN or infinite values" in line
+    assert not (tmp_path / "o.root").exists()
+
+
+@pytest.mark.parametrize("step", [3, "100 MB"])
+def test_nonfinite_drop_warns(tmp_path, caplog, step):
+    path = _nan_file(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="flowstats.io"):
+        ev = read_events(path, "events", ["a", "b"], weight="w", nonfinite="drop",
+                         step_size=step)
+    assert "dropped 3 events with NaN or infinite values in tree 'events'" in caplog.text
+    assert "(a: 2, b: 1, w: 1)" in caplog.text
+    keep = np.array([0, 1, 3, 4, 6, 8, 9])
+    np.testing.assert_array_equal(ev.entries, keep)
+    np.testing.assert_array_equal(ev.x[:, 0], keep.astype(float))
+    assert np.isfinite(ev.x).all() and np.isfinite(ev.weights).all()
+    chunks = list(iter_events(path, "events", ["a", "b"], "w", nonfinite="drop",
+                              step_size=step))
+    np.testing.assert_array_equal(np.concatenate([c.entries for c in chunks]), keep)
+
+
+def test_missing_and_unreadable_files(tmp_path, small, capsys):
+    missing = tmp_path / "missing.root"
+    with pytest.raises(InputFileNotFoundError, match="'.*missing.root' does not exist"):
+        read_events(missing, "events", ["a"])
+    with pytest.raises(InputFileNotFoundError, match="does not exist"):
+        read_events([small, missing], "events", ["a"])
+    with pytest.raises(InputFileNotFoundError, match="no file matches"):
+        read_events(str(tmp_path / "nothing*.root"), "events", ["a"])
+    junk = tmp_path / "junk.root"
+    junk.write_text("this is not a ROOT file\n" * 20)
+    with pytest.raises(InputFileNotFoundError, match="junk.root.*not a ROOT file"):
+        read_events(junk, "events", ["a"])
+    empty = tmp_path / "empty.root"
+    empty.write_bytes(b"")
+    with pytest.raises(InputFileNotFoundError, match="cannot open input file .*empty.root"):
+        read_events(empty, "events", ["a"])
+    with pytest.raises(InputFileNotFoundError, match="directory"):
+        read_events(tmp_path, "events", ["a"])
+    out = str(tmp_path / "o.root")
+    assert "does not exist" in cli_error(capsys, ["convert", str(missing), "-o", out,
+                                                  "--features", "a"])
+    assert "not a ROOT file" in cli_error(capsys, ["convert", str(junk), "-o", out,
+                                                   "--features", "a"])
+
+
+def test_missing_tree_lists_trees(small, capsys):
+    with pytest.raises(TreeNotFoundError, match=r"no TTree 'event' in .*'events'.*did you mean"):
+        read_events(small, "event", ["a"])
+    line = cli_error(capsys, ["convert", str(small), "-o", str(small.with_name("o.root")),
+                              "--in-tree", "Events", "--features", "a"])
+    assert "no TTree 'Events'" in line and "trees in the file: 'events'" in line
+
+
+def test_missing_branch_suggests(small, capsys):
+    with pytest.raises(BranchNotFoundError, match=r"no branch 'aa' in tree 'events'.*'a'"):
+        read_events(small, "events", ["aa"])
+    with pytest.raises(BranchNotFoundError, match=r"no branch 'ww'.*did you mean 'w'"):
+        read_events(small, "events", ["a"], weight="ww")
+    with pytest.raises(BranchNotFoundError, match=r"no branch 'bb'.*used in the cut"):
+        read_events(small, "events", ["a"], cut="bb > 1")
+    with pytest.raises(BadInputError, match="not a valid expression"):
+        read_events(small, "events", ["a"], cut="a >")
+    with pytest.raises(BadInputError, match="does not give one True/False"):
+        read_events(small, "events", ["a"], cut="a + 1")
+    with pytest.raises(BranchNotFoundError, match="did you mean 'a'"):
+        read_events(small, "events", ["a"]).column("aa")
+    line = cli_error(capsys, ["convert", str(small), "-o", str(small.with_name("o.root")),
+                              "--features", "a,bb"])
+    assert "no branch 'bb'" in line and "did you mean" in line
+
+
+def test_no_events(tmp_path, small, capsys):
+    empty = tmp_path / "zero.root"
+    write_events(empty, "events", {"a": np.zeros(0)})
+    with pytest.raises(BadInputError, match="no events in tree 'events'"):
+        read_events(empty, "events", ["a"])
+    with pytest.raises(BadInputError, match="no events in tree"):
+        list(iter_events(empty, "events", ["a"]))
+    with pytest.raises(BadInputError, match=r"no events pass the cut 'a > 100' \(0 of 100"):
+        read_events(small, "events", ["a"], cut="a > 100")
+    with pytest.raises(BadInputError, match="no events pass the cut"):
+        list(iter_events(small, "events", ["a"], cut="a > 100"))
+    assert "no events pass the cut" in cli_error(
+        capsys, ["convert", str(small), "-o", str(tmp_path / "o.root"), "--features", "a",
+                 "--cut", "a > 100"])
+
+
+def test_weight_sum_not_positive(tmp_path, capsys):
+    path = tmp_path / "neg.root"
+    write_events(path, "events", {"a": np.arange(4.0), "w": np.array([1.0, -2.0, -1.5, 0.5])})
+    with pytest.raises(WeightSumError, match=r"sum of the weights 'w' .* is -2 "):
+        read_events(path, "events", ["a"], weight="w")
+    ev = read_events(path, "events", ["a"], weight="w", check_weights=False)
+    assert ev.negative_fraction == 0.5 and ev.sum_weights == -2.0
+    assert "is -2" in cli_error(capsys, ["convert", str(path), "-o", str(tmp_path / "o.root"),
+                                         "--features", "a", "--weight", "w"])
+
+
+def test_other_bad_arguments(small):
+    with pytest.raises(BadInputError, match="nonfinite must be"):
+        read_events(small, "events", ["a"], nonfinite="ignore")
+    with pytest.raises(BadInputError, match="no features"):
+        read_events(small, "events", [])
+    with pytest.raises(BadInputError, match="repeat"):
+        read_events(small, "events", ["a", "a"])
+    with pytest.raises(BadInputError, match="fixed-size array"):
+        path = small.with_name("fixed.root")
+        write_events(path, "events", {"v": np.ones((5, 3))})
+        read_events(path, "events", ["v"])
+    with pytest.raises(BadInputError, match="4 feature columns but 2 names"):
+        Events(np.ones((3, 4)), ["a", "b"])
+
+
+def test_cli_copies_branches(small, capsys):
+    out = small.with_name("slim.root")
+    assert main(["-q", "convert", str(small), "-o", str(out), "--features", "a",
+                 "--features", "b", "--weight", "w", "--cut", "n % 2 == 0"]) == 0
+    ev = read_events(out, "events", ["a", "b", "entry"], weight="w")
+    ref = read_events(small, "events", ["a", "b"], weight="w")
+    np.testing.assert_array_equal(ev.column("entry"), np.arange(0, 100, 2))
+    np.testing.assert_array_equal(ev.x[:, :2], ref.x[::2])
+    np.testing.assert_array_equal(ev.weights, ref.weights[::2])
+    with uproot.open(out) as f:
+        assert "flowstats_provenance" in str(f.keys())
+    assert '"n_events": 50' in capsys.readouterr().out
