@@ -637,15 +637,16 @@ def iter_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
                 n_dropped += nb
                 mask = ~bad if mask is None else (mask & ~bad)
             if mask is None:
-                x = np.column_stack([np.asarray(arrays[f], dtype=np.float64) for f in features])
+                x = np.empty((len(arrays[features[0]]), len(features)))
+                _fill(x, arrays, features)
                 w = arrays[weight] if weight is not None else None
                 entries = np.arange(start, start + len(x), dtype=np.int64)
             else:
                 idx = np.flatnonzero(mask)
                 if len(idx) == 0:
                     continue
-                x = np.column_stack([np.asarray(arrays[f][idx], dtype=np.float64)
-                                     for f in features])
+                x = np.empty((len(idx), len(features)))
+                _fill(x, arrays, features, idx)
                 w = arrays[weight][idx] if weight is not None else None
                 entries = start + idx
             n_out += len(x)

@@ -83,10 +83,14 @@ def write_outputs(out: Path, summary: dict[str, Any], results: dict[int, dict[st
         columns[f"fold_w{i}"] = np.asarray(results[i]["fold"], np.int16)
     with atomic_path(out / "scores.root", force=True) as tmp:
         with uproot.recreate(tmp) as f:
-            f["scores"] = columns
-            f["windows"] = {"index": np.arange(len(windows), dtype=np.int32),
-                            "sr_lo": np.array([w[0] for w in windows]),
-                            "sr_hi": np.array([w[1] for w in windows])}
+            # mktree + extend: a TTree (assigning a dict would write an RNTuple in uproot 5.7)
+            f.mktree("scores", {k: v.dtype for k, v in columns.items()})
+            f["scores"].extend(columns)
+            win = {"index": np.arange(len(windows), dtype=np.int32),
+                   "sr_lo": np.array([w[0] for w in windows]),
+                   "sr_hi": np.array([w[1] for w in windows])}
+            f.mktree("windows", {k: v.dtype for k, v in win.items()})
+            f["windows"].extend(win)
             for (i, eff), extra in fits.items():
                 f[f"h_{_tag(windows[i], eff)}"] = (np.asarray(extra["counts"], float),
                                                    np.asarray(extra["edges"], float))

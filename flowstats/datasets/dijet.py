@@ -17,7 +17,7 @@ Background (QCD-like), with :math:`r = m_{jj} / 3500\,\mathrm{GeV}`:
 
 Signal :math:`W' \to X Y` (both two-pronged): :math:`m_{jj}` a truncated Gaussian around
 :math:`m_{W'}`, the two jet masses log-normal around :math:`m_X` and :math:`m_Y` (the lighter
-one is ``mj1``), :math:`\tau_{21}` of both jets beta distributed with mean 0.3.
+one is ``mj1``), :math:`\tau_{21}` of both jets beta distributed with mean 0.34.
 
 References:
     G. Kasieczka et al., "The LHC Olympics 2020", Rep. Prog. Phys. 84 (2021) 124201,
@@ -96,14 +96,21 @@ def _check_count(value: int, what: str) -> int:
     return int(value)
 
 
-def _check_masses(m_wprime: float, m_x: float, m_y: float) -> None:
+def _check_masses(m_wprime: float | None = None, m_x: float | None = None,
+                  m_y: float | None = None) -> None:
     for name, value in (("m_wprime", m_wprime), ("m_x", m_x), ("m_y", m_y)):
-        if not (math.isfinite(value) and value > 0):
+        if value is None:
+            continue
+        try:
+            ok = math.isfinite(float(value)) and float(value) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
             raise BadInputError(f"{name} must be a positive number of GeV, got {value!r}")
-    if not M_MIN <= m_wprime <= M_MAX:
-        raise BadInputError(f"m_wprime = {m_wprime} GeV is outside the m_jj range "
+    if m_wprime is not None and not M_MIN <= m_wprime <= M_MAX:
+        raise BadInputError(f"m_wprime = {m_wprime:g} GeV is outside the m_jj range "
                             f"[{M_MIN:g}, {M_MAX:g}] GeV of the dijet dataset")
-    if m_x + m_y >= m_wprime:
+    if None not in (m_wprime, m_x, m_y) and m_x + m_y >= m_wprime:
         raise BadInputError(f"m_x + m_y = {m_x + m_y:g} GeV must be below m_wprime = "
                             f"{m_wprime:g} GeV")
 
@@ -196,7 +203,7 @@ def log_prob_mjj_signal(m: np.ndarray, *, m_wprime: float = 3500.0) -> np.ndarra
         m: Dijet invariant masses (GeV).
         m_wprime: The resonance mass (GeV).
     """
-    _check_masses(m_wprime, 1.0, 1.0)
+    _check_masses(m_wprime=m_wprime)
     return _mjj_signal_dist(m_wprime).logpdf(np.asarray(m, dtype=np.float64))
 
 
@@ -296,7 +303,7 @@ def log_prob_signal(x: np.ndarray | Mapping[str, np.ndarray], m: np.ndarray | No
                     m_x: float = 500.0, m_y: float = 100.0) -> np.ndarray:
     r"""Exact log density :math:`\log p_\mathrm{sig}(x \mid m_{jj})` of the signal features.
 
-    The two jets' masses are log-normal around ``m_x`` and ``m_y`` (log-width 0.08) and
+    The two jets' masses are log-normal around ``m_x`` and ``m_y`` (log-width 0.12) and
     ``mj1`` is the lighter one, so the density of (mj1, delta_mj) is
     :math:`g_X(m_{j1} + \Delta) g_Y(m_{j1}) + g_X(m_{j1}) g_Y(m_{j1} + \Delta)`. The features do
     not depend on :math:`m_{jj}` (``m`` is accepted for symmetry with the background).
@@ -307,7 +314,7 @@ def log_prob_signal(x: np.ndarray | Mapping[str, np.ndarray], m: np.ndarray | No
         m_x: Mass of the heavier daughter X (GeV).
         m_y: Mass of the lighter daughter Y (GeV).
     """
-    _check_masses(M_MAX, m_x, m_y)
+    _check_masses(m_x=m_x, m_y=m_y)
     mj1, dm, t1, t2 = _features(x)
     mj2 = mj1 + dm
     lx, ly = math.log(m_x), math.log(m_y)

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..exceptions import BadInputError, BranchNotFoundError
 
@@ -68,6 +68,16 @@ MAX_NEGATIVE_FRACTION = 0.5
 MZ, GAMMA_Z = 91.1876, 2.4952  #: Breit-Wigner mass and width (GeV)
 M_LOW, M_HIGH = 60.0, 120.0  #: mass window (GeV)
 NJET_MAX = 3
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _gamma_logpdf(v: np.ndarray, shape: float, scale: float) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = special.xlogy(shape - 1.0, v) - v / scale - shape * math.log(scale) \
+            - special.gammaln(shape)
+    return np.where(v > 0, out, -np.inf)
 
 
 class _TruncatedBreitWigner:
@@ -116,8 +126,9 @@ class _Component:
     def log_prob(self, pt: np.ndarray, y: np.ndarray, m: np.ndarray,
                  njet: np.ndarray | None = None) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = stats.gamma.logpdf(pt, self.pt_shape, scale=self.pt_scale)
-            out = out + stats.norm.logpdf(y, scale=self.y_sigma(np.where(pt > 0, pt, 0.0)))
+            out = _gamma_logpdf(pt, self.pt_shape, self.pt_scale)
+            sigma = self.y_sigma(np.where(pt > 0, pt, 0.0))
+            out = out - 0.5 * (y / sigma) ** 2 - np.log(sigma) - _LOG_SQRT_2PI
             out = out + MASS_BW.logpdf(m)
             if njet is not None:
                 njet = np.asarray(njet)
@@ -143,8 +154,6 @@ TRUTH = _Component(pt_shape=1.6, pt_scale=11.0, y_sigma_low=1.8, y_sigma_high=1.
 #: the counter-event density f_-
 COUNTER = _Component(pt_shape=1.2, pt_scale=5.0, y_sigma_low=1.0, y_sigma_high=0.8, y_pt=30.0,
                      nj_lambda0=0.05, nj_pt=40.0)
-
-
 
 
 # ---------------------------------------------------------------- input handling
@@ -242,11 +251,11 @@ def truth_njet_probabilities() -> np.ndarray:
     Computed by 400-point Gauss-Legendre quadrature in :math:`\sqrt{p_T}` on [0, 1000] GeV
     (accurate to ~1e-12).
     """
-    nodes, weights = np.polynomial.legendre.leggauss(400)
+    nodes, weights = special.roots_legendre(400)
     half = 0.5 * math.sqrt(1000.0)
     s = half * (nodes + 1.0)
     pt = s**2
-    density = stats.gamma.pdf(pt, TRUTH.pt_shape, scale=TRUTH.pt_scale) * 2 * s * half * weights
+    density = np.exp(_gamma_logpdf(pt, TRUTH.pt_shape, TRUTH.pt_scale)) * 2 * s * half * weights
     return density @ np.exp(TRUTH.njet_log_pmf(pt))
 
 

@@ -272,6 +272,41 @@ class AsymptoticCLs:
         r""":math:`\sqrt{q_{\mu,A}}` on the background-only Asimov data."""
         return float(np.sqrt(self._q(float(mu), "asimov0")))
 
+    def guess_exp(self, target: float, default: float) -> float:
+        r"""Where :math:`\sqrt{q_{\mu,A}}` reaches ``target``, interpolated from the points
+        evaluated so far (``default`` with fewer than two)."""
+        pts = sorted((mu, np.sqrt(max(self._q(mu, "asimov0"), 0.0)))
+                     for (which, mu) in self._fixed if which == "asimov0" and mu > 0)
+        if len(pts) < 2:
+            return default
+        mus, sq = map(np.asarray, zip(*pts))
+        j = int(np.clip(np.searchsorted(sq, target), 1, len(sq) - 1))
+        (m0, m1), (s0, s1) = mus[j - 1:j + 1], sq[j - 1:j + 1]
+        if s1 <= s0:
+            return default
+        return float(m0 + (target - s0) * (m1 - m0) / (s1 - s0))
+
+    def guess_obs(self, alpha: float, default: float) -> float:
+        r"""The observed limit in the Wald approximation with :math:`\sigma \approx \sigma_A`
+        (from the median expected limit ``default``) and the cached :math:`\hat\mu`."""
+        sq_a = self.sqrt_qmu_asimov(default)
+        if not sq_a > 0:
+            return default
+        sigma = default / sq_a
+        muhat, _ = self._free_fit("obs")
+
+        def g(mu: float) -> float:
+            sq = max(mu - muhat, 0.0) / sigma
+            t = sq - mu / sigma if sq <= mu / sigma else (sq**2 - (mu / sigma) ** 2) / (
+                2 * mu / sigma)
+            return float(stats.norm.logcdf(-(t + mu / sigma)) - stats.norm.logcdf(-t)
+                         - np.log(alpha))
+
+        lo, hi = 1e-6 * default, self.bounds[1]
+        if g(lo) > 0 > g(hi):
+            return float(optimize.brentq(g, lo, hi, xtol=1e-3 * default))
+        return default
+
     def _check(self, mu: float) -> float:
         mu = float(mu)
         lo, hi = self.bounds
@@ -349,36 +384,52 @@ class UpperLimit:
 
 
 def _solve(f: Any, guess: float, bounds: tuple[float, float], rtol: float, what: str,
-           step: float = 1.05) -> float:
-    r"""Root of a decreasing ``f`` inside ``bounds``: bracket around ``guess``, then TOMS 748."""
+           step: float = 1.05, maxiter: int = 100) -> float:
+    r"""Root of a decreasing ``f`` inside ``bounds``: secant steps from ``guess``, kept inside
+    the bracket once one is known (bisection when a step leaves it), until a step is smaller
+    than ``rtol`` relative. Near-linear functions (as used here) converge in 3-4 calls."""
     lo_b, hi_b = bounds
     tiny = max(lo_b, 1e-9 * hi_b, 1e-12)
-    x = min(max(guess, tiny), hi_b)
-    g = f(x)
-    if g == 0:
-        return x
-    if g > 0:  # root above x
-        a = x
-        while True:
-            if a >= hi_b:
-                raise FitError(f"{what} lies above the POI upper bound {hi_b:g} (CLs > "
-                               "1 - CL there); widen the POI bounds")
-            b = min(a * step, hi_b)
-            if f(b) <= 0:
-                break
-            a, step = b, step**2
-    else:
-        b = x
-        while True:
-            if b <= tiny:
-                raise FitError(f"{what} lies below {tiny:g}, the lower end of the POI range")
-            a = max(b / step, tiny)
-            if f(a) > 0:
-                break
-            b, step = a, step**2
-    if f(b) == 0:
-        return b
-    return float(optimize.toms748(f, a, b, xtol=rtol * b, rtol=4 * np.finfo(float).eps))
+    a = b = None  # a: f > 0 (below the root), b: f < 0 (above)
+
+    def call(x: float) -> float:
+        nonlocal a, b
+        y = f(x)
+        if y > 0 and (a is None or x > a):
+            a = x
+        if y < 0 and (b is None or x < b):
+            b = x
+        return y
+
+    x0 = min(max(guess, tiny), hi_b)
+    f0 = call(x0)
+    if f0 == 0:
+        return x0
+    x1 = min(x0 * step, hi_b) if f0 > 0 else max(x0 / step, tiny)
+    for _ in range(maxiter):
+        f1 = call(x1) if x1 != x0 else f0
+        if f1 == 0:
+            return x1
+        if a is not None and a >= hi_b:
+            raise FitError(f"{what} lies above the POI upper bound {hi_b:g} (CLs > 1 - CL "
+                           "there); widen the POI bounds")
+        if b is not None and b <= tiny:
+            raise FitError(f"{what} lies below {tiny:g}, the lower end of the POI range")
+        x2 = x1 - f1 * (x1 - x0) / (f1 - f0) if f1 != f0 else np.nan
+        if a is not None and b is not None:
+            if not (np.isfinite(x2) and a < x2 < b):
+                x2 = 0.5 * (a + b)
+        else:
+            grow = 4.0
+            if not np.isfinite(x2) or x2 <= 0:
+                x2 = x1 * grow if f1 > 0 else x1 / grow
+            x2 = float(np.clip(x2, x1 / grow, x1 * grow))
+            x2 = min(max(x2, tiny), hi_b)
+        if abs(x2 - x1) <= rtol * abs(x2) or (a is not None and b is not None
+                                              and b - a <= rtol * b):
+            return float(x2)
+        x0, f0, x1 = x1, f1, x2
+    raise FitError(f"{what}: the root finder did not converge in {maxiter} steps")
 
 
 def upper_limit(model: Any, data: Any, *, cl: float = 0.95, test_stat: str = "qtilde",
@@ -433,19 +484,19 @@ def upper_limit(model: Any, data: Any, *, cl: float = 0.95, test_stat: str = "qt
     # solves the near-linear sqrt(q_mu,A)(mu) = target; the observed one log CLs = log alpha
     exp = []
     if expected:
-        for i, (n, guess) in enumerate(zip(NSIGMA, guesses)):
+        for i, n in enumerate(NSIGMA):
             def f_exp(m: float, i: int = i) -> float:
                 exp_at(m)
                 return targets[i] - calc.sqrt_qmu_asimov(m)
 
-            exp.append(_solve(f_exp, guess, (lo_b, hi_b), rtol,
-                              f"the expected upper limit ({n:+d} sigma)"))
+            exp.append(_solve(f_exp, calc.guess_exp(targets[i], guesses[i]), (lo_b, hi_b), rtol,
+                              f"the expected upper limit ({n:+d} sigma)", step=1.02))
     obs = None
     if observed:
         def f_obs(m: float) -> float:
             return float(np.log(max(obs_at(m), 1e-300)) - np.log(alpha))
 
-        obs = _solve(f_obs, exp[2] if exp else guesses[2], (lo_b, hi_b), rtol,
-                     "the observed upper limit", step=1.2)
+        obs = _solve(f_obs, calc.guess_obs(alpha, exp[2] if exp else guesses[2]), (lo_b, hi_b),
+                     rtol, "the observed upper limit", step=1.05)
     points = [seen[m] for m in sorted(seen)]
     return UpperLimit(obs=obs, exp=exp, cl=cl, points=points, n_fits=calc.n_fits)

@@ -1,0 +1,115 @@
+"""End-to-end tests of the bump hunt on small built-in dijet samples (fast settings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import uproot
+
+from flowstats.bumphunt import run_bumphunt
+from flowstats.cli import main
+from flowstats.config import resolve_config
+from flowstats.datasets import dijet, write
+from flowstats.exceptions import OutputExistsError
+
+FAST = {"fit": {"epochs": 2}}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bh") / "dijet.root"
+    write(path, dijet.generate(n_background=30_000, n_signal=300, seed=11), tree="events")
+    return path
+
+
+def _config(sample, out, **kw):
+    base = {"input": str(sample), "features": list(dijet.FEATURES), "label": "label",
+            "method": "density", "sr": [3300, 3700], "efficiency": [0.2, 0.05],
+            "output": str(out), "seed": 3, "score_options": FAST}
+    base.update(kw)
+    return resolve_config(base)
+
+
+def test_summary_shape_and_outputs(sample, tmp_path):
+    out = tmp_path / "out"
+    summary = run_bumphunt(_config(sample, out), plots=True)
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["z_global"] == pytest.approx(summary["z_global"])
+    effs = sorted(r["efficiency"] for r in on_disk["windows"])
+    assert effs == [0.05, 0.2, 1.0]
+    for row in on_disk["windows"]:
+        for key in ("sr", "efficiency", "n_selected", "background", "z_local", "mu_upper_obs"):
+            assert key in row
+        assert row["sr"] == [3300.0, 3700.0]
+    # the no-cut row keeps every event
+    nocut = next(r for r in on_disk["windows"] if r["efficiency"] == 1.0)
+    assert nocut["n_selected"] == 30_300
+    # provenance: seeds, versions, resolved configuration
+    assert on_disk["provenance"]["seed"] == 3 and on_disk["provenance"]["config"]["method"] == "density"
+    assert (out / "summary.csv").read_text().count("\n") == 4
+    assert len(list((out / "workspaces").glob("*.json"))) == 3
+    with uproot.open(out / "scores.root") as f:
+        scores = f["scores"].arrays(["entry", "score_w0", "region_w0"], library="np")
+        assert np.array_equal(scores["entry"], np.arange(30_300))
+        assert set(np.unique(scores["region_w0"])) <= {-1, 0, 1}
+    assert (out / "plots" / "roc_sic.png").exists()
+
+
+def test_existing_output_needs_force(sample, tmp_path, capsys):
+    out = tmp_path / "out"
+    run_bumphunt(_config(sample, out), plots=False)
+    with pytest.raises(OutputExistsError):
+        run_bumphunt(_config(sample, out), plots=False)
+    args = ["bumphunt", str(sample), "--features", ",".join(dijet.FEATURES), "--method",
+            "density", "--sr", "3300:3700", "--epochs", "2", "-o", str(out), "--no-plots"]
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_resume_after_interruption_gives_same_summary(sample, tmp_path):
+    """A scan killed after its first window resumes from it and ends as an uninterrupted run."""
+    scan = {"range": [3100, 3900], "width": 400, "step": 400}
+    ref = run_bumphunt(_config(sample, tmp_path / "ref", sr=None, scan=scan), plots=False)
+    out = tmp_path / "resumed"
+    cfg = _config(sample, out, sr=None, scan=scan)
+    import flowstats.bumphunt.core as core
+
+    calls = []
+    original = core.save_window
+
+    def interrupt(path, result):
+        original(path, result)
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+
+    core.save_window = interrupt
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_bumphunt(cfg, plots=False)
+    finally:
+        core.save_window = original
+    assert not (out / "summary.json").exists()
+    assert len(list((out / "state").glob("window_*.npz"))) == 1
+    resumed = run_bumphunt(cfg, plots=False)
+    a = [(r["sr"], r["efficiency"], r["n_selected"], r["z_local"]) for r in ref["windows"]]
+    b = [(r["sr"], r["efficiency"], r["n_selected"], r["z_local"]) for r in resumed["windows"]]
+    assert a == b
+
+
+def test_bad_inputs_exit_2(sample, tmp_path, capsys):
+    base = ["bumphunt", str(sample), "--method", "density", "--epochs", "1", "--no-plots"]
+    cases = [
+        (["--features", "mj1,tau21_j9", "--sr", "3300:3700", "-o", str(tmp_path / "a")], "tau21_j1"),
+        (["--features", "mj1", "--sr", "3700:3300", "-o", str(tmp_path / "b")], "LO < HI"),
+        (["--features", "mj1", "--sr", "9000:9500", "-o", str(tmp_path / "c")], "no events"),
+        (["--features", "mj1", "-o", str(tmp_path / "d")], "either 'sr'"),
+    ]
+    for extra, message in cases:
+        assert main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert err.count("\n") == 1
+    assert not any((tmp_path / n).exists() for n in "abcd")
