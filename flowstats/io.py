@@ -4,7 +4,8 @@ r"""Reading and writing events: flat ROOT TTrees in, a typed :class:`Events` con
 (n, d) float64 feature matrix with per-event weights and the entry numbers of the events in
 the input. Reading is chunked with :func:`uproot.iterate`, so :func:`iter_events` streams a file
 larger than memory; ``read_events`` fills one preallocated matrix (no per-chunk copies when no
-cut is given). ``write_events`` / :class:`EventWriter` write TTrees (flat numpy or jagged awkward
+cut is given). Files ending in ``.lhe``/``.lhe.gz`` are converted with
+:func:`flowstats.lhe.convert_lhe` into a temporary ROOT file first. ``write_events`` / :class:`EventWriter` write TTrees (flat numpy or jagged awkward
 columns) to a temporary file that is renamed only when complete.
 
 Every problem with the input raises a :mod:`flowstats.exceptions` class with a one-line message:
@@ -45,6 +46,7 @@ from .exceptions import (
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "READ_STEP_SIZE",
     "STEP_SIZE",
     "EventWriter",
     "Events",
@@ -55,8 +57,13 @@ __all__ = [
     "write_events",
 ]
 
-#: default chunk size of :func:`uproot.iterate` (uncompressed bytes per chunk, or entries)
-STEP_SIZE = "100 MB"
+#: default chunk size (uncompressed array bytes per chunk, or a number of entries). A chunked
+#: pass peaks at about 8x this (compressed and decompressed baskets, the arrays, the float64
+#: matrix of the chunk and of the one before); 20 MB reads as fast as uproot's 100 MB default
+STEP_SIZE = "20 MB"
+#: default chunk size of :func:`read_events`, which holds all events anyway: fewer, larger
+#: chunks (the transient memory, ~8x this, stays small next to a large result)
+READ_STEP_SIZE = "50 MB"
 #: entries per TBasket written by :class:`EventWriter` (a reader streams basket by basket)
 BASKET_ENTRIES = 100_000
 #: name of the TObjString holding the provenance JSON in files written with ``metadata``
@@ -272,6 +279,7 @@ class _Source:
     display: str        # the name shown in messages (the file the user gave)
     num_entries: int
     tree: Any = None    # the TTree, while its file is held open (the first few files)
+    cut_branches: tuple[str, ...] = ()  # the branches the cut reads
 
 
 #: the first files stay open between checking and reading (saves reopening them)
@@ -335,10 +343,11 @@ def _prepared(paths: PathLike | Iterable[PathLike], tree: str, features: list[st
                     if name not in keys:
                         raise BranchNotFoundError(name, where, keys)
                     _check_flat(t[name], name, where, role)
-                if cut is not None:
-                    for name in _cut_symbols(t, cut, where):
-                        _check_flat(t[name], name, where, "cut")
-                sources.append(_Source(path, display, int(t.num_entries), t if keep else None))
+                cut_branches = _cut_symbols(t, cut, where) if cut is not None else []
+                for name in cut_branches:
+                    _check_flat(t[name], name, where, "cut")
+                sources.append(_Source(path, display, int(t.num_entries), t if keep else None,
+                                       tuple(cut_branches)))
         yield sources
 
 
@@ -385,12 +394,37 @@ def _chunks(sources: list[_Source], tree: str, features: list[str], weight: str 
         offset += src.num_entries
 
 
+def _aligned_step(t: Any, branches: list[str], step_size: int | str) -> int | str:
+    """A size step (``"20 MB"``) as a whole number of baskets, when the baskets are uniform.
+
+    A chunk ending inside a basket makes uproot copy that basket's part of both chunks;
+    ending chunks on basket boundaries avoids that work. Integer steps are kept as given.
+    """
+    import uproot
+
+    if isinstance(step_size, (int, np.integer)):
+        return int(step_size)
+    try:
+        target = uproot._util.memory_size(step_size)
+    except (TypeError, ValueError):
+        raise BadInputError(f"step_size must be a number of entries or a size like '20 MB', "
+                            f"not {step_size!r}") from None
+    bytes_per_entry = sum(t[b].interpretation.to_dtype.itemsize for b in branches)
+    entries = max(1, round(target / max(bytes_per_entry, 1)))
+    offsets = np.asarray(t.common_entry_offsets(filter_name=branches))
+    sizes = np.diff(offsets)
+    if len(sizes) > 1 and np.all(sizes[:-1] == sizes[0]) and sizes[-1] <= sizes[0]:
+        return int(sizes[0]) * max(1, round(entries / int(sizes[0])))
+    return entries
+
+
 def _tree_chunks(t: Any, src: _Source, offset: int, expressions: list[str],
                  aliases: dict[str, str] | None, cut: str | None, tree: str,
                  step_size: int | str,
                  ) -> Iterator[tuple[int, dict[str, np.ndarray], np.ndarray | None, _Source]]:
-    it = t.iterate(expressions, aliases=aliases, step_size=step_size, library="np",
-                   report=True)
+    branches = [e for e in expressions if e != _CUT_ALIAS] + list(src.cut_branches)
+    step = _aligned_step(t, list(dict.fromkeys(branches)), step_size)
+    it = t.iterate(expressions, aliases=aliases, step_size=step, library="np", report=True)
     for arrays, report in it:
         mask = None
         if cut is not None:
@@ -400,6 +434,7 @@ def _tree_chunks(t: Any, src: _Source, offset: int, expressions: list[str],
                                     f"in {_where(tree, src.display)} (compare with <, >, ==; "
                                     "combine with &, |, ~)")
         yield offset + int(report.tree_entry_start), arrays, mask, src
+        arrays.clear()  # uproot keeps its dict until the next chunk: free the arrays now
 
 
 def _nonfinite_rows(arrays: Mapping[str, np.ndarray], names: list[str],
@@ -461,12 +496,14 @@ def _check_nonfinite_option(nonfinite: str) -> None:
 
 def read_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[str],
                 weight: str | None = None, cut: str | None = None, *,
-                nonfinite: str = "raise", step_size: int | str = STEP_SIZE,
+                nonfinite: str = "raise", step_size: int | str = READ_STEP_SIZE,
                 check_weights: bool = True) -> Events:
     r"""Reads flat branches of one or several ROOT (or LHE) files into an :class:`Events`.
 
-    The files are read in chunks with :func:`uproot.iterate`, filling one preallocated
-    float64 matrix; with a cut the selected rows of each chunk are gathered and joined once.
+    The files are read chunk by chunk (uproot's ``TTree.iterate``, the engine of
+    :func:`uproot.iterate`), filling one preallocated float64 matrix in cache-sized blocks;
+    with a cut, the selected rows of each chunk are gathered and joined once at the end.
+    All inputs are checked (files, tree, branches, cut) before anything is read.
 
     Arguments:
         paths: A file, a glob pattern, or a list of them (read in the order given; files
@@ -478,7 +515,8 @@ def read_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
             ``"(NMuon >= 2) & (MET_px > 0)"``, or None.
         nonfinite: ``"raise"`` (default) to refuse NaN/inf in features or weights, ``"drop"``
             to drop those events with a logged warning.
-        step_size: Chunk size for :func:`uproot.iterate` (entries or a size like ``"100 MB"``).
+        step_size: Chunk size: a number of entries or an uncompressed size like ``"50 MB"``
+            (the default, :data:`READ_STEP_SIZE`; rounded to whole baskets).
         check_weights: Whether a sum of weights <= 0 raises :class:`WeightSumError`.
     """
     _check_nonfinite_option(nonfinite)
@@ -609,7 +647,9 @@ def iter_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
         features: The flat branches forming the columns of ``x``.
         weight: The flat weight branch, or None for unit weights.
         cut: A selection expression (see :func:`read_events`), or None.
-        step_size: Chunk size (entries or a size like ``"100 MB"``).
+        step_size: Chunk size: a number of entries or an uncompressed size like ``"20 MB"``
+            (the default, :data:`STEP_SIZE`; rounded to whole baskets; a pass peaks at about
+            8 times this in memory).
         nonfinite: ``"raise"`` or ``"drop"`` (see :func:`read_events`).
     """
     _check_nonfinite_option(nonfinite)
@@ -684,6 +724,7 @@ def _check_columns(columns: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
             if col.dtype.kind not in "biuf" or col.dtype.itemsize > 8 or col.dtype == np.float16:
                 raise BadInputError(f"column {name!r} has dtype {col.dtype}; a TTree branch "
                                     "holds bool, (u)int8-64, float32 or float64")
+            col = np.ascontiguousarray(col)  # e.g. a column view x[:, j]
             n = len(col)
         if length is None:
             length = n

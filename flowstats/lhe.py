@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ._utils import check_output, provenance
+from ._utils import check_output, progress, provenance
 from .exceptions import BadInputError, InputFileNotFoundError
 from .io import EventWriter
 
@@ -224,8 +224,12 @@ def _batches(lhef: Any, path: Path, batch_size: int) -> Iterator[dict[str, Any]]
                     raw = _collect(counted(itertools.islice(events, int(batch_size))))
             except (ValueError, IndexError, KeyError, RuntimeWarning, EOFError, OSError,
                     zlib.error) as err:
+                reason = _first_line(err)
+                if isinstance(err, (IndexError, ValueError)):
+                    reason = (f"event {parsed[0] + 1} has a line with too few or non-numeric "
+                              f"values ({reason})")
                 raise BadInputError(f"malformed LHE file {str(path)!r} after {parsed[0]} "
-                                    f"events: {_first_line(err)}") from None
+                                    f"events: {reason}") from None
             rows = raw["weights"]
             n = len(rows)
             if n == 0:
@@ -284,7 +288,9 @@ def convert_lhe(lhe_path: str | os.PathLike, root_path: str | os.PathLike, *,
     sum_w = sum_w2 = 0.0
     distinct: set[float] = set()
     names: list[str] = []
-    with EventWriter(root_path, tree, force=force, metadata=provenance(None, config)) as out:
+    bar = progress(desc="converting LHE events", unit="ev")
+    with bar, EventWriter(root_path, tree, force=force,
+                          metadata=provenance(None, config)) as out:
         for cols in _batches(lhef, lhe_path, batch_size):
             w = cols["weight"]
             n += len(w)
@@ -297,6 +303,7 @@ def convert_lhe(lhe_path: str | os.PathLike, root_path: str | os.PathLike, *,
             if not names:
                 names = list(cols)
             out.write(cols)
+            bar.update(len(w))
         if n == 0:
             raise BadInputError(f"no events in the LHE file {str(lhe_path)!r}")
     branches = [b for name in names for b in

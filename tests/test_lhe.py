@@ -257,6 +257,10 @@ def test_bad_lhe_inputs(tmp_path, small_lhe, shared_data, capsys):
     broken.write_text(HEADER + EVENTS[0] + EVENTS[1].replace(" 0 0 9\n", "\n", 1)
                       + "</LesHouchesEvents>\n")
     cases.append((broken, BadInputError, "malformed LHE file .* after 1 events"))
+    cut_xml = tmp_path / "cut.lhe"  # plain text cut in the middle of the second event
+    full = HEADER + "".join(EVENTS)
+    cut_xml.write_text(full[: len(HEADER) + len(EVENTS[0]) + 40])
+    cases.append((cut_xml, BadInputError, "malformed LHE file .* after 1 events"))
     truncated = tmp_path / "truncated.lhe.gz"  # a download cut short
     data = (shared_data / FXFX).read_bytes()
     truncated.write_bytes(data[: len(data) // 3])

@@ -132,7 +132,7 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             (``hgb`` or ``mlp``), ``classifier_options`` (dict), ``k`` (folds, 5),
             ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
             ``backend`` (flow implementation: auto, flowstats, simple), ``max_flow_events``
-            (at most this many events, drawn at random, train each flow; 400000).
+            (at most this many events, drawn at random, train each flow; 250000).
             Unless ``flow`` sets them, features within [0, 1] get a logit map and positive
             features a log map in the flow.
 

@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_FIT", "DEFAULT_FLOW", "ConditionalDensity", "sample_mass"]
 #: default flow architecture (small: 4 features, trained on up to ~1e6 events on a CPU)
 DEFAULT_FLOW: dict[str, Any] = {"kind": "nsf", "transforms": 4, "hidden": (64, 64), "bins": 8}
 #: default training settings
-DEFAULT_FIT: dict[str, Any] = {"epochs": 40, "batch_size": 2048, "lr": 2e-3, "patience": 8,
+DEFAULT_FIT: dict[str, Any] = {"epochs": 20, "batch_size": 2048, "lr": 2e-3, "patience": 5,
                                "val_fraction": 0.2}
 
 

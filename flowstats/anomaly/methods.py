@@ -62,7 +62,7 @@ def _fingerprint(*arrays: np.ndarray, **config: Any) -> str:
 def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed: int,
              device: str, model_dir: str | Path | None, flow: dict | None,
              fit: dict | None, backend: str = "auto",
-             max_flow_events: int | None = 400_000) -> ConditionalDensity:
+             max_flow_events: int | None = 250_000) -> ConditionalDensity:
     r"""Trains (or reloads from ``model_dir/what`` when trained on the same events) a flow.
 
     At most ``max_flow_events`` events, drawn at random with the seed, are used.
@@ -96,7 +96,7 @@ def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
             fit: dict | None = None, backend: str = "auto",
-            max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""``-log p_bkg(x | m)`` with a conditional flow trained on the sidebands.
 
     Arguments:
@@ -122,7 +122,7 @@ def _summary(dens: ConditionalDensity) -> dict:
 def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
           device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
           fit: dict | None = None, backend: str = "auto",
-          max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+          max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""ANODE: ``log p_SR(x | m) - log p_bkg(x | m)`` (arXiv:2001.04990).
 
     Arguments: as :func:`density`.
@@ -169,7 +169,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
             fit: dict | None = None, backend: str = "auto", regions: Any = None,
             classifier: str = "hgb", classifier_options: dict | None = None, k: int = 5,
-            oversample: float = 4.0, max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            oversample: float = 4.0, max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
 
     Arguments:
@@ -221,7 +221,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
               regions: Any = None, classifier: str = "hgb",
               classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
               alpha: float = 0.1, iterations: int = 2,
-              max_flow_events: int | None = 400_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+              max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
     Arguments:

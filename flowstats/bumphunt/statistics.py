@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["global_significance", "histogram_edges", "window_statistics"]
 
+#: Gross-Vitells reference level of q0
+U0 = 0.5
+
 
 def histogram_edges(m_all_range: tuple[float, float], bin_width: float) -> np.ndarray:
     r"""Bin edges of width ``bin_width`` aligned to multiples of it, covering the range."""
@@ -52,6 +55,10 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
                       ) -> tuple[dict[str, Any], dict[str, Any]]:
     r"""Fit, significance and limits of one window at one efficiency.
 
+    A thin layer over :func:`flowstats.stats.window_significance` that histograms the selected
+    events and turns a failed fit into a row of NaN with its ``status`` (never its numbers), so
+    that one empty selection does not stop a scan.
+
     Arguments:
         m_selected: Mass of the selected events (all regions).
         window: The signal region ``(lo, hi)``.
@@ -62,60 +69,35 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
 
     Returns:
         ``(row, extra)``: the summary row, and the histogram, fit prediction and workspace.
-        A fit that does not converge gives a row of NaN with its ``status`` (never its numbers).
     """
-    from ..stats import infer
-    from ..stats.fit import fit_background, window_mask
-    from ..stats.model import build_workspace, load_model
+    from ..stats import window_significance
 
     fit_range = config.get("fit_range") or m_range
     edges = histogram_edges(tuple(fit_range), float(config["bin_width"]))
     counts, _ = np.histogram(m_selected, bins=edges)
     counts = counts.astype(float)
-    mask = window_mask(edges, window)
-    n_sr = float(counts[mask].sum())
     row: dict[str, Any] = {"sr": [float(window[0]), float(window[1])],
-                           "efficiency": float(efficiency), "n_selected": int(len(m_selected)),
-                           "n_sr": int(n_sr)}
+                           "efficiency": float(efficiency), "n_selected": int(len(m_selected))}
     extra: dict[str, Any] = {"edges": edges, "counts": counts, "prediction": None,
                              "workspace": None}
     try:
-        fit = fit_background((counts, edges), sr=window, function=config["function"],
-                             sqrt_s=float(config["sqrt_s"]),
-                             what=f"m spectrum of SR {window[0]:g}-{window[1]:g}, "
-                                  f"efficiency {efficiency:g}")
+        res = window_significance((counts, edges), window, function=config["function"],
+                                  rel_resolution=float(config["resolution"]),
+                                  cl=float(config["cl"]), sqrt_s=float(config["sqrt_s"]))
     except FitError as err:
         log.warning("window %s efficiency %g: %s", window, efficiency, err)
-        return _nan_row(row, f"background fit failed: {err}"), extra
-    except FlowstatsError as err:  # e.g. too few events to fit
-        return _nan_row(row, f"no fit: {err}"), extra
-    b, db = fit.predict(window)
-    extra["prediction"] = fit.expected()
-    row.update({"background": b, "background_unc": db, "fit_chi2": fit.chi2,
-                "fit_ndf": fit.ndof, "fit_pvalue": fit.pvalue, "fit_function": fit.function})
-    centre = 0.5 * (window[0] + window[1])
-    width = float(config["resolution"]) * centre
-    s_frac = float(np.diff(sps.norm.cdf([window[0], window[1]], loc=centre, scale=width))[0])
-    scale = n_sr + 5.0 * math.sqrt(b + db**2) + 10.0
-    spec = build_workspace([n_sr], [max(b, 1e-6)], [s_frac],
-                           bkg_shapesys=[db] if db > 0 else None,
-                           poi_bounds=(0.0, 10.0 * scale / s_frac))
-    extra["workspace"] = spec
-    try:
-        _, model, data = load_model(spec, where=f"window {window}")
-        disc = infer.discovery(model, data)
-        limit = infer.upper_limit(model, data, cl=float(config["cl"]))
-        fitres = infer.mle(model, data, minos=False)
-    except FitError as err:
+        return _nan_row(row, f"fit failed: {err}"), extra
+    except FlowstatsError as err:  # e.g. too few selected events to fit
         log.warning("window %s efficiency %g: %s", window, efficiency, err)
-        row["status"] = f"hypothesis test failed: {err}"
-        row.update({"z_local": math.nan, "p_local": math.nan, "mu_upper_obs": math.nan,
-                    "mu_upper_exp": [math.nan] * 5, "mu_hat": math.nan})
-        return row, extra
-    row.update({"z_local": max(float(disc["z0"]), 0.0), "p_local": float(disc["p0"]),
-                "mu_hat": float(fitres.get("mu_hat", math.nan)),
-                "mu_upper_obs": limit.obs, "mu_upper_exp": list(limit.exp),
-                "signal_fraction_in_sr": s_frac, "status": "ok"})
+        return _nan_row(row, f"no result: {err}"), extra
+    extra["prediction"] = res.fit.expected()
+    extra["workspace"] = res.workspace
+    row.update({"n_sr": int(res.n_obs), "background": res.b, "background_unc": res.sigma_b,
+                "signal_per_event_in_sr": res.s, "z_local": max(float(res.z_local), 0.0),
+                "p_local": float(res.p_local), "q0": float(res.q0), "z_expected": res.z_exp,
+                "mu_upper_obs": res.mu_upper_obs, "mu_upper_exp": list(res.mu_upper_exp),
+                "fit_chi2": res.fit.chi2, "fit_ndf": res.fit.ndof, "fit_pvalue": res.fit.pvalue,
+                "fit_function": res.fit.function, "status": "ok"})
     return row, extra
 
 
@@ -134,21 +116,29 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
         return {"z_global": math.nan, "p_global": math.nan, "global_method": "none"}
     best = min(ok, key=lambda r: r["p_local"])
     p_local = best["p_local"]
+    from ..stats import lee
+
     per_eff: dict[str, Any] = {}
     p_scan = {}
     for eff in efficiencies:
-        sel = [r for r in ok if r["efficiency"] == eff]
-        if not sel:
+        sel = sorted((r for r in rows if r["efficiency"] == eff), key=lambda r: r["sr"][0])
+        q = np.array([r.get("q0", np.nan) for r in sel], float)
+        q = np.where(np.isfinite(q), np.clip(q, 0, None), 0.0)
+        if not np.isfinite([r.get("p_local", np.nan) for r in sel]).any():
             continue
-        z = np.array([r["z_local"] for r in sel])
-        p_min = float(min(r["p_local"] for r in sel))
         if len(windows) > 1:
-            p_glob = _gross_vitells(z, p_min)
+            # up-crossings counted on the observed scan, at least one: conservative with the
+            # few, overlapping windows of a bump-hunt scan
+            n_up = max(float(lee.upcrossings(q, U0)), 1.0)
+            res = lee.global_significance(q, u0=U0, n_up=n_up)
+            p_glob = float(res["p_global_gv"])
         else:
-            p_glob = p_min
+            n_up = None
+            p_glob = float(sps.norm.sf(np.sqrt(q.max())))
         p_scan[eff] = p_glob
-        per_eff[f"{eff:g}"] = {"z_max_local": float(z.max()), "p_global": p_glob,
-                               "z_global": float(max(sps.norm.isf(p_glob), 0.0))}
+        per_eff[f"{eff:g}"] = {"z_max_local": float(np.sqrt(q.max())), "p_global": p_glob,
+                               "z_global": float(max(sps.norm.isf(p_glob), 0.0)),
+                               "n_upcrossings": n_up}
     n_eff = len(p_scan)
     p_global = min(1.0, n_eff * min(p_scan.values()))
     return {
@@ -163,19 +153,3 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
                           f"{n_eff} efficiencies" if len(windows) > 1 else
                           f"Bonferroni over {n_eff} efficiencies (one window)"),
     }
-
-
-def _gross_vitells(z: np.ndarray, p_min: float) -> float:
-    r"""Gross-Vitells bound :math:`p_{glob} \le p_{loc} + N_u(c_0) e^{-(c - c_0)/2}`.
-
-    The up-crossings :math:`N_u` of the local q0 = z^2 curve at a low reference level
-    :math:`c_0` are counted on the scan itself (one-sided chi2 with one degree of freedom).
-
-    References:
-        E. Gross, O. Vitells, Eur. Phys. J. C 70 (2010) 525, arXiv:1005.1891.
-    """
-    from ..stats import lee
-
-    q = np.clip(z, 0, None) ** 2
-    c = float(sps.norm.isf(p_min)) ** 2 if p_min < 0.5 else 0.0
-    return float(lee.gross_vitells(q, c))

@@ -58,14 +58,14 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
                               batch_size=batch_size))
         return
 
+    if weight is not None and weight in names:
+        raise BadInputError(f"--weight {weight!r} is also one of --features")
+    if "entry" in names or weight == "entry":
+        raise BadInputError("'entry' is reserved for the entry numbers; rename that branch")
     events = io.read_events(list(inputs), in_tree, names, weight, cut, nonfinite=nonfinite)
     columns = {name: events.x[:, j].copy() for j, name in enumerate(events.names)}
     if weight is not None:
-        if weight in columns:
-            raise BadInputError(f"--weight {weight!r} is also one of --features")
         columns[weight] = events.weights
-    if "entry" in columns:
-        raise BadInputError("'entry' is reserved for the entry numbers; rename that branch")
     columns["entry"] = events.entries
     config = {"inputs": list(inputs), "in_tree": in_tree, "features": names, "weight": weight,
               "cut": cut, "nonfinite": nonfinite, "output": output, "tree": tree}

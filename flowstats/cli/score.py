@@ -47,7 +47,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--classifier", type=click.Choice(["hgb", "mlp"]), default=None,
               help="Classifier of cathode/cwola/bootstrap (default: hgb).")
-@click.option("--epochs", type=int, default=None, help="Flow training epochs (default 40).")
+@click.option("--epochs", type=int, default=None, help="Flow training epochs (default 20).")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-scoring folds.")
 @click.option("--oversample", type=float, default=4.0, show_default=True,
               help="Background samples per SR event (cathode, bootstrap).")

@@ -54,10 +54,10 @@ class Ensemble:
         for i, m in enumerate(members):
             if not isinstance(m, Flow):
                 raise BadInputError(f"ensemble member {i} is a {type(m).__name__}, not a Flow")
-            m._require_fitted()
             if m.features != first.features or m.context != first.context:
                 raise BadInputError(f"ensemble member {i} models {m.features}|{m.context}, "
                                     f"member 0 {first.features}|{first.context}")
+            m._require_fitted()
         a = np.ones(len(members)) if weights is None else np.asarray(weights, np.float64)
         if a.shape != (len(members),) or not np.all(np.isfinite(a)) or (a < 0).any() \
                 or a.sum() <= 0:

@@ -293,9 +293,10 @@ class Flow:
             self.cpre = Preprocessing.fit(c[tr], w[tr], self.context)
 
         # spline domain: large enough for every (dequantised) training event
-        xm = x[tr] + self.pre.discrete  # upper edge of the dequantised values
-        zmax = max(float(np.abs(self.pre.forward(torch.from_numpy(a))[0]).max())
-                   for a in (x[tr], xm))
+        # (all events, the validation ones included; x + 1 is the upper edge of a
+        # dequantised integer)
+        zmax = max(float(self.pre.forward(torch.from_numpy(a))[0].abs().max())
+                   for a in (x, x + self.pre.discrete))
         self.bound = o["spline_bound"] or max(5.0, math.ceil(11 * zmax) / 10)
         if o["kind"] == "nsf" and zmax > self.bound:
             log.warning("standardised data reach |z| = %.1f beyond the spline domain [-%g, %g]"

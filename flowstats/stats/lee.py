@@ -66,7 +66,11 @@ def scan_q0(counts: np.ndarray, background: np.ndarray, templates: np.ndarray, *
         new = nu + step
         # keep lam > 0 and nu >= 0
         new = np.where(new < 0, 0.5 * nu, new)
-        nu = np.where((g <= 0) & (nu == 0), 0.0, new)
+        new = np.where((g <= 0) & (nu == 0), 0.0, new)
+        done = np.all(np.abs(new - nu) <= 1e-10 * (1.0 + np.abs(nu)))
+        nu = new
+        if done:
+            break
     lam = b + nu[..., None] * s
     q0 = 2.0 * (n * np.log(lam / b) - nu[..., None] * s).sum(-1)
     return np.where(nu > 0, np.maximum(q0, 0.0), 0.0), nu

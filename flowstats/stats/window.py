@@ -1,0 +1,139 @@
+r"""Signal-window statistics for resonant bump hunts (one call per mass window).
+
+:func:`window_significance` does, for a selected m_jj histogram and a signal region
+``window = (lo, hi)``:
+
+1. fits the background function to the sidebands only (the window's bins masked,
+   :func:`~flowstats.stats.fit.fit_background`);
+2. predicts the background in the window, :math:`b`, with its uncertainty
+   :math:`\sigma_b` from the fit-parameter covariance (correlations propagated), plus optional
+   extra terms in quadrature (a spurious-signal / shape uncertainty, a template statistical
+   uncertainty);
+3. builds a **single-bin counting** workspace (observed :math:`n` in the window,
+   :math:`\mu\, s + \gamma b`, :math:`\sigma_b` as a Poisson-constrained ``shapesys``, i.e. an
+   on/off measurement - the same model whose Asimov significance is Cowan's formula);
+   the signal :math:`s` is the fraction of a Gaussian (mean ``mass``, sigma ``resolution``)
+   inside the window's bins times ``signal_yield``, so :math:`\mu` counts signal events in units
+   of ``signal_yield`` (with the default 1: the limits are on the total number of signal events);
+4. returns the local discovery significance (:math:`q_0`, asymptotic) and CLs upper limits on
+   :math:`\mu` (observed and expected band).
+
+A single bin keeps each call at a few fits (~0.1-0.3 s), fast enough for ~25 windows x 4
+selection efficiencies; combine the windows' ``q0`` with :mod:`flowstats.stats.lee`.
+
+References:
+    ATLAS Collaboration, Phys. Rev. Lett. 125 (2020) 131801, arXiv:2005.02983 (weakly
+    supervised dijet bump hunt); G. Cowan et al., arXiv:1007.1727.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import BadInputError, FitError
+from .fit import BackgroundFit, fit_background, window_mask
+from .functions import SQRT_S
+from .hist import check_data, to_arrays
+from .infer import AsymptoticCLs, discovery, set_backend, upper_limit
+from .model import counting_workspace, gaussian_template, load_model
+
+log = logging.getLogger(__name__)
+
+__all__ = ["WindowResult", "window_significance"]
+
+
+@dataclass
+class WindowResult:
+    r"""Statistics of one signal window (see :func:`window_significance`)."""
+
+    window: tuple[float, float]
+    mass: float
+    n_obs: float
+    b: float
+    sigma_b: float
+    sigma_b_fit: float
+    s: float
+    z_local: float
+    p_local: float
+    q0: float
+    z_exp: float
+    mu_upper_obs: float | None
+    mu_upper_exp: list[float]
+    fit: BackgroundFit
+    workspace: dict[str, Any] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""A JSON-ready summary (without the workspace)."""
+        return {"window": list(self.window), "mass": self.mass, "n_obs": self.n_obs,
+                "b": self.b, "sigma_b": self.sigma_b, "sigma_b_fit": self.sigma_b_fit,
+                "s": self.s, "z_local": self.z_local, "p_local": self.p_local, "q0": self.q0,
+                "z_exp": self.z_exp, "mu_upper_obs": self.mu_upper_obs,
+                "mu_upper_exp": self.mu_upper_exp, "fit": self.fit.to_dict()}
+
+
+def window_significance(h: Any, window: tuple[float, float], *, mass: float | None = None,
+                        resolution: float | None = None, rel_resolution: float = 0.1,
+                        function: str = "dijet4", signal_yield: float = 1.0,
+                        bkg_syst: float = 0.0, bkg_stat: float = 0.0, cl: float = 0.95,
+                        limits: bool = True, sqrt_s: float = SQRT_S,
+                        backend: str = "numpy") -> WindowResult:
+    r"""Local significance and CLs limits of a signal window, background from the sidebands.
+
+    Arguments:
+        h: The selected spectrum (:class:`hist.Hist` or ``(counts, edges)``).
+        window: ``(lo, hi)`` of the signal region (bins whose centres lie inside).
+        mass: The signal mass hypothesis (the window's centre by default).
+        resolution: The Gaussian signal width (absolute); ``rel_resolution * mass`` if None.
+        rel_resolution: The relative width used when ``resolution`` is None.
+        function: The background function fitted to the sidebands.
+        signal_yield: The total signal yield for mu = 1 (1: mu counts events).
+        bkg_syst: An extra absolute background uncertainty in the window (e.g. the spurious
+            signal), added in quadrature.
+        bkg_stat: An extra absolute statistical uncertainty of a background template.
+        cl: The confidence level of the limits.
+        limits: Compute the CLs limits (the slower part); else they are None / [].
+        sqrt_s: Centre-of-mass energy in GeV (dijet functions).
+        backend: pyhf back end.
+
+    Returns:
+        A :class:`WindowResult` (``workspace`` is the counting workspace, JSON-ready).
+    """
+    counts, _, edges = to_arrays(h, what="window histogram")
+    counts = check_data(counts, edges, what="window histogram")
+    mask = window_mask(edges, window)
+    if mask.all():
+        raise BadInputError(f"window {tuple(window)} covers the whole histogram: no sidebands")
+    lo_w, hi_w = float(edges[:-1][mask][0]), float(edges[1:][mask][-1])
+    mass = 0.5 * (lo_w + hi_w) if mass is None else float(mass)
+    width = rel_resolution * mass if resolution is None else float(resolution)
+    fit = fit_background((counts, edges), sr=window, function=function, sqrt_s=sqrt_s,
+                         what=f"sideband fit for window [{window[0]:g}, {window[1]:g})")
+    b, sigma_fit = fit.predict(window)
+    n = float(counts[mask].sum())
+    s = float(gaussian_template(np.array([lo_w, hi_w]), mass, width, signal_yield)[0])
+    if not s > 0:
+        raise BadInputError(f"the signal at {mass:g} has no yield in window {tuple(window)}")
+    sigma_b = float(np.sqrt(sigma_fit**2 + bkg_syst**2 + bkg_stat**2))
+    # POI range wide enough for any limit: n + 10 sigma of the total spread, in units of s
+    mu_max = max(1.0, (abs(n - b) + 10.0 * np.sqrt(n + b + sigma_b**2) + 10.0) / s)
+    spec = counting_workspace(s, b, n, sigma_b=sigma_b if sigma_b > 0 else None,
+                              poi_bounds=(0.0, mu_max))
+    set_backend(backend)
+    _, model, data = load_model(spec, where=f"window [{window[0]:g}, {window[1]:g})")
+    calc = AsymptoticCLs(model, data)
+    disc = discovery(model, data, calculator=calc)
+    up_obs, up_exp = None, []
+    if limits:
+        try:
+            ul = upper_limit(model, data, cl=cl, calculator=calc)
+            up_obs, up_exp = ul.obs, ul.exp
+        except FitError as err:
+            raise FitError(f"window [{window[0]:g}, {window[1]:g}): {err}") from None
+    return WindowResult(window=(float(window[0]), float(window[1])), mass=mass, n_obs=n, b=b,
+                        sigma_b=sigma_b, sigma_b_fit=sigma_fit, s=s, z_local=disc["z0"],
+                        p_local=disc["p0"], q0=disc["q0"], z_exp=disc["z0_exp"],
+                        mu_upper_obs=up_obs, mu_upper_exp=up_exp, fit=fit, workspace=spec)
