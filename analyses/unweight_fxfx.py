@@ -30,6 +30,7 @@ import logging
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 
 import flowstats
@@ -43,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--outdir", default="fxfx-unweighted", help="output directory")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML settings")
     parser.add_argument("--force", action="store_true", help="overwrite outputs")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     config = yaml.safe_load(Path(args.config).read_text())

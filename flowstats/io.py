@@ -81,7 +81,7 @@ PathLike = str | os.PathLike
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Events:
     r"""Events as a feature matrix with weights and the entry numbers they were read from.
 
@@ -153,7 +153,11 @@ class Events:
 
     @property
     def n_eff(self) -> float:
-        r"""Kish's effective number of events, :math:`(\sum w)^2 / \sum w^2`."""
+        r"""Kish's effective number of events, :math:`(\sum w)^2 / \sum w^2`.
+
+        References:
+            L. Kish, "Survey Sampling", Wiley (1965).
+        """
         sum_w2 = float(np.dot(self.weights, self.weights))
         return self.sum_weights ** 2 / sum_w2 if sum_w2 > 0 else 0.0
 

@@ -220,6 +220,8 @@ def test_cli_errors_exit_2(patchset_files, tmp_path, capsys):
     assert main(["fit", str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["fit", str(tmp_path / "missing.json")]) == 2
+    assert main(["fit", str(ws), "--patch", str(jp), "--measurement", "nope"]) == 2
+    assert "measurements: measurement" in capsys.readouterr().err
     # the background-only workspace has no POI
     assert main(["fit", str(ws)]) == 2
     assert "parameter of interest 'mu'" in capsys.readouterr().err
@@ -233,3 +235,41 @@ def test_cli_errors_exit_2(patchset_files, tmp_path, capsys):
 def test_set_backend_rejects_pytorch():
     with pytest.raises(BadInputError, match="unknown backend 'pytorch'"):
         infer.set_backend("pytorch")
+
+
+def test_cli_export_and_toys(patchset_files, tmp_path, capsys):
+    ws, _, jp = patchset_files
+    out_ws = tmp_path / "patched.json"
+    args = ["fit", str(ws), "--patch", str(jp), "--no-limits", "--no-mle", "--toys", "40",
+            "--seed", "5", "--scheduler", "serial", "--export", str(out_ws)]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["calculator"] == "toybased" and out["n_toys"] == 40
+    assert 0 <= out["cls_obs"] <= 1 and len(out["cls_exp"]) == 5
+    assert out["asymptotic"]["cls_obs"] > 0
+    # same seed, same numbers
+    assert main(args + ["--force"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["cls_obs"] == out["cls_obs"] and again["cls_exp"] == out["cls_exp"]
+    exported = json.loads(out_ws.read_text())
+    assert [s["name"] for s in exported["channels"][0]["samples"]] == ["signal", "background"]
+    # no overwrite without --force (checked before any work)
+    assert main(args) == 2
+    assert "exists already" in capsys.readouterr().err
+
+
+def test_cli_non_converging_fit_exit_2(patchset_files, monkeypatch, capsys):
+    ws, _, jp = patchset_files
+
+    class Result:
+        message = "Optimization failed. Call limit was reached."
+        minuit = None
+
+    def failing(*args, **kwargs):
+        raise pyhf.exceptions.FailedMinimization(Result())
+
+    monkeypatch.setattr(pyhf.infer.mle, "fixed_poi_fit", failing)
+    assert main(["fit", str(ws), "--patch", str(jp)]) == 2
+    err = capsys.readouterr().err
+    assert "did not converge: Optimization failed. Call limit was reached." in err
+    assert "Traceback" not in err

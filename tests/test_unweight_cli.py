@@ -94,13 +94,13 @@ def test_end_to_end_report_and_model_reuse(tmp_path, capsys):
     assert out.read_bytes() == before
 
 
-def test_all_positive_weights_work_and_say_so(tmp_path, capsys):
+def test_all_positive_weights_work_and_say_so(tmp_path, capsys, caplog):
     inp = tmp_path / "pos.root"
     toy(inp, n=2000, negative=0.0)
     code, stdout, err = run(capsys, inp, "--tree", "tree", "-f", "a,b", "-w", "w", "-n", 100,
                             "-o", tmp_path / "o.root", "--model-out", tmp_path / "m", *SMALL)
     assert code == 0, err
-    assert "all 2000 input weights are positive" in err
+    assert "all 2000 input weights are positive" in caplog.text  # logged as a warning
     result = json.loads(stdout)
     assert result["input"]["all_weights_positive"] is True
     assert any("all input weights are positive" in note for note in result["notes"])

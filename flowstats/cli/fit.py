@@ -143,12 +143,15 @@ def fit(workspace: str, patch: str | None, patch_name: str | None, measurement: 
         poi_test: float, cl: float, test_stat: str, toys: int, seed: int, backend: str,
         scheduler: str | None, limits: bool, mle: bool, discovery: bool, export: str | None,
         force: bool) -> None:
-    r"""CLs, upper limits, Z0 and mu-hat of a pyhf WORKSPACE, printed as JSON.
+    """CLs, upper limits, Z0 and mu-hat of a pyhf WORKSPACE, printed as JSON.
 
     Prints mu_hat, z0, cls_obs, cls_exp (-2..+2 sigma), mu_upper_obs and mu_upper_exp
     (-2..+2 sigma), like `pyhf cls`, for published likelihoods too:
 
-        flowstats fit RegionA/BkgOnly.json --patch RegionA/patch.sbottom_1300_205_60.json
+    \b
+        flowstats fit RegionA/BkgOnly.json \\
+            --patch RegionA/patch.sbottom_1300_205_60.json
+        flowstats fit bkg.json --patch patchset.json --patch-name NAME --toys 1000
     """
     from . import echo_json
 

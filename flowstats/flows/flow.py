@@ -295,16 +295,17 @@ class Flow:
         # spline domain: large enough for every (dequantised) training event
         # (all events, the validation ones included; x + 1 is the upper edge of a
         # dequantised integer)
-        zmax = max(float(self.pre.forward(torch.from_numpy(a))[0].abs().max())
-                   for a in (x, x + self.pre.discrete))
+        zabs = torch.stack([self.pre.forward(torch.from_numpy(a))[0].abs().amax(0)
+                            for a in (x, x + self.pre.discrete)]).amax(0)
+        zmax, worst = float(zabs.max()), self.features[int(zabs.argmax())]
         self.bound = o["spline_bound"] or max(5.0, math.ceil(11 * zmax) / 10)
         if o["kind"] == "nsf" and zmax > self.bound:
             log.warning("standardised data reach |z| = %.1f beyond the spline domain [-%g, %g]"
                         "; the flow is the identity there", zmax, self.bound, self.bound)
         if self.bound > 10 and o["spline_bound"] is None:
-            log.warning("outliers stretch the spline domain to |z| < %g (max |z| %.1f); "
-                        "consider bounds= or positive= for heavy-tailed features",
-                        self.bound, zmax)
+            log.warning("tails of %r stretch the spline domain to |z| < %g (max |z| %.1f), "
+                        "coarsening the splines in the core; consider another map for it "
+                        "(positive=, bounds= or none)", worst, self.bound, zmax)
         self._build()
 
         def split(idx: np.ndarray, salt: int) -> training.Split:
@@ -366,8 +367,7 @@ class Flow:
         self._require_fitted()
         x = self._check_x(x)
         c = self._check_context(context, len(x))
-        if np.isnan(x).any():
-            raise BadInputError("x contains NaN")
+        check_finite(x, "features", self.features)
         if discrete not in ("density", "mass"):
             raise BadInputError(f"discrete must be 'density' or 'mass', got {discrete!r}")
         if discrete == "mass" and self.pre.discrete.any():
@@ -409,7 +409,8 @@ class Flow:
             raise BadInputError(f"cannot draw n = {n} events")
         c = self._check_context(context, n)
         out = np.empty((n, len(self.features)), dtype=np.float64)
-        devices = [torch.device(self.device)] if self.device.startswith("cuda") else []
+        dev = torch.device(self.device)
+        devices = [dev.index or 0] if dev.type == "cuda" else []
         with torch.no_grad(), torch.random.fork_rng(devices=devices):
             if seed is not None:
                 torch.manual_seed(int(seed))

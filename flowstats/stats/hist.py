@@ -83,7 +83,7 @@ def to_arrays(h: Any, *, what: str = "histogram") -> tuple[np.ndarray, np.ndarra
         edges = np.asarray(h[1], dtype=float)
         variances = values.copy()
     else:
-        if hasattr(h, "to_hist") and not hasattr(h, "axes"):
+        if hasattr(h, "to_hist"):  # an uproot TH1
             h = h.to_hist()
         if not hasattr(h, "axes") or len(h.axes) != 1:
             raise BadInputError(f"{what}: expected a 1-D histogram or a (counts, edges) pair, "

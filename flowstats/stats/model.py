@@ -165,7 +165,7 @@ def build_workspace(data: Sequence[float], background: Sequence[float], signal: 
 
 def counting_workspace(s: float, b: float, observed: float, *, sigma_b: float | None = None,
                        constraint: str = "poisson", poi_bounds: tuple[float, float] = (0.0, 10.0),
-                       ) -> dict[str, Any]:
+                       validate: bool = True) -> dict[str, Any]:
     r"""A single-bin counting experiment: ``observed`` events for ``mu * s + b``.
 
     Arguments:
@@ -176,6 +176,7 @@ def counting_workspace(s: float, b: float, observed: float, *, sigma_b: float | 
         constraint: ``"poisson"`` (``shapesys``: reproduces Cowan's formula with sigma_b) or
             ``"gaussian"`` (``staterror``).
         poi_bounds: The bounds of mu.
+        validate: Check the result against pyhf's schema.
 
     References:
         G. Cowan et al., arXiv:1007.1727, eq. (97); G. Cowan, "Discovery sensitivity for a
@@ -189,7 +190,8 @@ def counting_workspace(s: float, b: float, observed: float, *, sigma_b: float | 
     if sigma_b is not None:
         key = "bkg_shapesys" if constraint == "poisson" else "bkg_stat"
         kwargs[key] = [float(sigma_b)]
-    return build_workspace([observed], [b], [s], poi_bounds=poi_bounds, **kwargs)
+    return build_workspace([observed], [b], [s], poi_bounds=poi_bounds, validate=validate,
+                           **kwargs)
 
 
 def json_path(path: Sequence[Any]) -> str:

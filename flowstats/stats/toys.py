@@ -169,10 +169,28 @@ def _q0(model: Any, data: Any) -> float:
     return 0.0 if muhat < 0 else max(fixed - free, 0.0)
 
 
+def _one_thread() -> Any:
+    # dask workers run BLAS single-threaded (OMP_NUM_THREADS=1), which changes the fits in the
+    # last digits; the same limit everywhere makes serial and distributed results identical
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
 def _chunk(ss: Any, n: int, spec_json: str, backend: str, kind: str, mu_gen: float,
            mu_test: float) -> np.ndarray:
     r"""One chunk of toys: generated at ``mu_gen`` (conditional fit to the observed data),
     returns the test statistics (NaN where a fit failed)."""
+    with _one_thread():
+        return _chunk_body(ss, n, spec_json, backend, kind, mu_gen, mu_test)
+
+
+def _chunk_body(ss: Any, n: int, spec_json: str, backend: str, kind: str, mu_gen: float,
+                mu_test: float) -> np.ndarray:
     import pyhf
 
     model, data = _model(spec_json, backend)
@@ -231,7 +249,8 @@ def toy_hypotest(spec: dict[str, Any], poi_test: float = 1.0, *, n_toys: int = 1
         n_workers: Workers of a temporary LocalCluster.
     """
     spec_json, model, data = _prepare(spec, backend)
-    q_obs = _qtilde(model, data, float(poi_test))
+    with _one_thread():
+        q_obs = _qtilde(model, data, float(poi_test))
     kw = {"chunk_size": chunk_size, "scheduler": scheduler, "n_workers": n_workers}
     q_sb = np.concatenate(map_chunks(_chunk, n_toys, seed=[seed, 1],
                                      args=(spec_json, backend, "qtilde", poi_test, poi_test),
@@ -270,7 +289,8 @@ def toy_discovery(spec: dict[str, Any], *, n_toys: int = 1000, seed: int = 0,
         n_workers: Workers of a temporary LocalCluster.
     """
     spec_json, model, data = _prepare(spec, backend)
-    q_obs = _q0(model, data)
+    with _one_thread():
+        q_obs = _q0(model, data)
     q = np.concatenate(map_chunks(_chunk, n_toys, seed=seed, chunk_size=chunk_size,
                                   scheduler=scheduler, n_workers=n_workers,
                                   args=(spec_json, backend, "q0", 0.0, 0.0)))

@@ -121,7 +121,7 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
     # POI range wide enough for any limit: n + 10 sigma of the total spread, in units of s
     mu_max = max(1.0, (abs(n - b) + 10.0 * np.sqrt(n + b + sigma_b**2) + 10.0) / s)
     spec = counting_workspace(s, b, n, sigma_b=sigma_b if sigma_b > 0 else None,
-                              poi_bounds=(0.0, mu_max))
+                              poi_bounds=(0.0, mu_max), validate=False)  # load_model validates
     set_backend(backend)
     _, model, data = load_model(spec, where=f"window [{window[0]:g}, {window[1]:g})")
     calc = AsymptoticCLs(model, data)

@@ -175,6 +175,7 @@ def unweight(
     seed: int = 0,
     device: str = "auto",
     atom_fraction: float = 0.02,
+    marginal_maps: bool = True,
     report_bins: int = 30,
     folds: int = 5,
     plots: bool = True,
@@ -217,6 +218,9 @@ def unweight(
         atom_fraction: A continuous feature with one value held by at least this fraction of
             the events (e.g. pT = 0 without real emission) splits the events into categories,
             one flow each (see :mod:`.model`); 0 disables.
+        marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) (knots at
+            training quantiles, log first for positive features) before the flow
+            (:class:`~flowstats.unweight.model.MarginalMap`).
         report_bins: Bins per feature in the report's chi2 tests.
         folds: Folds of the classifier two-sample test.
         plots: Whether the report includes PNG plots.
@@ -299,13 +303,14 @@ def unweight(
         t0 = time.perf_counter()
         umodel = UnweightModel.fit(x_train, w_train, features, discrete=discrete_names,
                                    positive=positive_names, bounds=bounds,
-                                   atom_fraction=atom_fraction, flow_options=flow_options,
+                                   atom_fraction=atom_fraction,
+                                   marginal_maps=marginal_maps, flow_options=flow_options,
                                    fit_options=fit_options, seed=seed)
         timings["train_s"] = time.perf_counter() - t0
         histories = umodel.histories
         model_config = {**flow_options, "hidden": list(hidden), "discrete": discrete_names,
                         "positive": positive_names, "bounds": dict(bounds or {}),
-                        "atom_fraction": atom_fraction}
+                        "atom_fraction": atom_fraction, "marginal_maps": marginal_maps}
         log.info("trained in %.1f s", timings["train_s"])
     model_config["categories"] = umodel.describe()["categories"]
     model_config["atoms"] = umodel.atoms

@@ -40,7 +40,7 @@ from ..exceptions import BadInputError, IncompatibleModelError, WeightSumError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Category", "UnweightModel", "detect_atoms"]
+__all__ = ["Category", "MarginalMap", "UnweightModel", "detect_atoms"]
 
 MANIFEST = "unweight_model.json"
 
@@ -67,6 +67,78 @@ def detect_atoms(x: np.ndarray, names: Sequence[str], *, exclude: Sequence[str] 
 
 
 @dataclass
+class MarginalMap:
+    r"""Monotone piecewise-linear map of one feature onto (0, 1), its empirical CDF.
+
+    The knots are quantiles of the training positions (unweighted: with negative weights the
+    weighted CDF need not be monotonic), from the minimum to the maximum, mapped to
+    :math:`[1/2n, 1 - 1/2n]`; the flow then sees :math:`u \in (0, 1)` through its logit map
+    (``bounds=(0, 1)``), i.e. near-logistic marginals, and models the correlations. A sharp
+    peak (the Z line shape in m_ll) or a steeply falling spectrum needs no spline resolution,
+    and generated values stay within the training range (up to :math:`1/2n` of probability
+    at each end, extrapolated linearly). For maximum likelihood nothing changes: the map is
+    fixed, so its Jacobian adds a constant to the loss.
+
+    Arguments:
+        x_knots: Strictly increasing knots in (log-)feature space.
+        u_knots: Their images in (0, 1), strictly increasing.
+        log: Whether the feature is log-transformed first (positive features).
+    """
+
+    x_knots: np.ndarray
+    u_knots: np.ndarray
+    log: bool = False
+
+    @classmethod
+    def fit(cls, x: np.ndarray, *, log: bool = False, knots: int | None = None
+            ) -> MarginalMap | None:
+        r"""Knots at quantiles of ``x``; None when ``x`` has too few distinct values.
+
+        Arguments:
+            x: 1-D training values.
+            log: Log-transform first (requires x > 0).
+            knots: Number of knots (default: n / 100 clipped to [16, 128]).
+        """
+        y = np.log(x) if log else np.asarray(x, dtype=np.float64)
+        n = len(y)
+        k = knots or int(np.clip(n // 100, 16, 128))
+        levels = np.linspace(0.0, 1.0, k)
+        xk, idx = np.unique(np.quantile(y, levels), return_index=True)
+        if len(xk) < 3:
+            return None
+        return cls(xk, 0.5 / n + levels[idx] * (1 - 1 / n), log)
+
+    @staticmethod
+    def _interp(v: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.interp(v, a, b)
+        lo, hi = v < a[0], v > a[-1]
+        out[lo] = b[0] + (v[lo] - a[0]) * (b[1] - b[0]) / (a[1] - a[0])
+        out[hi] = b[-1] + (v[hi] - a[-1]) * (b[-1] - b[-2]) / (a[-1] - a[-2])
+        return out
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        r"""Feature values -> u in (0, 1) (for training values)."""
+        y = np.log(x) if self.log else np.asarray(x, dtype=np.float64)
+        return self._interp(y, self.x_knots, self.u_knots)
+
+    def inverse(self, u: np.ndarray) -> np.ndarray:
+        r"""u in [0, 1] -> feature values."""
+        y = self._interp(np.asarray(u, dtype=np.float64), self.u_knots, self.x_knots)
+        return np.exp(y) if self.log else y
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""JSON-friendly parameters."""
+        return {"x_knots": self.x_knots.tolist(), "u_knots": self.u_knots.tolist(),
+                "log": self.log}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MarginalMap:
+        r"""Inverse of :meth:`to_dict`."""
+        return cls(np.asarray(data["x_knots"], float), np.asarray(data["u_knots"], float),
+                   bool(data["log"]))
+
+
+@dataclass
 class Category:
     r"""One category: its fraction, fixed feature values and the flow of the other features.
 
@@ -78,6 +150,7 @@ class Category:
         clip: Feature -> (low, high) ranges of integer features (generated values are clipped).
         n_train: Training events in the category.
         label: A short description (e.g. ``"pT_ll=0"``).
+        maps: Feature -> :class:`MarginalMap` applied before the flow.
     """
 
     fraction: float
@@ -87,12 +160,14 @@ class Category:
     clip: dict[str, tuple[float, float]] = field(default_factory=dict)
     n_train: int = 0
     label: str = "all"
+    maps: dict[str, MarginalMap] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         r"""JSON-friendly description (no flow)."""
         return {"label": self.label, "fraction": self.fraction, "fixed": self.fixed,
                 "features": self.features, "clip": {k: list(v) for k, v in self.clip.items()},
-                "n_train": self.n_train}
+                "n_train": self.n_train,
+                "maps": {k: m.to_dict() for k, m in self.maps.items()}}
 
 
 class UnweightModel:
@@ -117,7 +192,7 @@ class UnweightModel:
     def fit(cls, x: np.ndarray, weights: np.ndarray, features: Sequence[str], *,
             discrete: Sequence[str] = (), positive: Sequence[str] | str = "auto",
             bounds: Mapping[str, Sequence[float]] | None = None, atom_fraction: float = 0.02,
-            min_category_events: int = 50, flow_options: Mapping[str, Any] | None = None,
+            marginal_maps: bool = True, min_category_events: int = 50, flow_options: Mapping[str, Any] | None = None,
             fit_options: Mapping[str, Any] | None = None, seed: int = 0) -> UnweightModel:
         r"""Finds the atom categories and trains one flow per category.
 
@@ -129,6 +204,9 @@ class UnweightModel:
             positive: Log-mapped features, or ``"auto"``: those > 0 within each category.
             bounds: ``{feature: (low, high)}`` of bounded features (logit map).
             atom_fraction: See :func:`detect_atoms`; 0 or less disables the categories.
+            marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) before
+                the flow (:class:`MarginalMap`; the flow's logit map follows); positive
+                features are log-transformed first.
             min_category_events: Categories with fewer events are dropped (with a warning,
                 their cross-section fraction goes to the others).
             flow_options: Keyword arguments of :class:`~flowstats.flows.Flow`.
@@ -173,7 +251,7 @@ class UnweightModel:
                            label=label)
             if free:
                 idx = [features.index(f) for f in free]
-                xf = xc[:, idx]
+                xf = xc[:, idx].copy()
                 disc = [f for f in free if f in discrete]
                 if isinstance(positive, str) and positive == "auto":
                     pos = [f for j, f in enumerate(free) if f not in disc and xf[:, j].min() > 0]
@@ -185,6 +263,16 @@ class UnweightModel:
                     cat.clip[f] = (float(col.min()), float(col.max()))
                     if f not in bnd and f not in pos:
                         bnd[f] = (float(col.min()), float(col.max()) + 1.0)
+                if marginal_maps:
+                    for j, f in enumerate(free):
+                        if f in disc or f in bnd:
+                            continue
+                        m = MarginalMap.fit(xf[:, j], log=f in pos)
+                        if m is not None:
+                            cat.maps[f] = m
+                            xf[:, j] = m.forward(xf[:, j])
+                            bnd[f] = (0.0, 1.0)
+                    pos = [f for f in pos if f not in cat.maps]
                 flow = Flow(free, positive=pos, discrete=disc, bounds=bnd, seed=seed + c,
                             **dict(flow_options or {}))
                 log.info("category %s: %d events, fraction %.4f, flow of %s", label,
@@ -224,6 +312,8 @@ class UnweightModel:
                 xs = cat.flow.sample(int(m), seed=int(seed) + 1000 * c, batch_size=batch_size)
                 for j, name in enumerate(cat.features):
                     col = xs[:, j]
+                    if name in cat.maps:
+                        col = cat.maps[name].inverse(col)
                     if name in cat.clip:
                         col = np.clip(col, *cat.clip[name])
                     out[rows, self.features.index(name)] = col
@@ -289,10 +379,12 @@ class UnweightModel:
                 for c, desc in enumerate(data["categories"]):
                     flow = load(directory / f"flow_{c}", device=device) if desc["features"] \
                         else None
+                    maps = {k: MarginalMap.from_dict(v)
+                            for k, v in (desc.get("maps") or {}).items()}
                     cats.append(Category(float(desc["fraction"]), dict(desc["fixed"]),
                                          list(desc["features"]), flow,
                                          {k: tuple(v) for k, v in desc["clip"].items()},
-                                         int(desc["n_train"]), desc["label"]))
+                                         int(desc["n_train"]), desc["label"], maps))
                 model = cls(data["features"], cats, data.get("atoms"))
             except (KeyError, TypeError, ValueError) as err:
                 raise IncompatibleModelError(f"{str(manifest)!r} is not a valid unweighting "

@@ -82,7 +82,8 @@ def plot_feature(path: Path, name: str, edges: np.ndarray, k: int, x_test: np.nd
             mplhep.histplot(vals, edges, histtype="step", color=color, linestyle=ls, ax=ax,
                             label=text)
             with np.errstate(divide="ignore", invalid="ignore"):
-                mplhep.histplot(ref / vals, edges, yerr=ref_err / vals, histtype="errorbar",
+                mplhep.histplot(ref / vals, edges, yerr=ref_err / np.abs(vals),
+                                histtype="errorbar",
                                 color=color, ax=rax, markersize=3)
         ax.set_ylabel("normalised density")
         ax.legend(fontsize="x-small")

@@ -1,0 +1,142 @@
+r"""Throughput and memory of flowstats.flows against a bare zuko loop (same run, same data).
+
+Prints, as JSON lines:
+
+* training throughput (events/s) of :meth:`Flow.fit` (its training loop, and the whole fit
+  including preprocessing and validation) and of a bare zuko training loop on the same
+  architecture (``zuko.flows.NSF``), same data, same batch size, same number of epochs;
+  ratio = flowstats / bare (target >= 0.9);
+* sampling throughput of :meth:`Flow.sample` and of bare ``flow().sample`` in the same batches;
+* peak memory of sampling 1e7 events in batches (measured in a fresh subprocess as the growth of
+  the peak RSS), against the size of the output array itself.
+
+Usage: ``python benchmarks/bench_flows.py [--events 100000] [--epochs 3] [--sample 10000000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import zuko
+
+
+def data(n: int, d: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    x[:, 0] = np.abs(x[:, 0]) + 0.5 * x[:, 1] ** 2
+    return x
+
+
+def bare_loop(x: np.ndarray, epochs: int, batch_size: int, lr: float, options: dict) -> float:
+    r"""The reference: zuko's NSF, Adam, shuffled mini-batches, mean NLL. Returns seconds."""
+    mean, std = x.mean(0), x.std(0)
+    xt = torch.as_tensor((x - mean) / std, dtype=torch.float32)
+    torch.manual_seed(0)
+    flow = zuko.flows.NSF(x.shape[1], 0, transforms=options["transforms"],
+                          hidden_features=options["hidden"], bins=options["bins"])
+    opt = torch.optim.Adam(flow.parameters(), lr=lr)
+    n = len(xt)
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        perm = torch.from_numpy(np.random.default_rng([0, epoch]).permutation(n))
+        for s in range(0, n, batch_size):
+            loss = -flow().log_prob(xt[perm[s:s + batch_size]]).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - t0
+
+
+def memory_child(model: str, n: int, batch_size: int) -> None:
+    from flowstats.flows import load
+
+    flow = load(model)
+    flow.sample(1000, seed=0)  # warm up allocators
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    out = flow.sample(n, seed=1, batch_size=batch_size)
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"n": n, "seconds": dt, "growth_mib": (peak - base) / 1024,
+                      "output_mib": out.nbytes / 2**20}))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--events", type=int, default=100_000)
+    p.add_argument("--features", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=4096)
+    p.add_argument("--sample", type=int, default=10_000_000)
+    p.add_argument("--sample-batch", type=int, default=65536)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=2, help="Alternating repetitions (best kept).")
+    p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.child:
+        memory_child(a.child[0], int(a.child[1]), int(a.child[2]))
+        return
+
+    from flowstats.flows import Flow
+
+    options = {"transforms": 4, "hidden": (64, 64), "bins": 8}
+    x = data(a.events, a.features)
+    names = [f"x{i}" for i in range(a.features)]
+    val_fraction = 0.2
+    n_train = a.events - int(round(a.events * val_fraction))
+    xtrain = x[:n_train]  # the bare loop sees as many events as Flow.fit trains on
+    best = {"bare": np.inf, "loop": np.inf, "fit": np.inf}
+    for _ in range(a.repeat):  # alternate to share the machine's load fairly
+        best["bare"] = min(best["bare"], bare_loop(xtrain, a.epochs, a.batch_size, 1e-3, options))
+        flow = Flow(names, seed=0, **options)
+        t0 = time.perf_counter()
+        hist = flow.fit(x, epochs=a.epochs, batch_size=a.batch_size, val_fraction=val_fraction,
+                        patience=a.epochs, device="cpu", progress=False)
+        best["fit"] = min(best["fit"], time.perf_counter() - t0)
+        best["loop"] = min(best["loop"], sum(hist["train_time"]))
+    events = n_train * a.epochs
+    train = {"bench": "train", "events": a.events, "n_train": n_train, "epochs": a.epochs,
+             "batch_size": a.batch_size, "threads": a.threads, "features": a.features,
+             "bare_events_per_s": events / best["bare"],
+             "flowstats_loop_events_per_s": events / best["loop"],
+             "flowstats_fit_events_per_s": events / best["fit"],
+             "ratio_loop": best["bare"] / best["loop"], "ratio_fit": best["bare"] / best["fit"]}
+    print(json.dumps(train), flush=True)
+
+    m = min(a.sample, 200_000)
+    t_flow = t_bare = np.inf
+    with torch.no_grad():
+        for _ in range(a.repeat):
+            t0 = time.perf_counter()
+            flow.sample(m, seed=0, batch_size=a.sample_batch)
+            t_flow = min(t_flow, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            for s in range(0, m, a.sample_batch):
+                flow.module().sample((min(a.sample_batch, m - s),))
+            t_bare = min(t_bare, time.perf_counter() - t0)
+    print(json.dumps({"bench": "sample", "n": m, "flowstats_events_per_s": m / t_flow,
+                      "bare_events_per_s": m / t_bare, "ratio": t_bare / t_flow}), flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        flow.save(f"{tmp}/model")
+        for n, bs in [(a.sample, a.sample_batch)]:
+            out = subprocess.run([sys.executable, __file__, "--threads", str(a.threads),
+                                  "--child", f"{tmp}/model", str(n), str(bs)],
+                                 capture_output=True, text=True, check=True)
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            res.update(bench="sample_memory", batch_size=bs,
+                       overhead_mib=res["growth_mib"] - res["output_mib"])
+            print(json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()

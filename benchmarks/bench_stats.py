@@ -1,0 +1,118 @@
+r"""Benchmark of flowstats.stats on the published ATLAS sbottom likelihood (RegionA 1300_205_60).
+
+In the same process, alternating, ``--repeat`` times each, on the same pyhf back end:
+
+1. **direct pyhf**: read ``BkgOnly.json`` and the JSON patch, ``Workspace.model(patches=...)``,
+   ``pyhf.infer.hypotest(1.0, ..., test_stat="qtilde", return_expected_set=True)``;
+2. **flowstats fit (CLs only)**: the in-process CLI ``flowstats fit WS --patch P --no-limits
+   --no-mle --no-discovery`` - the same work (read, schema validation, patch, model, CLs with
+   the expected band) - whose overhead over (1) is the figure of merit (target <= 10 %);
+3. **flowstats fit (full)**: the default command (CLs, Z0, mu-hat with HESSE/MINOS, observed
+   and expected 95 % CLs limits), reported in units of one direct hypotest.
+
+The best wall-clock and CPU times (``time.process_time``, less sensitive to other jobs on a
+shared machine) are printed; with jax installed the same is run on ``--backend jax`` (after a
+compiling warm-up call).
+
+Usage: ``python benchmarks/bench_stats.py [--repeat 3] [--full-repeat 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import pyhf
+
+from flowstats.cli import main
+from flowstats.stats import infer
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+TARBALL = DATA / "atlas_ins1748602_sbottom_likelihoods.tar.gz"
+POINT = "RegionA/patch.sbottom_1300_205_60.json"
+
+
+def timed(fn):
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w, time.process_time() - c, out
+
+
+def direct_pyhf(ws_path: Path, patch_path: Path, backend: str):
+    pyhf.set_backend(backend)
+    ws = pyhf.Workspace(json.loads(ws_path.read_text()))
+    model = ws.model(patches=[json.loads(patch_path.read_text())],
+                     modifier_settings={"normsys": {"interpcode": "code4"},
+                                        "histosys": {"interpcode": "code4p"}})
+    obs, exp = pyhf.infer.hypotest(1.0, ws.data(model), model, test_stat="qtilde",
+                                   return_expected_set=True)
+    return float(obs), [float(x) for x in exp]
+
+
+def flowstats_fit(ws_path: Path, patch_path: Path, backend: str, *extra: str) -> dict:
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["fit", str(ws_path), "--patch", str(patch_path), "--backend", backend,
+                     *extra])
+    if code != 0:
+        raise SystemExit(f"flowstats fit failed with exit code {code}")
+    return json.loads(buf.getvalue())
+
+
+def run(backend: str, ws_path: Path, patch_path: Path, repeat: int, full_repeat: int) -> None:
+    if backend == "jax":  # compile first
+        direct_pyhf(ws_path, patch_path, backend)
+        flowstats_fit(ws_path, patch_path, backend, "--no-limits", "--no-mle", "--no-discovery")
+    t_py, t_fs = [], []
+    for _ in range(repeat):
+        t_py.append(timed(lambda: direct_pyhf(ws_path, patch_path, backend)))
+        t_fs.append(timed(lambda: flowstats_fit(ws_path, patch_path, backend, "--no-limits",
+                                                "--no-mle", "--no-discovery")))
+    ref_obs, ref_exp = t_py[0][2]
+    out = t_fs[0][2]
+    best_py = min(t[0] for t in t_py), min(t[1] for t in t_py)
+    best_fs = min(t[0] for t in t_fs), min(t[1] for t in t_fs)
+    print(f"[{backend}] CLs obs: pyhf {ref_obs:.8f}, flowstats {out['cls_obs']:.8f} "
+          f"(reference 0.24443628); expected band flowstats "
+          f"{[round(x, 5) for x in out['cls_exp']]} (pyhf {[round(x, 5) for x in ref_exp]})")
+    print(f"[{backend}] direct pyhf hypotest:          wall {best_py[0]:7.2f} s  cpu "
+          f"{best_py[1]:7.2f} s  (best of {repeat})")
+    print(f"[{backend}] flowstats fit (CLs only):      wall {best_fs[0]:7.2f} s  cpu "
+          f"{best_fs[1]:7.2f} s  -> overhead wall {100 * (best_fs[0] / best_py[0] - 1):+.1f} %"
+          f", cpu {100 * (best_fs[1] / best_py[1] - 1):+.1f} % (target <= +10 %)")
+    for _ in range(full_repeat):
+        w, c, full = timed(lambda: flowstats_fit(ws_path, patch_path, backend))
+        print(f"[{backend}] flowstats fit (full: CLs, Z0, MLE+MINOS, 6 limits): wall {w:7.2f} s"
+              f"  cpu {c:7.2f} s = {c / best_py[1]:.1f} direct hypotests (cpu); "
+              f"{full['n_fits']} hypotest fits; mu_upper_obs {full['mu_upper_obs']:.4f}, "
+              f"mu_upper_exp {[round(x, 4) for x in full['mu_upper_exp']]}")
+
+
+def main_() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--full-repeat", type=int, default=1)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(TARBALL) as tar:
+            members = [m for m in tar.getmembers()
+                       if m.name in ("RegionA/BkgOnly.json", POINT)]
+            tar.extractall(tmp, members=members, filter="data")
+        ws_path, patch_path = Path(tmp) / "RegionA/BkgOnly.json", Path(tmp) / POINT
+        backends = ["numpy"] + (["jax"] if importlib.util.find_spec("jax") else [])
+        if len(backends) == 1:
+            print("jax is not installed: numpy back end only")
+        for backend in backends:
+            run(backend, ws_path, patch_path, args.repeat, args.full_repeat)
+    infer.set_backend("numpy")
+
+
+if __name__ == "__main__":
+    main_()
