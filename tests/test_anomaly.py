@@ -22,7 +22,7 @@ from flowstats.io import write_events
 SR = (3300.0, 3700.0)
 FAST = {
     "flow": {"transforms": 3, "hidden": (32, 32)},
-    "fit": {"epochs": 8, "batch_size": 1024, "lr": 3e-3},
+    "fit": {"epochs": 6, "batch_size": 1024, "lr": 3e-3},
     "k": 3,
     "classifier_options": {"n_models": 2},
 }
@@ -34,13 +34,13 @@ def _arrays(d):
 
 @pytest.fixture(scope="module")
 def nosignal(tmp_path_factory):
-    d = dijet.generate(60_000, 0, seed=11)
+    d = dijet.generate(40_000, 0, seed=11)
     return d, tmp_path_factory.mktemp("models_nosignal")
 
 
 @pytest.fixture(scope="module")
 def withsignal(tmp_path_factory):
-    d = dijet.generate(60_000, 600, seed=12)
+    d = dijet.generate(30_000, 400, seed=12)
     return d, tmp_path_factory.mktemp("models_signal")
 
 

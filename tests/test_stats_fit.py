@@ -58,7 +58,7 @@ def test_dijet_fit_quality_and_function_choice(dijet_hist):
         assert chosen.pvalue > 0.01
         # the choice is the first function whose next one brings no significant improvement
         names = [row["null"] for row in table]
-        assert chosen.function == names[-1] if table[-1]["pvalue"] > 0.05 else "dijet5"
+        assert chosen.function == (names[-1] if table[-1]["pvalue"] > 0.05 else "dijet5")
         assert all(row["pvalue"] <= 0.05 for row in table[:-1])
         assert chosen.chi2 == pytest.approx(fits[chosen.function].chi2, rel=1e-6)
     # the fitted total equals the observed total (property of the extended Poisson MLE)

@@ -14,13 +14,14 @@ Like :mod:`pyhf.infer`, in small functions:
   that do not depend on mu (the unconditional fits and the Asimov data set): after the first
   point, each new mu costs two conditional fits instead of five;
 * :func:`upper_limit` - CLs upper limits (observed and the expected band) at a chosen CL by a
-  bracketing + TOMS 748 root finder on plain floats, inside the POI bounds, returning the
-  points it evaluated.
+  bracketing + Brent root finder (scipy's brentq) on plain floats, inside the POI bounds,
+  returning the points it evaluated (expected limits solve the equivalent, near-linear
+  :math:`\sqrt{q_{\mu,A}}(\mu) = c_n`; the observed one :math:`\ln CL_s = \ln\alpha`).
 
 References:
     G. Cowan, K. Cranmer, E. Gross, O. Vitells, Eur. Phys. J. C 71 (2011) 1554,
     arXiv:1007.1727; A. L. Read, J. Phys. G 28 (2002) 2693 (CLs);
-    G. Alefeld, F. Potra, Y. Shi, ACM TOMS 21 (1995) 327 (TOMS 748).
+    R. P. Brent, Algorithms for Minimization without Derivatives (1973), ch. 4.
 """
 
 from __future__ import annotations
@@ -384,52 +385,38 @@ class UpperLimit:
 
 
 def _solve(f: Any, guess: float, bounds: tuple[float, float], rtol: float, what: str,
-           step: float = 1.05, maxiter: int = 100) -> float:
-    r"""Root of a decreasing ``f`` inside ``bounds``: secant steps from ``guess``, kept inside
-    the bracket once one is known (bisection when a step leaves it), until a step is smaller
-    than ``rtol`` relative. Near-linear functions (as used here) converge in 3-4 calls."""
+           step: float = 1.05) -> float:
+    r"""Root of a decreasing ``f`` inside ``bounds``: a bracket grown geometrically from
+    ``guess`` (factor ``step``, squared at each failure), then Brent's method
+    (:func:`scipy.optimize.brentq`) to ``rtol`` relative. ``f`` is expected to cache."""
     lo_b, hi_b = bounds
     tiny = max(lo_b, 1e-9 * hi_b, 1e-12)
-    a = b = None  # a: f > 0 (below the root), b: f < 0 (above)
-
-    def call(x: float) -> float:
-        nonlocal a, b
-        y = f(x)
-        if y > 0 and (a is None or x > a):
-            a = x
-        if y < 0 and (b is None or x < b):
-            b = x
-        return y
-
-    x0 = min(max(guess, tiny), hi_b)
-    f0 = call(x0)
-    if f0 == 0:
-        return x0
-    x1 = min(x0 * step, hi_b) if f0 > 0 else max(x0 / step, tiny)
-    for _ in range(maxiter):
-        f1 = call(x1) if x1 != x0 else f0
-        if f1 == 0:
-            return x1
-        if a is not None and a >= hi_b:
-            raise FitError(f"{what} lies above the POI upper bound {hi_b:g} (CLs > 1 - CL "
-                           "there); widen the POI bounds")
-        if b is not None and b <= tiny:
-            raise FitError(f"{what} lies below {tiny:g}, the lower end of the POI range")
-        x2 = x1 - f1 * (x1 - x0) / (f1 - f0) if f1 != f0 else np.nan
-        if a is not None and b is not None:
-            if not (np.isfinite(x2) and a < x2 < b):
-                x2 = 0.5 * (a + b)
-        else:
-            grow = 4.0
-            if not np.isfinite(x2) or x2 <= 0:
-                x2 = x1 * grow if f1 > 0 else x1 / grow
-            x2 = float(np.clip(x2, x1 / grow, x1 * grow))
-            x2 = min(max(x2, tiny), hi_b)
-        if abs(x2 - x1) <= rtol * abs(x2) or (a is not None and b is not None
-                                              and b - a <= rtol * b):
-            return float(x2)
-        x0, f0, x1 = x1, f1, x2
-    raise FitError(f"{what}: the root finder did not converge in {maxiter} steps")
+    x = min(max(guess, tiny), hi_b)
+    fx = f(x)
+    if fx == 0:
+        return x
+    if fx > 0:  # root above x
+        a = x
+        while True:
+            if a >= hi_b:
+                raise FitError(f"{what} lies above the POI upper bound {hi_b:g} (CLs > 1 - CL "
+                               "there); widen the POI bounds")
+            b = min(a * step, hi_b)
+            if f(b) <= 0:
+                break
+            a, step = b, step**2
+    else:
+        b = x
+        while True:
+            if b <= tiny:
+                raise FitError(f"{what} lies below {tiny:g}, the lower end of the POI range")
+            a = max(b / step, tiny)
+            if f(a) > 0:
+                break
+            b, step = a, step**2
+    if f(b) == 0:
+        return b
+    return float(optimize.brentq(f, a, b, xtol=rtol * a, rtol=4 * np.finfo(float).eps))
 
 
 def upper_limit(model: Any, data: Any, *, cl: float = 0.95, test_stat: str = "qtilde",
@@ -439,7 +426,7 @@ def upper_limit(model: Any, data: Any, *, cl: float = 0.95, test_stat: str = "qt
 
     Each limit solves :math:`\mathrm{CL}_s(\mu) = 1 - \mathrm{CL}` inside the POI bounds:
     first a bracket from an Asimov-based guess (:math:`\sqrt{q_{\mu,A}} \approx \mu/\sigma_A`
-    is evaluated once and inverted), then TOMS 748 on plain floats to a relative tolerance
+    is evaluated once and inverted), then Brent's method on plain floats to a relative tolerance
     ``rtol``. All CLs evaluations are cached (see :class:`AsymptoticCLs`).
 
     Arguments:
