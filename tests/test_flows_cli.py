@@ -58,6 +58,16 @@ def test_train_writes_a_loadable_model(root_file, tmp_path, capsys):
     assert "exists already" in err and "Traceback" not in err and err.count("\n") == 1
     assert main([*args, "--force", "--epochs", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["epochs_run"] == 1
+    # a leftover checkpoint is neither silently resumed nor overwritten
+    ckpt = tmp_path / "other.checkpoint"
+    ckpt.mkdir()
+    (ckpt / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    other = [*args[:-1], str(tmp_path / "other")]
+    assert main(other) == 2
+    assert "other.checkpoint" in capsys.readouterr().err
+    assert main([*other, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(("extra", "message"), [

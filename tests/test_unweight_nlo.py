@@ -23,8 +23,8 @@ def test_nlo_generated_matches_truth_and_dropping_negatives_fails(tmp_path):
     write(tmp_path / "nlo.root", data)
     result = flowstats.unweight(
         tmp_path / "nlo.root", features=FEATURES, weight="weight", n=n_gen,
-        output=tmp_path / "out.root", epochs=25, transforms=2, hidden=(32, 32), bins=8,
-        batch_size=512, lr=3e-3, patience=25, seed=0, device="cpu")
+        output=tmp_path / "out.root", epochs=20, transforms=2, hidden=(32, 32), bins=8,
+        batch_size=1024, lr=3e-3, patience=20, seed=0, device="cpu")
     assert result.summary["model"]["discrete"] == ["njet"]
     gen = uproot.open(tmp_path / "out.root")["events"].arrays(library="np")
     np.testing.assert_allclose(gen["weight"].sum(), data["weight"].sum(), rtol=1e-9)

@@ -42,13 +42,16 @@ from typing import Any
 
 import numpy as np
 
-from .background import ConditionalDensity, sample_mass
+from .background import DEFAULT_FIT, ConditionalDensity, sample_mass
 from .classifiers import cross_score
 from .regions import SIDEBAND, SIGNAL_REGION
 
 log = logging.getLogger(__name__)
 
 __all__ = ["METHODS", "anode", "bootstrap", "cathode", "cwola", "density"]
+
+#: fewest optimiser steps per flow-training epoch (the batch size shrinks for small samples)
+MIN_STEPS = 50
 
 
 def _fingerprint(*arrays: np.ndarray, **config: Any) -> str:
@@ -81,7 +84,11 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
                  what, where)
     log.info("training the %s flow on %d events", what, len(x))
     dens = ConditionalDensity(names, seed=seed, flow=flow, backend=backend)
-    dens.fit(x, m, device=device, **(fit or {}))
+    options = {**DEFAULT_FIT, **(fit or {})}
+    # small samples (e.g. the SR of ANODE): at least MIN_STEPS optimiser steps per epoch
+    n_train = (1 - options["val_fraction"]) * len(x)
+    options["batch_size"] = int(max(64, min(options["batch_size"], n_train // MIN_STEPS)))
+    dens.fit(x, m, device=device, **options)
     if where is not None:
         dens.save(where)
         (where / "fingerprint").write_text(key + "\n")

@@ -33,15 +33,20 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
         ``{"index", "window", "score", "fold", "region", "seconds", "info"}``.
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     from ..anomaly import score
 
-    # a fixed number of threads per task: identical numbers serial or distributed
-    torch.set_num_threads(int(config.get("torch_threads") or 1))
-    result = score(x, m, method=config["method"], sr=tuple(task["window"]),
-                   sideband_width=config.get("sideband_width"), names=names,
-                   seed=int(task["seed"]), device=config.get("device", "auto"),
-                   model_dir=task.get("model_dir"), **dict(config.get("score_options") or {}))
+    # a fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the same
+    # numbers whether the task runs serially here or on a single-threaded dask worker
+    threads = int(config.get("torch_threads") or 1)
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        result = score(x, m, method=config["method"], sr=tuple(task["window"]),
+                       sideband_width=config.get("sideband_width"), names=names,
+                       seed=int(task["seed"]), device=config.get("device", "auto"),
+                       model_dir=task.get("model_dir"),
+                       **dict(config.get("score_options") or {}))
     return {
         "index": task["index"],
         "window": tuple(task["window"]),

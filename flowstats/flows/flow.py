@@ -106,6 +106,8 @@ class Flow:
             "positive": [str(p) for p in positive], "discrete": [str(p) for p in discrete],
         }
         self.seed = int(seed)
+        if self.seed < 0:
+            raise BadInputError(f"seed must be a non-negative integer, got {seed}")
         check_names(list(self.options["bounds"]), self.features, "bounds")
         check_names(self.options["positive"], self.features, "positive")
         check_names(self.options["discrete"], self.features, "discrete")
@@ -244,10 +246,11 @@ class Flow:
 
         Returns:
             ``train_loss``, ``val_loss`` (per epoch, :math:`-\sum w\log q/\sum w` in the
-            original observables), ``lr``, ``train_time``, ``val_time``, ``best_epoch``,
-            ``best_val_loss``, ``epochs_run``, ``stopped_early``, ``nan_restores``, ``n_train``,
-            ``n_val``, ``n_eff`` (of all events), ``n_eff_train``, ``n_eff_val``,
-            ``sum_weights``, ``negative_fraction``, ``spline_bound``, ``device``.
+            original observables), ``lr``, ``train_time``, ``train_cpu_time``, ``val_time``,
+            ``best_epoch``, ``best_val_loss``, ``epochs_run``, ``stopped_early``,
+            ``nan_restores``, ``n_train``, ``n_val``, ``n_eff`` (of all events),
+            ``n_eff_train``, ``n_eff_val``, ``sum_weights``, ``negative_fraction``,
+            ``spline_bound``, ``max_abs_z``, ``device``.
         """
         x = self._check_x(x)
         n = len(x)

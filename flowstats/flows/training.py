@@ -144,9 +144,10 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
 
     Returns:
         The history: per-epoch ``train_loss``, ``val_loss``, ``lr``, ``train_time``,
-        ``val_time``; ``best_epoch``, ``best_val_loss``, ``epochs_run``, ``stopped_early``,
-        ``nan_restores``; plus ``kept`` (the ``keep_best`` best epochs' states, best first) as a
-        separate entry of the returned dict (removed by the caller before it is stored).
+        ``train_cpu_time`` (process CPU seconds), ``val_time``; ``best_epoch``,
+        ``best_val_loss``, ``epochs_run``, ``stopped_early``, ``nan_restores``; plus ``kept``
+        (the ``keep_best`` best epochs' states, best first), which the caller removes before
+        storing the history.
     """
     o = options
     device = train_split.w.device
@@ -157,7 +158,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
     wbar = wsum / n
     val_norm = float(val_split.w.double().sum())
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "lr": [], "train_time": [],
-                               "val_time": []}
+                               "train_cpu_time": [], "val_time": []}
     st: dict[str, Any] = {"epoch": 0, "lr_scale": 1.0, "bad_epochs": 0, "best_val": math.inf,
                           "best_epoch": -1, "nan_restores": 0, "finished": False,
                           "stopped_early": False}
@@ -168,8 +169,12 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
     if ckpt is not None and ckpt.exists():
         if not o.resume:
             raise OutputExistsError(str(ckpt))
-        saved = torch.load(ckpt, map_location=device, weights_only=True)
-        if saved.get("fingerprint") != o.fingerprint:
+        try:
+            saved = torch.load(ckpt, map_location=device, weights_only=True)
+        except Exception as err:  # truncated, foreign or unpicklable file
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise BadInputError(f"cannot read checkpoint {str(ckpt)!r}: {first}") from None
+        if not isinstance(saved, dict) or saved.get("fingerprint") != o.fingerprint:
             raise BadInputError(f"checkpoint {str(ckpt)!r} was written for other training data "
                                 "or settings; remove it to start over")
         module.load_state_dict(saved["model"])
@@ -202,7 +207,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
     z, ladj, w, c = train_split.z, train_split.ladj, train_split.w, train_split.c
     for epoch in bar:
         st["epoch"] = epoch
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         lr = cosine_lr(o.lr, epoch, o.epochs, o.min_lr_factor) * st["lr_scale"]
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -227,7 +232,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
                 continue
             optimizer.step()
             total += value[0] * len(idx)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         module.eval()
         val = evaluate(module, val_split, val_norm, max(o.batch_size, 65536))
         t2 = time.perf_counter()
@@ -235,6 +240,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
         history["val_loss"].append(val)
         history["lr"].append(lr)
         history["train_time"].append(t1 - t0)
+        history["train_cpu_time"].append(c1 - c0)
         history["val_time"].append(t2 - t1)
         if not math.isfinite(val):
             guard("validation loss")
