@@ -113,3 +113,17 @@ def test_bad_inputs_exit_2(sample, tmp_path, capsys):
         assert message in err and "Traceback" not in err
         assert err.count("\n") == 1
     assert not any((tmp_path / n).exists() for n in "abcd")
+
+
+def test_serial_and_dask_give_the_same_summary(sample, tmp_path):
+    """Windows scored on a dask LocalCluster (2 workers) give exactly the serial numbers."""
+    scan = {"range": [2900, 3700], "width": 400, "step": 400}
+    kw = {"sr": None, "scan": scan, "method": "cathode",
+          "score_options": {"fit": {"epochs": 1}, "k": 2, "oversample": 1}}
+    serial = run_bumphunt(_config(sample, tmp_path / "serial", **kw), plots=False)
+    dist = run_bumphunt(_config(sample, tmp_path / "dask", scheduler="local", workers=2, **kw),
+                        plots=False)
+    key = ("sr", "efficiency", "n_selected", "n_sr", "background", "z_local", "mu_upper_obs")
+    assert [[r[k] for k in key] for r in serial["windows"]] == \
+        [[r[k] for k in key] for r in dist["windows"]]
+    assert serial["z_global"] == dist["z_global"]

@@ -40,13 +40,17 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
     # a fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the same
     # numbers whether the task runs serially here or on a single-threaded dask worker
     threads = int(config.get("torch_threads") or 1)
+    previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-    with threadpool_limits(limits=threads):
-        result = score(x, m, method=config["method"], sr=tuple(task["window"]),
-                       sideband_width=config.get("sideband_width"), names=names,
-                       seed=int(task["seed"]), device=config.get("device", "auto"),
-                       model_dir=task.get("model_dir"),
-                       **dict(config.get("score_options") or {}))
+    try:
+        with threadpool_limits(limits=threads):
+            result = score(x, m, method=config["method"], sr=tuple(task["window"]),
+                           sideband_width=config.get("sideband_width"), names=names,
+                           seed=int(task["seed"]), device=config.get("device", "auto"),
+                           model_dir=task.get("model_dir"),
+                           **dict(config.get("score_options") or {}))
+    finally:
+        torch.set_num_threads(previous)
     return {
         "index": task["index"],
         "window": tuple(task["window"]),
