@@ -13,7 +13,6 @@ the epoch count is fixed (no early stopping) so that the timing is comparable be
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import sys
 import tempfile
@@ -36,7 +35,8 @@ def main() -> None:
     parser.add_argument("--n-generate", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4096)
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: small flows, and robust on a shared machine)")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

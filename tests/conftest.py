@@ -37,4 +37,5 @@ def _torch_threads():
         import torch
     except ImportError:  # pragma: no cover
         return
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # one thread: small flows train faster single-threaded, and tests do not oversubscribe
+    torch.set_num_threads(1)

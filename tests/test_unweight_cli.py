@@ -15,6 +15,17 @@ SMALL = ["--epochs", "3", "--transforms", "1", "--hidden", "8", "--bins", "4",
          "--batch-size", "512", "--seed", "3"]
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Small flows train fastest on one thread (and OpenMP threads spin on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def toy(path, n=4000, *, negative=0.2, seed=0, negative_region=False, weight="w"):
     """Two features; 20 % negative events in the core; optionally a region (1 < a < 2) where
     the negative events dominate, i.e. the weighted density is negative there."""
@@ -71,6 +82,8 @@ def test_end_to_end_report_and_model_reuse(tmp_path, capsys):
     found = summary["negative_density_bins"]["a"]
     assert found and all(1.0 - 0.3 < f["low"] and f["high"] < 2.0 + 0.3 for f in found)
     assert any("negative" in note for note in summary["notes"])
+    # the whole input is checked too (also without --report)
+    assert any(1.0 - 0.3 < f["low"] < 2.0 for f in summary["input_negative_density_bins"]["a"])
     for png in ("feature_a.png", "feature_b.png", "correlations.png", "training.png"):
         assert (rep / png).stat().st_size > 1000, png
 
@@ -108,7 +121,8 @@ def test_all_positive_weights_work_and_say_so(tmp_path, capsys, caplog):
 
 
 @pytest.mark.parametrize("case", ["sum_negative", "missing_weight", "n_zero", "n_negative",
-                                  "exists", "model_exists", "bad_feature", "bad_discrete"])
+                                  "exists", "model_exists", "bad_feature", "bad_discrete",
+                                  "force_on_foreign_dir"])
 def test_bad_input_exit_2_nothing_written(tmp_path, capsys, case):
     inp = tmp_path / "in.root"
     a, b, w = toy(inp, n=500)
@@ -123,6 +137,7 @@ def test_bad_input_exit_2_nothing_written(tmp_path, capsys, case):
         "model_exists": "exists already",
         "bad_feature": "did you mean 'b'",
         "bad_discrete": "did you mean 'a'",
+        "force_on_foreign_dir": "not a flowstats report directory",
     }[case]
     if case == "sum_negative":
         write_events(inp, "tree", {"a": a, "b": b, "w": -np.abs(w)}, force=True)
@@ -140,6 +155,10 @@ def test_bad_input_exit_2_nothing_written(tmp_path, capsys, case):
         args[4] = "a,bb"
     elif case == "bad_discrete":
         args += ["--discrete", "aa"]
+    elif case == "force_on_foreign_dir":  # --force must not delete unrelated files
+        (tmp_path / "rep").mkdir()
+        (tmp_path / "rep" / "thesis.tex").write_text("precious")
+        args += ["--force"]
     before = sorted(p.name for p in tmp_path.iterdir())
     code, _, err = run(capsys, *args)
     assert code == 2, err
@@ -148,6 +167,8 @@ def test_bad_input_exit_2_nothing_written(tmp_path, capsys, case):
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
     if case == "exists":
         assert (tmp_path / "o.root").read_text() == "keep me"
+    if case == "force_on_foreign_dir":
+        assert (tmp_path / "rep" / "thesis.tex").read_text() == "precious"
 
 
 def test_fxfx_lhe_end_to_end_small(copy_shared, tmp_path, capsys):

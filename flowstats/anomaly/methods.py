@@ -7,9 +7,10 @@ classifier methods (the fold model never saw the event), ``-1`` for the flow-onl
 
 * ``density``: ``-log p_bkg(x | m)`` with the sideband flow: the outlier baseline.
 * ``anode`` (arXiv:2001.04990): ``log p_SR(x | m) - log p_bkg(x | m)``; p_SR is a second
-  conditional flow trained on the SR events. Outside the SR, p_SR is extrapolated in m, so a
-  sideband event's ANODE score is how much more likely the SR model finds it than the
-  background model does at its own mass.
+  conditional flow trained on the SR events. p_SR is only known inside the SR: a sideband
+  event is scored with m clamped to the nearest SR edge, i.e. with the SR edge's ratio applied
+  to its x (evaluating p_SR at sideband masses is an extrapolation that, measured on a
+  no-signal dijet sample, carved a bump at the SR into the top-1 % selection).
 * ``cathode`` (arXiv:2109.00546): a classifier of SR data (label 1) against background samples
   drawn in the SR from the sideband flow (``oversample`` times as many, weighted down to the
   data's total), with k-fold cross-scoring. m is not a classifier input. Sideband and outside
@@ -141,7 +142,11 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     sig = _density(x[sr], m[sr], names, what="sr", seed=seed + 1, device=device,
                    model_dir=model_dir, flow=flow, fit=fit, backend=backend,
                    max_flow_events=max_flow_events)
-    score = sig.log_prob(x, m) - bkg.log_prob(x, m)
+    # outside the SR, p_SR(x | m) would be an extrapolation in m that the SR flow never saw
+    # (it sculpts the sidebands): every event is scored at its mass clamped into the SR
+    lo, hi = m[sr].min(), m[sr].max()
+    mc = np.clip(m, lo, hi)
+    score = sig.log_prob(x, mc) - bkg.log_prob(x, mc)
     # where either density underflows, the score is not a number: rank such events lowest
     score = np.where(np.isfinite(score), score, -np.inf)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
@@ -197,7 +202,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     yt = np.concatenate([np.ones(sr.sum()), np.zeros(len(x_s))]).astype(np.int64)
     ft = np.concatenate([fold[sr], f_s])
     score = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, seed=seed + 31,
-                        model_dir=None if model_dir is None else Path(model_dir) / "classifier",
+                        model_dir=None if model_dir is None else Path(model_dir) / "cathode",
                         **_classifier_options(classifier, classifier_options, device))
     return score, fold, info
 
@@ -217,7 +222,7 @@ def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     use = codes >= 0
     y = (codes[use] == SIGNAL_REGION).astype(np.int64)
     score = cross_score(x[use], y, fold[use], x, fold, k=k, kind=classifier, seed=seed + 31,
-                        model_dir=None if model_dir is None else Path(model_dir) / "classifier",
+                        model_dir=None if model_dir is None else Path(model_dir) / "cwola",
                         **_classifier_options(classifier, classifier_options, device))
     return score, fold, {"n_sr": int(y.sum()), "n_sideband": int((y == 0).sum())}
 
@@ -276,7 +281,8 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
         xt = np.concatenate([x_sr, xr])
         yt = np.concatenate([np.ones(n_sr), np.zeros(len(xr))]).astype(np.int64)
         ft = np.concatenate([f_sr, fr])
-        # the class weights are kept as built (not rebalanced away): wt sums to n_sr per class
+        # within the reference, passing data weigh 1 and failing samples w_fail (the classifier
+        # rescales each class to equal total weight, which keeps these ratios)
         wt = np.concatenate([np.ones(n_sr), wr * n_sr / wr.sum()])
         last = t == iterations - 1
         x_eval = np.concatenate([x_sr, x_s]) if not last else x
@@ -284,7 +290,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
         lam = cross_score(xt, yt, ft, x_eval, f_eval, k=k, kind=classifier, weights=wt,
                           seed=seed + 31 + 7 * (t + 1),
                           model_dir=(None if model_dir is None or not last
-                                     else Path(model_dir) / "classifier"), **copts)
+                                     else Path(model_dir) / "bootstrap"), **copts)
     if iterations == 0:
         lam = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, weights=wt, seed=seed + 31,
                           **copts)

@@ -8,6 +8,7 @@ and returns numpy arrays in the user's original observables.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -371,6 +372,8 @@ class Flow:
         x = self._check_x(x)
         c = self._check_context(context, len(x))
         check_finite(x, "features", self.features)
+        if int(batch_size) < 1:
+            raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
         if discrete not in ("density", "mass"):
             raise BadInputError(f"discrete must be 'density' or 'mass', got {discrete!r}")
         if discrete == "mass" and self.pre.discrete.any():
@@ -388,6 +391,8 @@ class Flow:
                 lq = self.module(ct).log_prob(zs).double() + ladj.double()
                 lq = torch.where(ok, lq, torch.full_like(lq, -math.inf))
                 out[sl] = lq.cpu().numpy()
+                del z, zs, ladj, ct, lq
+                gc.collect(0)  # see sample()
         if outside and self.options["kind"] == "nsf":
             log.warning("%d of %d points lie outside the spline domain |z| < %g (the flow is "
                         "an untrained identity map there)", outside, len(x), self.bound)
@@ -408,8 +413,8 @@ class Flow:
         """
         self._require_fitted()
         n = int(n)
-        if n < 0:
-            raise BadInputError(f"cannot draw n = {n} events")
+        if n < 0 or int(batch_size) < 1:
+            raise BadInputError(f"cannot draw n = {n} events in batches of {batch_size}")
         c = self._check_context(context, n)
         out = np.empty((n, len(self.features)), dtype=np.float64)
         dev = torch.device(self.device)
@@ -426,8 +431,11 @@ class Flow:
                 else:
                     ct = torch.as_tensor(c[s:s + m], dtype=torch.float64, device=self.device)
                     z = self.module(self.cpre.forward(ct)[0].float()).sample()
-                xs = self.pre.inverse(z.double())
-                out[s:s + m] = xs.cpu().numpy()
+                out[s:s + m] = self.pre.inverse(z.double()).cpu().numpy()
+                del z
+                # zuko's lazy transforms form reference cycles that keep each batch's
+                # tensors alive until the cyclic GC runs: without this, memory grows with n
+                gc.collect(0)
         if self.pre.discrete.any():
             d = self.pre.discrete
             out[:, d] = np.floor(out[:, d])

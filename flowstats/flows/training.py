@@ -16,6 +16,7 @@ logged; after ``max_restores`` such events training stops with :class:`FitError`
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import logging
 import math
@@ -232,6 +233,8 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
                 continue
             optimizer.step()
             total += value[0] * len(idx)
+            del dist, log_q, loss
+            gc.collect(0)  # zuko's lazy transforms are reference cycles holding the batch
         t1, c1 = time.perf_counter(), time.process_time()
         module.eval()
         val = evaluate(module, val_split, val_norm, max(o.batch_size, 65536))

@@ -128,6 +128,22 @@ def _history_summary(history: Mapping[str, Any]) -> dict[str, Any]:
     return {k: history[k] for k in keep if k in history}
 
 
+def _negative_regions(x: np.ndarray, w: np.ndarray, features: Sequence[str], bins: int
+                      ) -> dict[str, list[dict[str, float]]]:
+    from .compare import binning, histogram, negative_bins
+
+    found = {}
+    for k, name in enumerate(features):
+        edges = binning(x[:, k], bins)
+        hits = negative_bins(*histogram(x[:, k], w, edges), edges)
+        if hits:
+            found[name] = hits
+            log.warning("feature %r: %d bins of the weighted input are significantly negative "
+                        "(z < -3); a flow cannot reproduce a negative density there", name,
+                        len(hits))
+    return found
+
+
 def _validate(n: int, features: Sequence[str], weight: str | None, test_fraction: float,
               val_fraction: float, epochs: int) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
@@ -176,6 +192,7 @@ def unweight(
     device: str = "auto",
     atom_fraction: float = 0.02,
     marginal_maps: bool = True,
+    split_on: Sequence[str] | str = (),
     report_bins: int = 30,
     folds: int = 5,
     plots: bool = True,
@@ -221,6 +238,9 @@ def unweight(
         marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) (knots at
             training quantiles, log first for positive features) before the flow
             (:class:`~flowstats.unweight.model.MarginalMap`).
+        split_on: Integer features whose every value gets its own category and flow (exact
+            weighted fractions of each value) instead of dequantisation, e.g. a jet
+            multiplicity with few values.
         report_bins: Bins per feature in the report's chi2 tests.
         folds: Folds of the classifier two-sample test.
         plots: Whether the report includes PNG plots.
@@ -250,9 +270,14 @@ def unweight(
     model_out = None if model is not None else Path(model_out or default_model_path(output))
     if model_out is not None:
         check_output(model_out, force)
+        if model_out.exists() and not ((model_out / "unweight_model.json").is_file()
+                                       or (model_out / "config.json").is_file()):
+            raise BadInputError(f"{str(model_out)!r} exists and is not a flowstats model "
+                                "directory; refusing to replace it")
     if report is not None:
-        report = Path(report)
-        check_output(report, force)
+        from .report import check_report_dir
+
+        report = check_report_dir(report, force)
     if model is not None and not Path(model).is_dir():
         raise BadInputError(f"model directory {str(model)!r} does not exist")
     device = resolve_device(device)
@@ -268,6 +293,11 @@ def unweight(
         notes.append("all input weights are positive: there are no negative weights to remove; "
                      "the flow still unweights (variable weights -> unit weights)")
         log.warning("all %d input weights are positive; unweighting anyway", len(w))
+    input_negative = _negative_regions(x, w, features, report_bins)
+    if input_negative:
+        notes.append("the weighted input density is significantly negative in some bins "
+                     f"of {sorted(input_negative)} (input_negative_density_bins): a flow (a "
+                     "positive density) cannot reproduce those regions")
     train_idx, test_idx = split_indices(len(x), test_fraction, seed)
     if len(test_idx) < 1 or len(train_idx) < 2:
         raise BadInputError(f"{len(x)} events are too few to split off test_fraction="
@@ -280,6 +310,12 @@ def unweight(
                             "test_fraction")
     discrete_names = _names_option(discrete, "discrete feature", features,
                                    detect_discrete(x, features))
+    split_names = _names_option(split_on if split_on else [], "split_on feature", features, [])
+    bad = [f for f in split_names if f not in detect_discrete(x, features)]
+    if bad:
+        raise BadInputError(f"split_on features {bad} are not integer valued with at most "
+                            f"{MAX_DISCRETE_VALUES} distinct values")
+    discrete_names = [f for f in discrete_names if f not in split_names]
     if isinstance(positive, str) and positive == "auto":
         positive_names: list[str] | str = "auto"
     else:
@@ -304,13 +340,19 @@ def unweight(
         umodel = UnweightModel.fit(x_train, w_train, features, discrete=discrete_names,
                                    positive=positive_names, bounds=bounds,
                                    atom_fraction=atom_fraction,
-                                   marginal_maps=marginal_maps, flow_options=flow_options,
+                                   marginal_maps=marginal_maps, split_on=split_names,
+                                   flow_options=flow_options,
                                    fit_options=fit_options, seed=seed)
         timings["train_s"] = time.perf_counter() - t0
         histories = umodel.histories
         model_config = {**flow_options, "hidden": list(hidden), "discrete": discrete_names,
                         "positive": positive_names, "bounds": dict(bounds or {}),
-                        "atom_fraction": atom_fraction, "marginal_maps": marginal_maps}
+                        "atom_fraction": atom_fraction, "marginal_maps": marginal_maps,
+                        "split_on": split_names}
+        for drop in umodel.dropped:
+            notes.append(f"category {drop['label']} dropped ({drop['n_train']} training events, "
+                         f"weighted fraction {drop['fraction']:.4f}): too few events or a "
+                         "non-positive cross-section; the other categories are scaled up")
         log.info("trained in %.1f s", timings["train_s"])
     model_config["categories"] = umodel.describe()["categories"]
     model_config["atoms"] = umodel.atoms
@@ -348,6 +390,7 @@ def unweight(
                   "all_weights_positive": bool(np.all(w > 0))},
         "split": {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction,
                   "n_train_and_val": len(train_idx), "n_test": len(test_idx)},
+        "input_negative_density_bins": input_negative,
         "output": {"path": str(output), "n": n, "weight_per_event": unit,
                    "sum_weights": float(w_gen.sum())},
         "model": {"path": str(model if model is not None else model_out),
@@ -364,7 +407,8 @@ def unweight(
 
         t0 = time.perf_counter()
         ev = evaluate(features, x_test, w_test, x_gen, w_gen, x_train, w_train,
-                      discrete=discrete_names, bins=report_bins, folds=folds, seed=seed)
+                      discrete=[*discrete_names, *split_names], bins=report_bins, folds=folds,
+                      seed=seed)
         timings["evaluate_s"] = time.perf_counter() - t0
         s = ev.summary
         summary.update({

@@ -185,6 +185,7 @@ class UnweightModel:
         self.categories = list(categories)
         self.atoms = dict(atoms or {})
         self.histories: dict[str, dict[str, Any]] = {}
+        self.dropped: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ training
 
@@ -192,7 +193,8 @@ class UnweightModel:
     def fit(cls, x: np.ndarray, weights: np.ndarray, features: Sequence[str], *,
             discrete: Sequence[str] = (), positive: Sequence[str] | str = "auto",
             bounds: Mapping[str, Sequence[float]] | None = None, atom_fraction: float = 0.02,
-            marginal_maps: bool = True, min_category_events: int = 50, flow_options: Mapping[str, Any] | None = None,
+            marginal_maps: bool = True, split_on: Sequence[str] = (),
+            min_category_events: int = 50, flow_options: Mapping[str, Any] | None = None,
             fit_options: Mapping[str, Any] | None = None, seed: int = 0) -> UnweightModel:
         r"""Finds the atom categories and trains one flow per category.
 
@@ -204,6 +206,9 @@ class UnweightModel:
             positive: Log-mapped features, or ``"auto"``: those > 0 within each category.
             bounds: ``{feature: (low, high)}`` of bounded features (logit map).
             atom_fraction: See :func:`detect_atoms`; 0 or less disables the categories.
+            split_on: Integer features whose every value gets its own category (exact
+                weighted fractions, one flow of the other features per value) instead of being
+                dequantised; best for a few values such as a jet multiplicity.
             marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) before
                 the flow (:class:`MarginalMap`; the flow's logit map follows); positive
                 features are log-transformed first.
@@ -219,13 +224,19 @@ class UnweightModel:
         x = np.asarray(x, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
         discrete = list(discrete)
-        atoms = (detect_atoms(x, features, exclude=discrete, min_fraction=atom_fraction)
-                 if atom_fraction > 0 else {})
+        split_on = [str(f) for f in split_on]
+        for f in split_on:
+            if f not in features:
+                raise BadInputError(f"split_on: {f!r} is not one of the features {features}")
+        atoms = (detect_atoms(x, features, exclude=[*discrete, *split_on],
+                              min_fraction=atom_fraction) if atom_fraction > 0 else {})
         if atoms:
             log.info("point masses found: %s; one flow per category", atoms)
         cols = [features.index(a) for a in atoms]
-        pattern = (x[:, cols] == np.array(list(atoms.values()))) if cols \
-            else np.zeros((len(x), 0), bool)
+        pattern = np.column_stack(
+            [(x[:, cols] == np.array(list(atoms.values()))).astype(np.float64)
+             if cols else np.zeros((len(x), 0)),
+             x[:, [features.index(f) for f in split_on]]])
         keys, inverse = np.unique(pattern, axis=0, return_inverse=True)
         inverse = np.asarray(inverse).reshape(-1)
         total = float(w.sum())
@@ -236,13 +247,17 @@ class UnweightModel:
         for c, key in enumerate(keys):
             sel = inverse == c
             xc, wc = x[sel], w[sel]
-            label = ", ".join(f"{a}{'=' if on else '!='}{v:g}"
-                              for (a, v), on in zip(atoms.items(), key)) or "all"
+            parts = [f"{a}{'=' if on else '!='}{v:g}"
+                     for (a, v), on in zip(atoms.items(), key[:len(atoms)])]
+            parts += [f"{f}={v:g}" for f, v in zip(split_on, key[len(atoms):])]
+            label = ", ".join(parts) or "all"
             frac = float(wc.sum()) / total
             if sel.sum() < min_category_events or frac <= 0:
                 log.warning("category %s dropped: %d events, weighted fraction %.4f (needs >= "
                             "%d events and a positive fraction)", label, sel.sum(), frac,
                             min_category_events)
+                model.dropped.append({"label": label, "n_train": int(sel.sum()),
+                                      "fraction": frac})
                 continue
             const = {name: float(xc[0, k]) for k, name in enumerate(features)
                      if np.all(xc[:, k] == xc[0, k])}
@@ -291,13 +306,14 @@ class UnweightModel:
 
     # ------------------------------------------------------------------ sampling
 
-    def sample(self, n: int, *, seed: int = 0, batch_size: int = 65536) -> np.ndarray:
+    def sample(self, n: int, *, seed: int = 0, batch_size: int = 8192) -> np.ndarray:
         r"""Draws ``n`` unweighted events, shape ``(n, d)``, categories mixed.
 
         Arguments:
             n: Number of events.
             seed: Seeds the category counts, each flow's draw and the shuffle.
-            batch_size: Events generated at once per flow.
+            batch_size: Events generated at once per flow (memory grows with it: ~0.7 GB
+                for 65536 events of a 4-transform 64x64 spline flow; speed does not).
         """
         rng = np.random.default_rng([int(seed), 11])
         fractions = np.array([c.fraction for c in self.categories])

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from .._utils import check_output, write_json
-from ..exceptions import OutputExistsError
+from ..exceptions import BadInputError, OutputExistsError
 from .compare import histogram
 
 log = logging.getLogger(__name__)
 
-__all__ = ["plot_correlations", "plot_feature", "plot_training", "write_report"]
+__all__ = ["check_report_dir", "plot_correlations", "plot_feature", "plot_training",
+           "write_report"]
 
 _LABELS = {"flow": "flow (generated)", "drop_negatives": "(a) negatives dropped",
            "hit_or_miss": "(b) hit-or-miss, signed"}
@@ -196,6 +197,25 @@ def plot_training(path: Path, histories: Mapping[str, Mapping[str, Any]]) -> boo
     return True
 
 
+def check_report_dir(directory: str | os.PathLike, force: bool = False) -> Path:
+    r"""Refuses an existing report directory without ``force``, and with ``force`` anything
+    that is not an earlier report (a file, or a directory with other content than a
+    ``summary.json`` report), so that ``--force`` never deletes unrelated files.
+
+    Arguments:
+        directory: The report directory.
+        force: Whether an earlier report may be replaced.
+    """
+    directory = Path(directory)
+    check_output(directory, force)
+    if directory.exists():
+        if not directory.is_dir() or (any(directory.iterdir())
+                                      and not (directory / "summary.json").is_file()):
+            raise BadInputError(f"{str(directory)!r} exists and is not a flowstats report "
+                                "directory (no summary.json); refusing to replace it")
+    return directory
+
+
 def write_report(directory: str | os.PathLike, summary: Mapping[str, Any], names: Sequence[str],
                  evaluation: Any, x_test: np.ndarray, w_test: np.ndarray,
                  histories: Mapping[str, Mapping[str, Any]] | None = None, *,
@@ -217,8 +237,7 @@ def write_report(directory: str | os.PathLike, summary: Mapping[str, Any], names
         force: Replace an existing directory.
         plots: Whether to draw the PNGs.
     """
-    directory = Path(directory)
-    check_output(directory, force)
+    directory = check_report_dir(directory, force)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
                                 dir=directory.parent))
