@@ -43,7 +43,7 @@ def main() -> None:
 
     from flowstats.datasets import nlo
     from flowstats.io import write_events
-    from flowstats.unweight.model import UnweightModel
+    from flowstats.unweighting.model import UnweightModel
 
     data = nlo.generate(args.n_train, negative_fraction=0.2, seed=0)
     names = ["pt", "y", "m", "njet"]

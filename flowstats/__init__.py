@@ -16,7 +16,7 @@ _LAZY = {
     "write_events": "flowstats.io",
     "Events": "flowstats.io",
     "convert_lhe": "flowstats.lhe",
-    "unweight": "flowstats.unweight",
+    "unweight": "flowstats.unweighting",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -25,6 +25,7 @@ __all__ = ["__version__", *_LAZY]
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in {"io", "lhe", "datasets", "flows", "stats", "anomaly", "exceptions"}:
+    if name in {"io", "lhe", "datasets", "flows", "stats", "anomaly", "exceptions", "unweighting",
+                "bumphunt", "config"}:
         return importlib.import_module(f"flowstats.{name}")
     raise AttributeError(f"module 'flowstats' has no attribute {name!r}")

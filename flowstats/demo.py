@@ -50,7 +50,7 @@ def run_demo(output: str | Path, *, seed: int = 0, quick: bool = False, force: b
     from .bumphunt import run_bumphunt
     from .config import resolve_config
     from .datasets import dijet, nlo, write
-    from .unweight import unweight
+    from .unweighting import unweight
 
     out = Path(output)
     check_output(out, force)

@@ -23,3 +23,10 @@ def test_unknown_command_is_usage_error():
                           text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_unweight_stays_the_function_after_submodule_imports():
+    import flowstats
+    import flowstats.unweighting.compare  # noqa: F401
+
+    assert callable(flowstats.unweight) and flowstats.unweight.__name__ == "unweight"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowstats.unweight.core import detect_discrete, split_indices
-from flowstats.unweight.model import MarginalMap, detect_atoms
+from flowstats.unweighting.core import detect_discrete, split_indices
+from flowstats.unweighting.model import MarginalMap, detect_atoms
 
 
 def test_detect_atoms_finds_point_mass_only():
@@ -53,7 +53,7 @@ def test_split_is_seeded_and_disjoint():
 def test_split_on_categories_have_exact_weighted_fractions(tmp_path):
     import torch
 
-    from flowstats.unweight.model import UnweightModel
+    from flowstats.unweighting.model import UnweightModel
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(4)
@@ -62,10 +62,11 @@ def test_split_on_categories_have_exact_weighted_fractions(tmp_path):
     a = rng.normal(size=n) + njet
     w = np.where(rng.random(n) < 0.2 * (njet == 0) + 0.1, -1.0, 1.0)
     x = np.column_stack([a, njet])
-    model = UnweightModel.fit(x, w, ["a", "njet"], split_on=["njet"],
+    model = UnweightModel.fit(x, w, ["a", "njet"], split_on=["njet"], members=2,
                               flow_options={"transforms": 1, "hidden": (8,), "bins": 4},
                               fit_options={"epochs": 1, "batch_size": 1024, "device": "cpu"})
     assert [c.label for c in model.categories] == ["njet=0", "njet=1", "njet=2"]
+    assert len(model.categories[0].flow.members) == 2  # an ensemble of two seeds
     expected = [w[njet == k].sum() / w.sum() for k in range(3)]
     np.testing.assert_allclose([c.fraction for c in model.categories], expected, rtol=1e-12)
     gen = model.sample(20_000, seed=1)

@@ -12,8 +12,8 @@ import uproot
 
 import flowstats
 from flowstats.datasets import nlo, write
-from flowstats.unweight.baselines import drop_negatives
-from flowstats.unweight.compare import binning, chi2_samples
+from flowstats.unweighting.baselines import drop_negatives
+from flowstats.unweighting.compare import binning, chi2_samples
 
 FEATURES = ["pt", "y", "m", "njet"]
 

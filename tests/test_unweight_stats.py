@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from flowstats.unweight.baselines import drop_negatives, effective_sample_size, hit_or_miss
-from flowstats.unweight.compare import (
+from flowstats.unweighting.baselines import drop_negatives, effective_sample_size, hit_or_miss
+from flowstats.unweighting.compare import (
     binning,
     chi2_histograms,
     chi2_samples,
     histogram,
     negative_bins,
 )
-from flowstats.unweight.twosample import classifier_two_sample_test, weighted_auc
+from flowstats.unweighting.twosample import classifier_two_sample_test, weighted_auc
 
 # A negatively weighted toy with a positive density that is known exactly:
 #   80 % of the events ~ N(0, 1.2) with weight +1, 20 % ~ N(0, 1) with weight -1,

@@ -38,8 +38,11 @@ __all__ = ["DEFAULT_CLASSIFIER", "METHOD_NAMES", "Regions", "ScoreResult", "pars
            "score"]
 
 METHOD_NAMES = ("cathode", "anode", "cwola", "bootstrap", "density")
-#: default classifier of cathode/cwola/bootstrap: HistGradientBoosting (measured, see
-#: benchmarks/bench_anomaly.py --compare-classifiers)
+#: default classifier of cathode/cwola/bootstrap: the HistGradientBoosting ensemble. Measured
+#: (CATHODE, dijet 300k + 300, two samples, same sideband flow): max SIC / optimum 0.80 and
+#: 0.62 for "hgb" against 0.89 and 0.77 for "mlp", at about a third of the MLP's CPU time;
+#: on 1M + 1000 "hgb" reaches 0.81 of the optimum (3 seeds). The cheaper default keeps a
+#: bump-hunt scan over many windows affordable; pass classifier="mlp" for the last few %.
 DEFAULT_CLASSIFIER = "hgb"
 
 

@@ -48,6 +48,8 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--split-on", default="",
               help="Integer features (comma-separated) whose every value gets its own flow "
                    "and exact weighted fraction, instead of dequantisation (e.g. njet).")
+@click.option("--members", default=1, show_default=True, type=int,
+              help="Flows per category (different seeds), sampled as an equal mixture.")
 @click.option("--no-marginal-maps", is_flag=True,
               help="Do not map continuous features onto their empirical CDF before the flow.")
 @click.option("--test-fraction", default=0.25, show_default=True, type=float)
@@ -61,7 +63,8 @@ def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: 
              output: str, cut: str | None, model: str | None, model_out: str | None,
              report: str | None, epochs: int, batch_size: int, lr: float, patience: int,
              kind: str, transforms: int, hidden: str, bins: int, positive: str,
-             discrete: str, atom_fraction: float, split_on: str, no_marginal_maps: bool,
+             discrete: str, atom_fraction: float, split_on: str, members: int,
+             no_marginal_maps: bool,
              test_fraction: float, val_fraction: float, report_bins: int,
              no_plots: bool, seed: int, device: str, force: bool) -> None:
     r"""Unweight INPUTS (ROOT or LHE[.gz]) with a normalizing flow.
@@ -74,7 +77,7 @@ def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: 
     -n 100000 -o unweighted.root --report report/
     """
     from ..exceptions import BadInputError
-    from ..unweight.core import unweight as run_unweight
+    from ..unweighting.core import unweight as run_unweight
     from . import echo_json
 
     try:
@@ -89,7 +92,7 @@ def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: 
         positive="auto" if positive == "auto" else _csv(positive),
         discrete="auto" if discrete == "auto" else _csv(discrete), epochs=epochs,
         batch_size=batch_size, lr=lr, patience=patience, atom_fraction=atom_fraction,
-        marginal_maps=not no_marginal_maps, split_on=_csv(split_on) or [],
+        marginal_maps=not no_marginal_maps, split_on=_csv(split_on) or [], members=members,
         test_fraction=test_fraction,
         val_fraction=val_fraction, seed=seed, device=device, report_bins=report_bins,
         plots=not no_plots, force=force)

@@ -193,7 +193,7 @@ class UnweightModel:
     def fit(cls, x: np.ndarray, weights: np.ndarray, features: Sequence[str], *,
             discrete: Sequence[str] = (), positive: Sequence[str] | str = "auto",
             bounds: Mapping[str, Sequence[float]] | None = None, atom_fraction: float = 0.02,
-            marginal_maps: bool = True, split_on: Sequence[str] = (),
+            marginal_maps: bool = True, split_on: Sequence[str] = (), members: int = 1,
             min_category_events: int = 50, flow_options: Mapping[str, Any] | None = None,
             fit_options: Mapping[str, Any] | None = None, seed: int = 0) -> UnweightModel:
         r"""Finds the atom categories and trains one flow per category.
@@ -209,6 +209,9 @@ class UnweightModel:
             split_on: Integer features whose every value gets its own category (exact
                 weighted fractions, one flow of the other features per value) instead of being
                 dequantised; best for a few values such as a jet multiplicity.
+            members: Flows per category trained with different seeds and sampled as an equal
+                mixture (a :class:`~flowstats.flows.Ensemble`), which averages out the
+                training noise of single flows.
             marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) before
                 the flow (:class:`MarginalMap`; the flow's logit map follows); positive
                 features are log-transformed first.
@@ -218,8 +221,10 @@ class UnweightModel:
             fit_options: Keyword arguments of :meth:`~flowstats.flows.Flow.fit`.
             seed: Seed of category ``c``'s flow is ``seed + c``.
         """
-        from ..flows import Flow
+        from ..flows import Ensemble, Flow
 
+        if members < 1:
+            raise BadInputError(f"members must be >= 1, got {members}")
         features = list(features)
         x = np.asarray(x, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
@@ -288,12 +293,16 @@ class UnweightModel:
                             xf[:, j] = m.forward(xf[:, j])
                             bnd[f] = (0.0, 1.0)
                     pos = [f for f in pos if f not in cat.maps]
-                flow = Flow(free, positive=pos, discrete=disc, bounds=bnd, seed=seed + c,
-                            **dict(flow_options or {}))
                 log.info("category %s: %d events, fraction %.4f, flow of %s", label,
                          sel.sum(), frac, free)
-                model.histories[label] = flow.fit(xf, wc, **dict(fit_options or {}))
-                cat.flow = flow
+                flows = []
+                for k in range(members):
+                    flow = Flow(free, positive=pos, discrete=disc, bounds=bnd,
+                                seed=seed + c + 100 * k, **dict(flow_options or {}))
+                    name = label if members == 1 else f"{label} #{k}"
+                    model.histories[name] = flow.fit(xf, wc, **dict(fit_options or {}))
+                    flows.append(flow)
+                cat.flow = flows[0] if members == 1 else Ensemble(flows)
             categories.append(cat)
         if not categories:
             raise BadInputError("no category of events has enough events and a positive sum "
@@ -339,8 +348,9 @@ class UnweightModel:
     def to(self, device: str) -> UnweightModel:
         r"""Moves every flow to ``device``."""
         for cat in self.categories:
-            if cat.flow is not None:
-                cat.flow.to(device)
+            for flow in getattr(cat.flow, "members", [cat.flow]):
+                if flow is not None:
+                    flow.to(device)
         return self
 
     # ------------------------------------------------------------------ io

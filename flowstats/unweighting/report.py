@@ -230,7 +230,7 @@ def write_report(directory: str | os.PathLike, summary: Mapping[str, Any], names
         directory: The report directory (must not exist unless ``force``).
         summary: The JSON summary.
         names: Feature names.
-        evaluation: The :class:`~flowstats.unweight.evaluate.Evaluation`.
+        evaluation: The :class:`~flowstats.unweighting.evaluate.Evaluation`.
         x_test: Weighted test events.
         w_test: Their weights.
         histories: Training histories per category (None when the model was loaded).

@@ -193,6 +193,7 @@ def unweight(
     atom_fraction: float = 0.02,
     marginal_maps: bool = True,
     split_on: Sequence[str] | str = (),
+    members: int = 1,
     report_bins: int = 30,
     folds: int = 5,
     plots: bool = True,
@@ -237,10 +238,11 @@ def unweight(
             one flow each (see :mod:`.model`); 0 disables.
         marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) (knots at
             training quantiles, log first for positive features) before the flow
-            (:class:`~flowstats.unweight.model.MarginalMap`).
+            (:class:`~flowstats.unweighting.model.MarginalMap`).
         split_on: Integer features whose every value gets its own category and flow (exact
             weighted fractions of each value) instead of dequantisation, e.g. a jet
             multiplicity with few values.
+        members: Flows per category (different seeds), sampled as an equal mixture.
         report_bins: Bins per feature in the report's chi2 tests.
         folds: Folds of the classifier two-sample test.
         plots: Whether the report includes PNG plots.
@@ -341,6 +343,7 @@ def unweight(
                                    positive=positive_names, bounds=bounds,
                                    atom_fraction=atom_fraction,
                                    marginal_maps=marginal_maps, split_on=split_names,
+                                   members=members,
                                    flow_options=flow_options,
                                    fit_options=fit_options, seed=seed)
         timings["train_s"] = time.perf_counter() - t0
@@ -348,7 +351,7 @@ def unweight(
         model_config = {**flow_options, "hidden": list(hidden), "discrete": discrete_names,
                         "positive": positive_names, "bounds": dict(bounds or {}),
                         "atom_fraction": atom_fraction, "marginal_maps": marginal_maps,
-                        "split_on": split_names}
+                        "split_on": split_names, "members": members}
         for drop in umodel.dropped:
             notes.append(f"category {drop['label']} dropped ({drop['n_train']} training events, "
                          f"weighted fraction {drop['fraction']:.4f}): too few events or a "
