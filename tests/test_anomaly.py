@@ -24,6 +24,7 @@ FAST = {
     "flow": {"transforms": 3, "hidden": (32, 32)},
     "fit": {"epochs": 6, "batch_size": 1024, "lr": 3e-3},
     "k": 3,
+    "classifier": "hgb",
     "classifier_options": {"n_models": 2},
 }
 
@@ -85,12 +86,14 @@ def test_cathode_and_anode_find_injected_signal(withsignal):
     x, m = _arrays(d)
     label = d["label"]
     results = {}
-    for method in ("cathode", "anode"):
+    mlp = {**FAST, "classifier": "mlp", "classifier_options": {"epochs": 10}}
+    for name, method, options in (("cathode", "cathode", FAST), ("anode", "anode", FAST),
+                                  ("cathode-mlp", "cathode", mlp)):
         r = score(x, m, method=method, sr=SR, seed=1, device="cpu", model_dir=model_dir,
-                  names=dijet.FEATURES, **FAST)
+                  names=dijet.FEATURES, **options)
         assert r.score.shape == (len(m),) and np.isfinite(r.score[r.region == 1]).all()
         sr = r.region == 1
-        results[method] = evaluate(r.score[sr], label[sr])
+        results[name] = evaluate(r.score[sr], label[sr])
     optimum = evaluate(d["llr"][sr], label[sr])
     n_sig = int(label[sr].sum())
     # A random score has eps_B = eps_S, so SIC(0.2) = sqrt(0.2) = 0.447; its spread comes from
@@ -125,7 +128,8 @@ def test_cwola_sculpts_when_features_correlate_with_mass():
     rng = np.random.default_rng(8)
     m = 2500 + rng.exponential(600, 60_000)
     x = np.stack([(m - 3500) / 300 + rng.normal(size=len(m)), rng.normal(size=len(m))], 1)
-    r = score(x, m, method="cwola", sr=SR, seed=2, k=3, classifier_options={"n_models": 1})
+    r = score(x, m, method="cwola", sr=SR, seed=2, k=3, classifier="hgb",
+              classifier_options={"n_models": 1})
     assert set(np.unique(r.fold)) == {0, 1, 2}
     p = _sculpting_pvalue(m, r.region, r.score, 0.10)
     assert p < 1e-3, p
@@ -141,7 +145,7 @@ def test_cwola_works_without_correlation_and_is_reproducible():
     x, label = x[keep], d["label"][keep]
     m_new = rng.uniform(2900, 4100, len(x))
     m_new[label == 1] = rng.uniform(3300, 3700, int(label.sum()))
-    kw = {"sr": SR, "seed": 3, "k": 3, "classifier_options": {"n_models": 1}}
+    kw = {"sr": SR, "seed": 3, "k": 3, "classifier": "hgb", "classifier_options": {"n_models": 1}}
     r1 = score(x, m_new, method="cwola", **kw)
     r2 = score(x, m_new, method="cwola", **kw)
     np.testing.assert_array_equal(r1.score, r2.score)

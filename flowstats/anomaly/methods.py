@@ -180,14 +180,14 @@ def _classifier_options(classifier: str, classifier_options: dict | None, device
 def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
             fit: dict | None = None, backend: str = "auto", regions: Any = None,
-            classifier: str = "hgb", classifier_options: dict | None = None, k: int = 5,
+            classifier: str = "mlp", classifier_options: dict | None = None, k: int = 5,
             oversample: float = 4.0, max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
 
     Arguments:
         x, m, codes, names, seed, device, model_dir, flow, fit, backend: as :func:`density`.
         regions: The :class:`~flowstats.anomaly.regions.Regions` (for the SR window).
-        classifier: ``"hgb"`` or ``"mlp"``; classifier_options: passed to it.
+        classifier: ``"mlp"`` or ``"hgb"``; classifier_options: passed to it.
         k: Number of folds of the cross-scoring.
         oversample: Number of background samples per SR event.
     """
@@ -208,7 +208,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
 
 
 def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
-          device: str = "cpu", model_dir: str | Path | None = None, classifier: str = "hgb",
+          device: str = "cpu", model_dir: str | Path | None = None, classifier: str = "mlp",
           classifier_options: dict | None = None, k: int = 5,
           **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""CWoLa hunting: SR against sideband events (arXiv:1805.02664, arXiv:1902.02634).
@@ -230,7 +230,7 @@ def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
 def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
               seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
               flow: dict | None = None, fit: dict | None = None, backend: str = "auto",
-              regions: Any = None, classifier: str = "hgb",
+              regions: Any = None, classifier: str = "mlp",
               classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
               alpha: float = 0.1, iterations: int = 2,
               max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
