@@ -5,9 +5,8 @@ feature m lets it be evaluated (ANODE, density) or sampled (CATHODE) at SR masse
 Samples in the SR take m from a 1-D Gaussian kernel density estimate of the SR events' m values
 (truncated to the SR window by rejection) and x from p_bkg(x | m), as CATHODE does.
 
-The flow is :class:`flowstats.flows.Flow` when that module is present, else the small fallback
-:class:`flowstats.anomaly._flow.SimpleFlow` with the same interface. The context given to the
-flow is m standardised with the training events' mean and spread.
+The flow is a conditional :class:`flowstats.flows.Flow`; the context given to it is m
+standardised with the training events' mean and spread.
 
 References:
     B. Nachman, D. Shih, ANODE, arXiv:2001.04990.
@@ -34,20 +33,6 @@ DEFAULT_FIT: dict[str, Any] = {"epochs": 20, "batch_size": 2048, "lr": 2e-3, "pa
                                "val_fraction": 0.2}
 
 
-def _flow_class(backend: str = "auto") -> Any:
-    if backend in ("auto", "flowstats"):
-        try:
-            from ..flows import Flow
-
-            return Flow
-        except ImportError:
-            if backend == "flowstats":
-                raise
-    from ._flow import SimpleFlow
-
-    return SimpleFlow
-
-
 class ConditionalDensity:
     r"""A conditional density p(x | m) of the features given the resonant mass.
 
@@ -55,15 +40,12 @@ class ConditionalDensity:
         names: Feature names.
         seed: Seed of the flow (initialisation, split, batches).
         flow: Flow architecture options (see :data:`DEFAULT_FLOW`).
-        backend: ``"auto"`` (flowstats.flows if importable), ``"flowstats"`` or ``"simple"``.
     """
 
-    def __init__(self, names: list[str], *, seed: int = 0, flow: dict[str, Any] | None = None,
-                 backend: str = "auto"):
+    def __init__(self, names: list[str], *, seed: int = 0, flow: dict[str, Any] | None = None):
         self.names = list(names)
         self.seed = int(seed)
         self.flow_options = {**DEFAULT_FLOW, **(flow or {})}
-        self.backend = backend
         self.m_mean = 0.0
         self.m_std = 1.0
         self.flow: Any = None
@@ -82,9 +64,10 @@ class ConditionalDensity:
             device: torch device.
             fit_options: Training settings (see :data:`DEFAULT_FIT`).
         """
-        cls = _flow_class(self.backend)
+        from ..flows import Flow
+
         self.m_mean, self.m_std = float(np.mean(m)), float(np.std(m) + 1e-12)
-        self.flow = cls(self.names, context=["m"], seed=self.seed, **self.flow_options)
+        self.flow = Flow(self.names, context=["m"], seed=self.seed, **self.flow_options)
         options = {**DEFAULT_FIT, **fit_options}
         self.history = self.flow.fit(x, context=self._context(m), device=device, **options) or {}
         return self
@@ -103,8 +86,7 @@ class ConditionalDensity:
         directory.mkdir(parents=True, exist_ok=True)
         self.flow.save(directory / "flow", force=True)
         meta = {"names": self.names, "seed": self.seed, "flow": self.flow_options,
-                "m_mean": self.m_mean, "m_std": self.m_std,
-                "backend": type(self.flow).__module__}
+                "m_mean": self.m_mean, "m_std": self.m_std}
         (directory / "density.json").write_text(json.dumps(meta, indent=2, default=list))
 
     @classmethod
@@ -112,17 +94,11 @@ class ConditionalDensity:
         r"""Loads a density saved by :meth:`save`."""
         directory = Path(directory)
         meta = json.loads((directory / "density.json").read_text())
-        backend = "simple" if meta["backend"].endswith("_flow") else "flowstats"
-        new = cls(meta["names"], seed=meta["seed"], flow=meta["flow"], backend=backend)
+        from ..flows import load
+
+        new = cls(meta["names"], seed=meta["seed"], flow=meta["flow"])
         new.m_mean, new.m_std = meta["m_mean"], meta["m_std"]
-        if backend == "simple":
-            from ._flow import SimpleFlow
-
-            new.flow = SimpleFlow.load(directory / "flow")
-        else:
-            from ..flows import load
-
-            new.flow = load(directory / "flow")
+        new.flow = load(directory / "flow")
         return new
 
 

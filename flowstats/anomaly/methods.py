@@ -65,7 +65,7 @@ def _fingerprint(*arrays: np.ndarray, **config: Any) -> str:
 
 def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed: int,
              device: str, model_dir: str | Path | None, flow: dict | None,
-             fit: dict | None, backend: str = "auto",
+             fit: dict | None,
              max_flow_events: int | None = 250_000) -> ConditionalDensity:
     r"""Trains (or reloads from ``model_dir/what`` when trained on the same events) a flow.
 
@@ -84,7 +84,7 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
         log.info("the %s flow in %s was trained on other events or settings: retraining",
                  what, where)
     log.info("training the %s flow on %d events", what, len(x))
-    dens = ConditionalDensity(names, seed=seed, flow=flow, backend=backend)
+    dens = ConditionalDensity(names, seed=seed, flow=flow)
     options = {**DEFAULT_FIT, **(fit or {})}
     # small samples (e.g. the SR of ANODE): at least MIN_STEPS optimiser steps per epoch
     n_train = (1 - options["val_fraction"]) * len(x)
@@ -103,7 +103,7 @@ def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-            fit: dict | None = None, backend: str = "auto",
+            fit: dict | None = None,
             max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""``-log p_bkg(x | m)`` with a conditional flow trained on the sidebands.
 
@@ -112,11 +112,10 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         names: Feature names.
         seed, device, model_dir: Seed, torch device, where models are saved/reused.
         flow, fit: Flow architecture and training options.
-        backend: Flow implementation (``auto``, ``flowstats``, ``simple``).
     """
     sb = codes == SIDEBAND
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
     score = -bkg.log_prob(x, m)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg)}
@@ -129,7 +128,7 @@ def _summary(dens: ConditionalDensity) -> dict:
 
 def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
           device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-          fit: dict | None = None, backend: str = "auto",
+          fit: dict | None = None,
           max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""ANODE: ``log p_SR(x | m) - log p_bkg(x | m)`` (arXiv:2001.04990).
 
@@ -137,10 +136,10 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     """
     sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
     sig = _density(x[sr], m[sr], names, what="sr", seed=seed + 1, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
     # outside the SR, p_SR(x | m) would be an extrapolation in m that the SR flow never saw
     # (it sculpts the sidebands): every event is scored at its mass clamped into the SR
@@ -155,11 +154,11 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
 
 def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
                 seed: int, device: str, model_dir: str | Path | None, flow: dict | None,
-                fit: dict | None, backend: str, oversample: float, regions: Any,
+                fit: dict | None, oversample: float, regions: Any,
                 max_flow_events: int | None) -> tuple[np.ndarray, dict]:
     sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit, backend=backend,
+                   model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
     n = int(round(oversample * sr.sum()))
     m_s = sample_mass(m[sr], n, regions.sr, seed=seed + 11)
@@ -179,13 +178,13 @@ def _classifier_options(classifier: str, classifier_options: dict | None, device
 
 def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-            fit: dict | None = None, backend: str = "auto", regions: Any = None,
+            fit: dict | None = None, regions: Any = None,
             classifier: str = "mlp", classifier_options: dict | None = None, k: int = 5,
             oversample: float = 4.0, max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
 
     Arguments:
-        x, m, codes, names, seed, device, model_dir, flow, fit, backend: as :func:`density`.
+        x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
         regions: The :class:`~flowstats.anomaly.regions.Regions` (for the SR window).
         classifier: ``"mlp"`` or ``"hgb"``; classifier_options: passed to it.
         k: Number of folds of the cross-scoring.
@@ -193,7 +192,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     """
     rng = np.random.default_rng(seed + 21)
     x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                            flow=flow, fit=fit, backend=backend, oversample=oversample,
+                            flow=flow, fit=fit, oversample=oversample,
                             regions=regions, max_flow_events=max_flow_events)
     sr = codes == SIGNAL_REGION
     fold = _random_folds(len(x), k, rng)
@@ -229,7 +228,7 @@ def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
 
 def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
               seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
-              flow: dict | None = None, fit: dict | None = None, backend: str = "auto",
+              flow: dict | None = None, fit: dict | None = None,
               regions: Any = None, classifier: str = "mlp",
               classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
               alpha: float = 0.1, iterations: int = 2,
@@ -237,7 +236,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
     Arguments:
-        x, m, codes, names, seed, device, model_dir, flow, fit, backend, regions, classifier,
+        x, m, codes, names, seed, device, model_dir, flow, fit, regions, classifier,
             classifier_options, k, oversample: as :func:`cathode`.
         alpha: Type-I rate: the fraction of background failing ``lambda <= epsilon``.
         iterations: Number of re-estimation steps after the initial CATHODE ratio.
@@ -248,7 +247,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
         raise BadInputError(f"bootstrap: alpha={alpha!r} must lie in (0, 1)")
     rng = np.random.default_rng(seed + 21)
     x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                            flow=flow, fit=fit, backend=backend, oversample=oversample,
+                            flow=flow, fit=fit, oversample=oversample,
                             regions=regions, max_flow_events=max_flow_events)
     sr = codes == SIGNAL_REGION
     n_sr = int(sr.sum())

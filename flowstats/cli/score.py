@@ -46,7 +46,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random step.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--classifier", type=click.Choice(["hgb", "mlp"]), default=None,
-              help="Classifier of cathode/cwola/bootstrap (default: mlp).")
+              help="Classifier of cathode/bootstrap (default mlp) and cwola (default hgb).")
 @click.option("--epochs", type=int, default=None, help="Flow training epochs (default 20).")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-scoring folds.")
 @click.option("--oversample", type=float, default=4.0, show_default=True,
