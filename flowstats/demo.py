@@ -26,7 +26,7 @@ __all__ = ["SIZES", "run_demo"]
 
 #: sample sizes and training lengths of the full and the quick demo
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {"n_background": 300_000, "n_signal": 600, "epochs": 20, "nlo_events": 200_000,
+    "full": {"n_background": 200_000, "n_signal": 400, "epochs": 15, "nlo_events": 200_000,
              "nlo_generate": 100_000, "nlo_epochs": 30, "scan": (3100.0, 3900.0),
              "width": 400.0, "step": 200.0},
     "quick": {"n_background": 40_000, "n_signal": 400, "epochs": 2, "nlo_events": 20_000,
