@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "atomic_path",
+    "parse_range",
     "check_finite",
     "check_output",
     "progress",
@@ -189,3 +190,28 @@ def check_finite(array: np.ndarray, what: str, names: list[str] | None = None) -
         detail = ""
         nrows = int(bad.reshape(len(array), -1).any(axis=1).sum()) if array.ndim else 1
     raise NonFiniteError(f"{nrows} events have NaN or infinite {what}{detail}")
+
+
+def parse_range(text: str | Any, what: str = "range") -> tuple[float, float]:
+    r"""Parses ``"LO:HI"`` (or a pair of numbers) into floats with ``LO < HI``.
+
+    Arguments:
+        text: ``"3300:3700"`` or ``(3300, 3700)``.
+        what: What the range is, for the message ("signal region", "--scan", ...).
+    """
+    if isinstance(text, str):
+        parts = text.replace(",", ":").split(":")
+        if len(parts) != 2:
+            raise BadInputError(f"{what} {text!r} is not of the form LO:HI (e.g. 3300:3700)")
+        try:
+            lo, hi = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise BadInputError(f"{what} {text!r}: LO and HI must be numbers") from None
+    else:
+        try:
+            lo, hi = (float(v) for v in text)
+        except (TypeError, ValueError):
+            raise BadInputError(f"{what} {text!r} is not a pair (LO, HI)") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
+        raise BadInputError(f"{what} [{lo:g}, {hi:g}] is empty: need finite LO < HI")
+    return lo, hi

@@ -29,17 +29,6 @@ FAST = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # measured on the shared 2-core machine: with 2 intra-op threads, spin-waiting made these
-    # small trainings ~10x more CPU-expensive (99 s vs 13 s); one thread is as fast here
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _arrays(d):
     return np.stack([d[f] for f in dijet.FEATURES], axis=1), d["mjj"]

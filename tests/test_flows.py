@@ -23,14 +23,6 @@ from flowstats.flows import loss as loss_module
 SMALL = {"hidden": (32, 32), "transforms": 3}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # these networks are small: one thread is faster than two fighting over shared cores
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 FIT = {"batch_size": 512, "device": "cpu", "progress": False}
 

@@ -6,19 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from flowstats.cli import main
 from flowstats.flows import Flow, load
 from flowstats.io import write_events
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

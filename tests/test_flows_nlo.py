@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from flowstats.datasets import nlo
 from flowstats.flows import Flow
 
 FEATURES = ["pt", "y", "m"]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def chi2_ndf(sample: np.ndarray, truth: np.ndarray, x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -15,16 +15,6 @@ SMALL = ["--epochs", "3", "--transforms", "1", "--hidden", "8", "--bins", "4",
          "--batch-size", "512", "--seed", "3"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small flows train fastest on one thread (and OpenMP threads spin on a busy machine)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def toy(path, n=4000, *, negative=0.2, seed=0, negative_region=False, weight="w"):
     """Two features; 20 % negative events in the core; optionally a region (1 < a < 2) where

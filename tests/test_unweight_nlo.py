@@ -7,7 +7,6 @@ same check at a size that fits the test budget, with tolerances derived for that
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import uproot
 
 import flowstats
@@ -17,16 +16,6 @@ from flowstats.unweighting.compare import binning, chi2_samples
 
 FEATURES = ["pt", "y", "m", "njet"]
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small flows train fastest on one thread (and OpenMP threads spin on a busy machine)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_nlo_generated_matches_truth_and_dropping_negatives_fails(tmp_path):

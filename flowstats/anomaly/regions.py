@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._utils import parse_range
 from ..exceptions import BadInputError
 
 log = logging.getLogger(__name__)
@@ -35,22 +36,7 @@ def parse_window(text: str | tuple[float, float] | list[float]) -> tuple[float, 
     Arguments:
         text: ``"LO:HI"`` or a pair of numbers with ``LO < HI``.
     """
-    if isinstance(text, str):
-        parts = text.replace(",", ":").split(":")
-        if len(parts) != 2:
-            raise BadInputError(f"signal region {text!r} is not of the form LO:HI (e.g. 3300:3700)")
-        try:
-            lo, hi = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise BadInputError(f"signal region {text!r}: LO and HI must be numbers") from None
-    else:
-        try:
-            lo, hi = (float(v) for v in text)
-        except (TypeError, ValueError):
-            raise BadInputError(f"signal region {text!r} is not a pair (LO, HI)") from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
-        raise BadInputError(f"signal region [{lo:g}, {hi:g}] is empty: LO must be below HI")
-    return lo, hi
+    return parse_range(text, "signal region")
 
 
 @dataclass(frozen=True)

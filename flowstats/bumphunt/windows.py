@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._utils import parse_range
 from ..exceptions import BadInputError
 
 __all__ = ["make_windows", "parse_range"]
@@ -13,30 +14,6 @@ __all__ = ["make_windows", "parse_range"]
 #: LHCO-style scan default: 0.4 TeV wide windows stepped by 0.1 TeV
 DEFAULT_WIDTH = 400.0
 DEFAULT_STEP = 100.0
-
-
-def parse_range(text: str | Sequence[float], what: str = "range") -> tuple[float, float]:
-    r"""Parses ``"lo:hi"`` (or a pair) into floats with ``lo < hi``.
-
-    Arguments:
-        text: ``"3300:3700"`` or ``(3300, 3700)``.
-        what: The option's name, for the message.
-    """
-    if isinstance(text, str):
-        parts = text.replace(",", ":").split(":")
-        if len(parts) != 2:
-            raise BadInputError(f"{what} {text!r}: expected LO:HI, e.g. 3300:3700")
-        try:
-            lo, hi = float(parts[0]), float(parts[1])
-        except ValueError:
-            raise BadInputError(f"{what} {text!r}: LO and HI must be numbers") from None
-    else:
-        if len(text) != 2:
-            raise BadInputError(f"{what} {list(text)!r}: expected two numbers [lo, hi]")
-        lo, hi = float(text[0]), float(text[1])
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
-        raise BadInputError(f"{what} {lo:g}:{hi:g}: need finite LO < HI")
-    return lo, hi
 
 
 def make_windows(sr: Sequence[float] | None = None, scan: dict | None = None) -> list[tuple[float, float]]:
