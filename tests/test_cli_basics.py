@@ -30,3 +30,13 @@ def test_unweight_stays_the_function_after_submodule_imports():
     import flowstats.unweighting.compare  # noqa: F401
 
     assert callable(flowstats.unweight) and flowstats.unweight.__name__ == "unweight"
+
+
+def test_every_subcommand_has_help(capsys):
+    from flowstats.cli import COMMANDS
+
+    for name in COMMANDS:
+        assert main([name, "--help"]) == 0, name
+        assert "Usage" in capsys.readouterr().out
+    for sub in ("dijet", "nlo"):
+        assert main(["generate", sub, "--help"]) == 0
