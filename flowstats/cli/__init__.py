@@ -77,6 +77,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("flowstats").setLevel(level)
+    # dask configures its own loggers at INFO: follow -v/-q for them too
+    for name in ("distributed", "dask"):
+        logging.getLogger(name).setLevel(level if verbose >= 2 else max(level, logging.WARNING))
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
 
