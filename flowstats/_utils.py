@@ -213,5 +213,5 @@ def parse_range(text: str | Any, what: str = "range") -> tuple[float, float]:
         except (TypeError, ValueError):
             raise BadInputError(f"{what} {text!r} is not a pair (LO, HI)") from None
     if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
-        raise BadInputError(f"{what} [{lo:g}, {hi:g}] is empty: need finite LO < HI")
+        raise BadInputError(f"{what} [{lo:g}, {hi:g}] is empty: LO must be below HI (finite LO < HI)")
     return lo, hi
