@@ -35,7 +35,8 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import integrate, special, stats
 
-from ..exceptions import BadInputError, BranchNotFoundError
+from ..exceptions import BadInputError
+from ._columns import split_columns
 
 log = logging.getLogger(__name__)
 
@@ -124,19 +125,8 @@ def _rng(seed: int | np.random.Generator | np.random.SeedSequence) -> np.random.
 
 
 def _features(x: np.ndarray | Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """Splits ``x`` ((n, 4) array in FEATURES order, or a mapping of columns) into columns."""
-    if isinstance(x, Mapping):
-        cols = []
-        for name in FEATURES:
-            if name not in x:
-                raise BranchNotFoundError(name, "the dijet feature columns", list(x))
-            cols.append(np.asarray(x[name], dtype=np.float64))
-        return tuple(cols)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != len(FEATURES):
-        raise BadInputError(f"dijet features must be an (n, {len(FEATURES)}) array with columns "
-                            f"{FEATURES}, got shape {x.shape}")
-    return tuple(x[:, i] for i in range(len(FEATURES)))
+    """Splits ``x`` ((n, d) array in FEATURES order, or a mapping of columns) into columns."""
+    return split_columns(x, FEATURES, "dijet features")
 
 
 # ---------------------------------------------------------------- background m_jj

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ..exceptions import BadInputError, BranchNotFoundError
+from ..exceptions import BadInputError
+from ._columns import split_columns
 
 log = logging.getLogger(__name__)
 
@@ -184,18 +185,8 @@ def _check_fraction(negative_fraction: float) -> float:
 
 
 def _columns(x: np.ndarray | Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    if isinstance(x, Mapping):
-        cols = []
-        for name in FEATURES:
-            if name not in x:
-                raise BranchNotFoundError(name, "the nlo columns", list(x))
-            cols.append(np.asarray(x[name], dtype=np.float64))
-        return tuple(cols)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != len(FEATURES):
-        raise BadInputError(f"nlo observables must be an (n, {len(FEATURES)}) array with "
-                            f"columns {FEATURES}, got shape {x.shape}")
-    return tuple(x[:, i] for i in range(len(FEATURES)))
+    """Splits ``x`` ((n, d) array in FEATURES order, or a mapping of columns) into columns."""
+    return split_columns(x, FEATURES, "nlo observables")
 
 
 # ---------------------------------------------------------------- densities
