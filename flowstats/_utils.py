@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from .exceptions import BadInputError, NonFiniteError, OutputExistsError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "atomic_dir",
     "atomic_path",
     "parse_range",
     "check_finite",
@@ -80,6 +82,36 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+    r"""Yields a temporary directory next to ``path``; moves it to ``path`` on success.
+
+    The directory counterpart of :func:`atomic_path` (saved models): an interrupted write
+    never leaves a half-written directory at ``path``.
+
+    Arguments:
+        path: The final directory.
+        force: Whether an existing ``path`` may be replaced.
+    """
+    path = Path(path)
+    check_output(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = None
+    try:
+        yield tmp
+        check_output(path, force)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "x")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _json_default(obj: Any) -> Any:

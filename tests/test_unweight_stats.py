@@ -98,6 +98,38 @@ def test_chi2_null_distribution_weighted_vs_unweighted():
     assert np.mean(naive) > 1 + 4 * sigma
 
 
+def test_chi2_source_covariance_accounts_for_the_training_sample():
+    # A "model" learnt from a weighted training sample (N_eff = 20000 * 0.6^2 = 7200) that is
+    # exactly a histogram of it: it generates n_gen = 20000 events from the training sample's
+    # normalised bin contents, compared with 20000 truth events. Without the training sample's
+    # covariance, E[chi2/ndf] = 1 + (1/7200) / (1/20000 + 1/20000) = 2.39; with it (source=,
+    # scale 1) the statistic is chi2(ndf) again: over S = 40 seeds the mean chi2/ndf has
+    # standard deviation sqrt(2 / 19 / 40) = 0.051 (at most) and must be within 3 of those of 1.
+    seeds, with_source, raw = 40, [], []
+    edges = binning(truth_toy(50_000, np.random.default_rng(999))[:, 0], bins=20)
+    for seed in range(seeds):
+        rng = np.random.default_rng(100 + seed)
+        xw, w = weighted_toy(20_000, rng)
+        vw, sw = histogram(xw[:, 0], w, edges)
+        gen = rng.multinomial(20_000, np.clip(vw, 0, None) / np.clip(vw, 0, None).sum())
+        vt, st = histogram(truth_toy(20_000, rng)[:, 0], None, edges)
+        raw.append(chi2_histograms(vt, st, gen, gen).chi2_ndf)
+        res = chi2_histograms(vt, st, gen, gen, source=(vw, sw, 1.0))
+        assert res.ndf >= 19  # 20 bins + 2 flow bins - 1, less a flow bin that is empty
+        with_source.append(res.chi2_ndf)
+    sigma = np.sqrt(2 / 19 / seeds)
+    assert abs(np.mean(with_source) - 1) < 3 * sigma, np.mean(with_source)
+    assert abs(np.mean(raw) - (1 + 1e4 / 7200)) < 3 * sigma * 2.39, np.mean(raw)
+    # chi2_samples passes the source sample through the same bins
+    x1 = truth_toy(5_000, np.random.default_rng(1))[:, 0]
+    x2 = truth_toy(5_000, np.random.default_rng(2))[:, 0]
+    direct = chi2_histograms(*histogram(x1, None, edges), *histogram(x2, None, edges),
+                             source=(vw, sw, 2.0))
+    assert chi2_samples(x1, None, x2, None, edges, source=(xw[:, 0], w, 2.0)) == direct
+    with pytest.raises(ValueError, match="shape"):
+        chi2_histograms(vt, st, gen, gen, shape=False, source=(vw, sw, 1.0))
+
+
 def test_negative_bins_found():
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 10, 20_000)

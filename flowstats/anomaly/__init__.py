@@ -99,7 +99,7 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
 
 
 OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
-           "iterations", "max_flow_events")
+           "iterations", "max_flow_events", "n_mass")
 
 
 def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -138,6 +138,7 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             (``mlp``, the default, or ``hgb``, cwola's default), ``classifier_options``
             (dict), ``k`` (folds, 5),
             ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
+            ``n_mass`` (5: SR mass points anode averages its densities over),
             ``max_flow_events``
             (at most this many events, drawn at random, train each flow; 250000).
             Unless ``flow`` sets them, features within [0, 1] get a logit map and positive

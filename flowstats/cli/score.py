@@ -2,7 +2,7 @@ r"""``flowstats score``: resonant anomaly scores (CATHODE, ANODE, CWoLa, ...) of
 
 Writes a TTree ``scores`` with one row per input entry: ``entry`` (the input entry number),
 ``score`` (higher = more signal-like), ``fold`` (the cross-scoring fold whose model scored the
-event, -1 for flow-only methods) and ``region`` (1 signal region, 0 sideband, -1 outside). The
+event, -1 for ``density``) and ``region`` (1 signal region, 0 sideband, -1 outside). The
 trained models go to ``--model-dir`` (reused when they were trained on the same events with the
 same settings); the provenance (seed, versions, resolved options) is written next to the output
 as ``<output stem>.provenance.json``.

@@ -189,7 +189,8 @@ class Ensemble:
             directory: The output directory.
             force: Replace an existing directory.
         """
-        from .io import _write_flow, atomic_dir
+        from .._utils import atomic_dir
+        from .io import _write_flow
 
         names = [f"member_{i}" for i in range(len(self.members))]
         with atomic_dir(directory, force) as tmp:

@@ -12,20 +12,17 @@ save never leaves a half-written model.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .. import __version__
-from .._utils import check_output, provenance, write_json
+from .._utils import atomic_dir, provenance, write_json
 from ..exceptions import IncompatibleModelError, InputFileNotFoundError
 
 if TYPE_CHECKING:
@@ -37,33 +34,6 @@ log = logging.getLogger(__name__)
 __all__ = ["atomic_dir", "load", "load_flow", "save_flow"]
 
 CONFIG, WEIGHTS = "config.json", "weights.pt"
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
-    r"""Yields a temporary directory next to ``path``; moves it to ``path`` on success.
-
-    Arguments:
-        path: The final directory.
-        force: Whether an existing ``path`` may be replaced.
-    """
-    path = Path(path)
-    check_output(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    old = None
-    try:
-        yield tmp
-        check_output(path, force)
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / "x")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_flow(flow: Flow, directory: Path) -> None:

@@ -106,38 +106,26 @@ def map_chunks(func: Callable[..., Any], n_toys: int, *, seed: int, chunk_size: 
             a scheduler address (``"tcp://host:8786"``) or a :class:`distributed.Client`.
         n_workers: Workers of the temporary LocalCluster (default: CPU count, at most 4).
     """
-    chunks = chunk_seeds(seed, n_toys, chunk_size)
-    if scheduler == "serial":
-        return [func(ss, n, *args) for ss, n in chunks]
-    from distributed import Client, LocalCluster
+    from ..distributed import get_client, map_tasks
 
-    own_cluster = own_client = None
-    if isinstance(scheduler, Client):
-        client = scheduler
-    elif isinstance(scheduler, str):
-        try:
-            client = own_client = Client(scheduler, timeout="10s")
-        except OSError as err:
-            raise BadInputError(f"cannot connect to the dask scheduler {scheduler!r}: "
-                                f"{err}") from None
+    chunks = [(ss, n, func, args) for ss, n in chunk_seeds(seed, n_toys, chunk_size)]
+    if scheduler == "serial":
+        scheduler = None
     elif scheduler is None:
         import os
 
-        workers = n_workers or max(1, min(4, os.cpu_count() or 1))
-        own_cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-        client = own_client = Client(own_cluster)
-    else:
-        raise BadInputError(f"scheduler must be 'serial', None, an address or a Client, got "
-                            f"{type(scheduler).__name__}")
-    try:
-        futures = [client.submit(func, ss, n, *args, pure=False) for ss, n in chunks]
-        return client.gather(futures)
-    finally:
-        if own_client is not None:
-            own_client.close()
-        if own_cluster is not None:
-            own_cluster.close()
+        scheduler = "local"
+        n_workers = n_workers or max(1, min(4, os.cpu_count() or 1))
+    results: list[Any] = [None] * len(chunks)
+    with get_client(scheduler, n_workers) as client:
+        for i, result in map_tasks(_run_chunk, chunks, client):
+            results[i] = result
+    return results
+
+
+def _run_chunk(chunk: tuple[Any, int, Callable[..., Any], tuple[Any, ...]]) -> Any:
+    ss, n, func, args = chunk
+    return func(ss, n, *args)
 
 
 @functools.lru_cache(maxsize=4)

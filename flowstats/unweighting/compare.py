@@ -123,7 +123,8 @@ def _shape_covariance(values: np.ndarray, variances: np.ndarray) -> tuple[np.nda
 
 
 def chi2_histograms(values1: np.ndarray, variances1: np.ndarray, values2: np.ndarray,
-                    variances2: np.ndarray, *, shape: bool = True) -> Chi2Result:
+                    variances2: np.ndarray, *, shape: bool = True,
+                    source: tuple[np.ndarray, np.ndarray, float] | None = None) -> Chi2Result:
     r"""chi2 between two histograms, each with its own per-bin variance.
 
     Arguments:
@@ -134,6 +135,15 @@ def chi2_histograms(values1: np.ndarray, variances1: np.ndarray, values2: np.nda
         shape: Normalise both to the same cross-section (unit area) and use the full
             covariance (ndf = bins - 1, see the module docstring); False compares absolute
             contents with ndf = bins.
+        source: ``(values, variances, scale)`` of the weighted sample the second histogram was
+            learnt from (a flow's training events, same bins), for a shape comparison of a
+            flow's output with an exact truth sample. A model fitted to those events inherits
+            their statistical fluctuations; ``scale`` times the normalised-shape covariance of
+            that histogram is added to the second one's, i.e. the model is taken to be as
+            uncertain as a histogram of its training events (``scale`` > 1 when the histogram
+            holds more events than the model was fitted on, e.g. 1 / (1 - validation
+            fraction)). Without it, such a comparison holds the model to a precision its
+            training sample never had.
 
     References:
         N. D. Gagunashvili, Nucl. Instrum. Meth. A 614 (2010) 287, arXiv:0905.4221.
@@ -141,6 +151,12 @@ def chi2_histograms(values1: np.ndarray, variances1: np.ndarray, values2: np.nda
     v1, s1, v2, s2 = (np.asarray(a, dtype=np.float64) for a in
                       (values1, variances1, values2, variances2))
     used = (s1 + s2) > 0
+    if source is not None:
+        if not shape:
+            raise ValueError("a source sample's covariance is only defined for shape=True")
+        v3, s3 = (np.asarray(a, dtype=np.float64) for a in source[:2])
+        used |= s3 > 0
+        v3, s3 = v3[used], s3[used]
     v1, s1, v2, s2 = v1[used], s1[used], v2[used], s2[used]
     if not shape:
         chi2 = float(np.sum((v1 - v2) ** 2 / (s1 + s2)))
@@ -150,6 +166,8 @@ def chi2_histograms(values1: np.ndarray, variances1: np.ndarray, values2: np.nda
             return Chi2Result(float("nan"), 0, float("nan"))
         p1, c1 = _shape_covariance(v1, s1)
         p2, c2 = _shape_covariance(v2, s2)
+        if source is not None:
+            c2 = c2 + float(source[2]) * _shape_covariance(v3, s3)[1]
         d = (p1 - p2)[:-1]
         cov = (c1 + c2)[:-1, :-1]
         try:
@@ -162,7 +180,9 @@ def chi2_histograms(values1: np.ndarray, variances1: np.ndarray, values2: np.nda
 
 
 def chi2_samples(x1: np.ndarray, w1: np.ndarray | None, x2: np.ndarray, w2: np.ndarray | None,
-                 edges: np.ndarray, *, shape: bool = True) -> Chi2Result:
+                 edges: np.ndarray, *, shape: bool = True,
+                 source: tuple[np.ndarray, np.ndarray | None, float] | None = None
+                 ) -> Chi2Result:
     r"""Fills two samples into ``edges`` and returns :func:`chi2_histograms` of them.
 
     Arguments:
@@ -172,8 +192,13 @@ def chi2_samples(x1: np.ndarray, w1: np.ndarray | None, x2: np.ndarray, w2: np.n
         w2: Its weights (None: unit weights).
         edges: Common bin edges.
         shape: See :func:`chi2_histograms`.
+        source: ``(x, weights, scale)`` of the sample the second one was learnt from; see
+            ``source`` of :func:`chi2_histograms`.
     """
-    return chi2_histograms(*histogram(x1, w1, edges), *histogram(x2, w2, edges), shape=shape)
+    hist_source = None if source is None else (*histogram(source[0], source[1], edges),
+                                               source[2])
+    return chi2_histograms(*histogram(x1, w1, edges), *histogram(x2, w2, edges), shape=shape,
+                           source=hist_source)
 
 
 def negative_bins(values: np.ndarray, variances: np.ndarray, edges: np.ndarray, *,

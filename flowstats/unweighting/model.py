@@ -367,7 +367,7 @@ class UnweightModel:
             directory: The model directory.
             force: Replace an existing directory.
         """
-        from ..flows.io import atomic_dir
+        from .._utils import atomic_dir
 
         with atomic_dir(directory, force) as tmp:
             for c, cat in enumerate(self.categories):
