@@ -144,6 +144,7 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     evaluated at each event's own mass clamped into the SR (sideband masses are an
     extrapolation the SR flow never saw) then carved a dip (p < 1e-4). The cross-fitted,
     mass-averaged score is what is left.
+
     Arguments:
         x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
         k: Number of SR folds (SR flows).

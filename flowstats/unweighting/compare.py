@@ -154,9 +154,8 @@ def chi2_histograms(values1: np.ndarray, variances1: np.ndarray, values2: np.nda
     if source is not None:
         if not shape:
             raise ValueError("a source sample's covariance is only defined for shape=True")
-        v3, s3 = (np.asarray(a, dtype=np.float64) for a in source[:2])
-        used |= s3 > 0
-        v3, s3 = v3[used], s3[used]
+        # bins empty in both compared histograms carry no difference: not a degree of freedom
+        v3, s3 = (np.asarray(a, dtype=np.float64)[used] for a in source[:2])
     v1, s1, v2, s2 = v1[used], s1[used], v2[used], s2[used]
     if not shape:
         chi2 = float(np.sum((v1 - v2) ** 2 / (s1 + s2)))
