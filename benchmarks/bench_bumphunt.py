@@ -3,7 +3,9 @@
 Prints, for a scan over the built-in dijet sample:
 
 * per seed, the local significance of the window nearest the injected 3.5 TeV signal without a
-  cut and after the best anomaly cut, and their ratio (target: >= 3 with CATHODE on 1M + 1000);
+  cut and after the best anomaly cut, and their ratio (target: >= 3 with CATHODE on 1M + 1000),
+  and the window and efficiency of the scan's smallest local p-value (the scan "finds" the
+  signal when that window contains 3.5 TeV);
 * on background only, the global significance over the scan (target: < 2 sigma);
 * the wall time of the same scan serial and on a dask LocalCluster of 2 workers, their ratio,
   and whether the two summaries are identical (the background-only scan is the serial run when
@@ -15,6 +17,9 @@ which takes hours on two cores and is meant for a bigger machine or a dask clust
 (``--scheduler tcp://...``).
 
     python benchmarks/bench_bumphunt.py [--method cathode] [--full] [--scheduler ADDR]
+
+``--summaries DIR ...`` prints the gain table of finished ``flowstats bumphunt`` runs instead
+(e.g. the 2-core configuration ``analyses/bumphunt_dijet_cpu.yaml`` run on three seeds).
 """
 
 from __future__ import annotations
@@ -34,8 +39,10 @@ def _config(path, out, args, **kw):
     base = {"input": str(path), "features": list(dijet.FEATURES), "label": "label",
             "method": args.method, "scan": {"range": args.scan, "width": args.width,
                                             "step": args.step},
-            "efficiency": [0.2, 0.1, 0.05, 0.01], "output": str(out), "seed": 0,
+            "efficiency": args.efficiency, "output": str(out), "seed": 0,
             "score_options": {"fit": {"epochs": args.epochs}}}
+    if args.classifier:
+        base["score_options"]["classifier"] = args.classifier
     base.update(kw)
     return resolve_config(base)
 
@@ -49,6 +56,31 @@ def _signal_rows(summary):
     return target, nocut, best
 
 
+def _gain_header() -> None:
+    print("seed  window       Z(no cut)  Z(best cut)  eff    ratio  scan best (window, eff, Z)"
+          "   seconds")
+
+
+def _gain_line(seed, summary, seconds) -> None:
+    target, nocut, best = _signal_rows(summary)
+    ratio = best["z_local"] / max(nocut["z_local"], 1e-9)
+    found = summary["best_window"]
+    hit = "contains 3.5 TeV" if found[0] <= 3500.0 < found[1] else "MISSES 3.5 TeV"
+    print(f"{seed!s:<5} {target[0]:.0f}-{target[1]:.0f}  {nocut['z_local']:9.2f}  "
+          f"{best['z_local']:11.2f}  {best['efficiency']:<5g}  {ratio:5.2f}  "
+          f"{found[0]:.0f}-{found[1]:.0f}, {summary['best_efficiency']:g}, "
+          f"{summary['z_max_local']:.2f} ({hit}; z_global {summary['z_global']:.2f})  "
+          f"{seconds:7.0f}")
+
+
+def _from_summaries(directories) -> None:
+    print("## sensitivity gain from finished runs (window nearest 3.5 TeV)")
+    _gain_header()
+    for directory in directories:
+        summary = json.loads((Path(directory) / "summary.json").read_text())
+        _gain_line(summary["seeds"]["run"], summary, summary["timing"]["total_seconds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", default="cathode")
@@ -59,33 +91,38 @@ def main() -> None:
     parser.add_argument("--width", type=float, default=400.0)
     parser.add_argument("--step", type=float, default=200.0)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--classifier", choices=["mlp", "hgb"], default=None,
+                        help="CATHODE/CWoLa classifier (default: the method's, mlp)")
+    parser.add_argument("--efficiency", type=float, nargs="+", default=[0.2, 0.1, 0.05, 0.01])
+    parser.add_argument("--summaries", nargs="+", metavar="DIR",
+                        help="only print the gain table of finished bumphunt output directories")
     parser.add_argument("--scheduler", default="local")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=[], choices=["gain", "null", "dask"])
     parser.add_argument("--full", action="store_true",
                         help="the issue's configuration: 1M + 1000, 2.8-5.2 TeV scan, 3 seeds")
     args = parser.parse_args()
+    if args.summaries:
+        _from_summaries(args.summaries)
+        return
     if args.full:
         args.n_background, args.n_signal, args.seeds = 1_000_000, 1000, [0, 1, 2]
         args.scan, args.step = [2800.0, 5200.0], 100.0
     tmp = Path(tempfile.mkdtemp(prefix="bench_bumphunt_"))
     print(f"# method={args.method} n_background={args.n_background} n_signal={args.n_signal} "
-          f"scan={args.scan} width={args.width} step={args.step} epochs={args.epochs}")
+          f"scan={args.scan} width={args.width} step={args.step} epochs={args.epochs} "
+          f"classifier={args.classifier or 'default'} efficiency={args.efficiency}")
 
     if "gain" not in args.skip:
         print("\n## sensitivity gain (window nearest 3.5 TeV)")
-        print("seed  window       Z(no cut)  Z(best cut)  eff    ratio  seconds")
+        _gain_header()
         for seed in args.seeds:
             path = tmp / f"sig_{seed}.root"
             write(path, dijet.generate(args.n_background, args.n_signal, seed=seed))
             t0 = time.perf_counter()
             summary = run_bumphunt(_config(path, tmp / f"sig_out_{seed}", args, seed=seed),
                                    plots=False)
-            dt = time.perf_counter() - t0
-            target, nocut, best = _signal_rows(summary)
-            ratio = best["z_local"] / max(nocut["z_local"], 1e-9)
-            print(f"{seed:<5d} {target[0]:.0f}-{target[1]:.0f}  {nocut['z_local']:9.2f}  "
-                  f"{best['z_local']:11.2f}  {best['efficiency']:<5g}  {ratio:5.2f}  {dt:7.0f}")
+            _gain_line(seed, summary, time.perf_counter() - t0)
 
     serial = t_serial = None
     if "null" not in args.skip:
