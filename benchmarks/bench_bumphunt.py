@@ -56,9 +56,9 @@ def _signal_rows(summary):
     return target, nocut, best
 
 
-def _gain_header() -> None:
+def _gain_header(seconds: str = "seconds") -> None:
     print("seed  window       Z(no cut)  Z(best cut)  eff    ratio  scan best (window, eff, Z)"
-          "   seconds")
+          f"   {seconds}")
 
 
 def _gain_line(seed, summary, seconds) -> None:
@@ -75,10 +75,12 @@ def _gain_line(seed, summary, seconds) -> None:
 
 def _from_summaries(directories) -> None:
     print("## sensitivity gain from finished runs (window nearest 3.5 TeV)")
-    _gain_header()
+    _gain_header("scoring seconds (sum over windows)")
     for directory in directories:
         summary = json.loads((Path(directory) / "summary.json").read_text())
-        _gain_line(summary["seeds"]["run"], summary, summary["timing"]["total_seconds"])
+        # the windows' own times survive a resumed run (total_seconds does not)
+        _gain_line(summary["seeds"]["run"], summary,
+                   sum(summary["timing"]["per_window_seconds"]))
 
 
 def main() -> None:

@@ -43,6 +43,29 @@ def test_counting_experiment_reproduces_cowan(sigma_b, expected):
     assert infer.discovery(model, data)["p0"] == pytest.approx(p0, rel=1e-9)
 
 
+@pytest.mark.parametrize("b", [1e3, 1e5])
+def test_large_yields_need_minuit(b):
+    # a window without a cut in a 1M-event scan: ~1e5 background events, the POI in units of one
+    # signal event (s = 0.68 per event), an excess of 2.25 sigma. The on/off profile likelihood
+    # is Cowan's formula with s = n - b; minuit reaches it at every scale (scipy's SLSQP stopped
+    # at the initial mu = 1 for b = 1e5 and gave Z = 0.09)
+    sigma_b = 0.0022 * b + 3.0 * np.sqrt(b) / 10
+    excess = 2.25 * np.sqrt(b + sigma_b**2)
+    spec = M.counting_workspace(0.68, b, b + excess, sigma_b=sigma_b,
+                                poi_bounds=(0.0, 50 * excess / 0.68))
+    _, model, data = M.load_model(spec)
+    with infer.use_optimizer("minuit"):
+        z = infer.discovery(model, data)["z0"]
+    assert z == pytest.approx(_cowan(excess, b, sigma_b), rel=1e-3)
+    assert pyhf.get_backend()[1].name == "scipy"  # restored after the block
+
+
+def test_unknown_optimizer():
+    with pytest.raises(BadInputError, match="unknown optimizer 'adam'"):
+        with infer.use_optimizer("adam"):
+            pass
+
+
 def test_gaussian_constraint_differs_from_cowan():
     # documented: a Gaussian (staterror) constraint is not Cowan's Poisson on/off model
     spec = M.counting_workspace(10.0, 100.0, 110.0, sigma_b=10.0, constraint="gaussian")

@@ -113,6 +113,28 @@ def test_window_significance_background_only_and_injected(spectrum):
     S.validate_workspace(r2.workspace)
 
 
+def test_window_significance_with_1e5_events_in_the_window():
+    # the row without a cut of a 1M-event scan: an exact dijet-function spectrum (no
+    # fluctuations) with ~1e5 events in the window and a Gaussian excess there. The local Z must
+    # be the on/off profile-likelihood value, Cowan's formula with the fitted b and sigma_b
+    # (pyhf's default scipy optimizer stalled here at Z = 0.09 for an excess of 2.25 sigma)
+    edges = np.arange(2800.0, 6001.0, 100.0)
+    x = 0.5 * (edges[:-1] + edges[1:]) / 13000.0
+    shape = (1 - x) ** 10 / x ** 5.5
+    counts = np.round(1e6 * shape / shape.sum())
+    window = (3300.0, 3700.0)
+    inside = (edges[:-1] >= 3300) & (edges[:-1] < 3700)
+    assert 1e5 < counts[inside].sum() < 4e5
+    injected = counts + np.round(S.gaussian_template(edges, 3500.0, 175.0, 3000.0))
+    r = S.window_significance((injected, edges), window, rel_resolution=0.05)
+    s = r.n_obs - r.b
+    v = r.sigma_b**2
+    cowan = np.sqrt(2 * ((s + r.b) * np.log((s + r.b) * (r.b + v) / (r.b**2 + (s + r.b) * v))
+                         - r.b**2 / v * np.log(1 + v * s / (r.b * (r.b + v)))))
+    assert s > 2 * np.sqrt(r.b + v)
+    assert r.z_local == pytest.approx(cowan, rel=1e-3)
+
+
 def test_window_without_sidebands(spectrum):
     counts, edges = spectrum
     with pytest.raises(BadInputError, match="no sidebands"):

@@ -19,7 +19,8 @@ def run_fit(workspace: str | Path, *, patch: str | Path | None = None,
             poi_test: float = 1.0, cl: float = 0.95, test_stat: str = "qtilde",
             toys: int = 0, seed: int = 0, backend: str = "numpy", scheduler: Any = None,
             limits: bool = True, mle: bool = True, discovery: bool = True,
-            export: str | Path | None = None, force: bool = False) -> dict[str, Any]:
+            export: str | Path | None = None, force: bool = False,
+            optimizer: str = "scipy") -> dict[str, Any]:
     r"""What ``flowstats fit`` computes, as a function (JSON-ready dict).
 
     Arguments:
@@ -38,6 +39,9 @@ def run_fit(workspace: str | Path, *, patch: str | Path | None = None,
         limits, mle, discovery: Which results to compute (keys stay, as null, when off).
         export: Write the (patched) workspace JSON there.
         force: Overwrite ``export``.
+        optimizer: pyhf optimizer of the asymptotic fits: ``scipy`` (pyhf's default) or
+            ``minuit`` (what ``flowstats bumphunt`` uses for its window workspaces; needed when
+            a bin holds ~1e5 events). The MLE always uses minuit.
     """
     from .._utils import check_output
     from ..exceptions import BadInputError
@@ -63,25 +67,28 @@ def run_fit(workspace: str | Path, *, patch: str | Path | None = None,
     if not lo <= poi_test <= hi:
         raise BadInputError(f"--poi-test {poi_test:g} is outside the POI bounds "
                             f"[{lo:g}, {hi:g}] of {where}")
-    calc = infer.AsymptoticCLs(pdf, data, test_stat=test_stat)
-    clsb, clb, cls = calc.pvalues(poi_test)
-    out: dict[str, Any] = {
-        "workspace": str(workspace), "patch": str(patch) if patch else None,
-        "patch_name": patch_name, "poi": pdf.config.poi_name, "poi_bounds": [lo, hi],
-        "poi_test": poi_test, "test_stat": test_stat, "backend": backend, "cl": cl,
-        "calculator": "asymptotics",
-        "cls_obs": cls, "cls_exp": calc.cls_exp(poi_test), "clsb_obs": clsb, "clb_obs": clb,
-        "mu_hat": None, "mu_hat_error": None, "mu_hat_minos": None,
-        "z0": None, "p0": None, "z0_exp": None,
-        "mu_upper_obs": None, "mu_upper_exp": None,
-    }
-    if discovery:
-        d = infer.discovery(pdf, data, calculator=calc)
-        out.update(z0=d["z0"], p0=d["p0"], q0=d["q0"], z0_exp=d["z0_exp"], p0_exp=d["p0_exp"])
-    if limits:
-        ul = infer.upper_limit(pdf, data, cl=cl, test_stat=test_stat, calculator=calc)
-        out.update(mu_upper_obs=ul.obs, mu_upper_exp=ul.exp, limit_points=len(ul.points))
-    out["n_fits"] = calc.n_fits
+    with infer.use_optimizer(optimizer):
+        calc = infer.AsymptoticCLs(pdf, data, test_stat=test_stat)
+        clsb, clb, cls = calc.pvalues(poi_test)
+        out: dict[str, Any] = {
+            "workspace": str(workspace), "patch": str(patch) if patch else None,
+            "patch_name": patch_name, "poi": pdf.config.poi_name, "poi_bounds": [lo, hi],
+            "poi_test": poi_test, "test_stat": test_stat, "backend": backend,
+            "optimizer": optimizer, "cl": cl,
+            "calculator": "asymptotics",
+            "cls_obs": cls, "cls_exp": calc.cls_exp(poi_test), "clsb_obs": clsb, "clb_obs": clb,
+            "mu_hat": None, "mu_hat_error": None, "mu_hat_minos": None,
+            "z0": None, "p0": None, "z0_exp": None,
+            "mu_upper_obs": None, "mu_upper_exp": None,
+        }
+        if discovery:
+            d = infer.discovery(pdf, data, calculator=calc)
+            out.update(z0=d["z0"], p0=d["p0"], q0=d["q0"], z0_exp=d["z0_exp"],
+                       p0_exp=d["p0_exp"])
+        if limits:
+            ul = infer.upper_limit(pdf, data, cl=cl, test_stat=test_stat, calculator=calc)
+            out.update(mu_upper_obs=ul.obs, mu_upper_exp=ul.exp, limit_points=len(ul.points))
+        out["n_fits"] = calc.n_fits
     if mle:
         r = infer.mle(pdf, data)
         out.update(mu_hat=r["mu_hat"], mu_hat_error=r["mu_hat_error"],
@@ -130,6 +137,10 @@ def spec_for_toys(spec: dict[str, Any], measurement: str | None) -> dict[str, An
 @click.option("--scheduler", default=None,
               help="dask scheduler address for the toys, or 'serial' (default: a local "
                    "cluster).")
+@click.option("--optimizer", type=click.Choice(["scipy", "minuit"]), default="scipy",
+              show_default=True,
+              help="pyhf optimizer of the asymptotic fits; minuit for bins with ~1e5 events "
+                   "(flowstats bumphunt's window workspaces).")
 @click.option("--limits/--no-limits", default=True, show_default=True,
               help="Compute CLs upper limits.")
 @click.option("--mle/--no-mle", default=True, show_default=True,
@@ -141,8 +152,8 @@ def spec_for_toys(spec: dict[str, Any], measurement: str | None) -> dict[str, An
 @click.option("--force", is_flag=True, help="Overwrite --export.")
 def fit(workspace: str, patch: str | None, patch_name: str | None, measurement: str | None,
         poi_test: float, cl: float, test_stat: str, toys: int, seed: int, backend: str,
-        scheduler: str | None, limits: bool, mle: bool, discovery: bool, export: str | None,
-        force: bool) -> None:
+        scheduler: str | None, optimizer: str, limits: bool, mle: bool, discovery: bool,
+        export: str | None, force: bool) -> None:
     """CLs, upper limits, Z0 and mu-hat of a pyhf WORKSPACE, printed as JSON.
 
     Prints mu_hat, z0, cls_obs, cls_exp (-2..+2 sigma), mu_upper_obs and mu_upper_exp
@@ -158,4 +169,5 @@ def fit(workspace: str, patch: str | None, patch_name: str | None, measurement: 
     echo_json(run_fit(workspace, patch=patch, patch_name=patch_name, measurement=measurement,
                       poi_test=poi_test, cl=cl, test_stat=test_stat, toys=toys, seed=seed,
                       backend=backend, scheduler=scheduler, limits=limits, mle=mle,
-                      discovery=discovery, export=export, force=force))
+                      discovery=discovery, export=export, force=force,
+                      optimizer=optimizer))
