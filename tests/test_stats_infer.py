@@ -211,6 +211,20 @@ def test_cli_fit_prints_all_keys(patchset_files, small, capsys):
     assert out["mu_upper_exp"] == sorted(out["mu_upper_exp"])
 
 
+def test_cli_fit_optimizer_minuit_on_a_large_window(tmp_path, capsys):
+    # a bump-hunt window workspace without a cut: 1e5 background events, 2.25 sigma excess
+    b, sigma_b = 1e5, 230.0
+    excess = 2.25 * np.sqrt(b + sigma_b**2)
+    spec = M.counting_workspace(0.68, b, b + excess, sigma_b=sigma_b,
+                                poi_bounds=(0.0, 50 * excess / 0.68))
+    path = tmp_path / "window.json"
+    path.write_text(json.dumps(spec))
+    assert main(["fit", str(path), "--optimizer", "minuit", "--no-mle", "--no-limits"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["optimizer"] == "minuit"
+    assert out["z0"] == pytest.approx(_cowan(excess, b, sigma_b), rel=1e-3)
+
+
 def test_cli_patchset_by_name(patchset_files, capsys):
     ws, ps, jp = patchset_files
     assert main(["fit", str(ws), "--patch", str(ps), "--patch-name", "signal_1000",
