@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     "output": None,
     "score_options": {},
     "torch_threads": 1,
+    "closure": False,
+    "closure_alpha": 0.01,
+    "allow_sculpting": False,
 }
 
 

@@ -127,3 +127,68 @@ def test_serial_and_dask_give_the_same_summary(sample, tmp_path):
     assert [[r[k] for k in key] for r in serial["windows"]] == \
         [[r[k] for k in key] for r in dist["windows"]]
     assert serial["z_global"] == dist["z_global"]
+
+
+#: fast classifier settings of the closure tests (both the analysis and its pseudo-data)
+CLOSURE_OPTIONS = {"flow": {"transforms": 3, "hidden": [32, 32]},
+                   "fit": {"epochs": 4, "batch_size": 1024, "lr": 3e-3}, "k": 3,
+                   "classifier": "hgb", "classifier_options": {"n_models": 1}}
+
+
+def test_closure_passes_on_background_only_dijet(tmp_path):
+    # the built-in background-only sample and the default method (latent-space CATHODE):
+    # every selection keeps a flat fraction of the pseudo-data at every m. closure_alpha 1e-3
+    # (Bonferroni over the 2 efficiencies): a non-sculpting analysis fails 0.1 % of the time
+    path = tmp_path / "bkg.root"
+    write(path, dijet.generate(n_background=40_000, n_signal=0, seed=5), tree="events")
+    out = tmp_path / "out"
+    summary = run_bumphunt(_config(path, out, method="cathode", label=None, closure=True,
+                                   closure_alpha=1e-3, efficiency=[0.1, 0.01],
+                                   score_options=CLOSURE_OPTIONS), plots=True)
+    closure = json.loads((out / "summary.json").read_text())["closure"]
+    assert [r["p_value"] for r in closure["rows"]] == pytest.approx(
+        [r["p_value"] for r in summary["closure"]["rows"]])
+    assert closure["verdict"] == "pass", closure
+    assert closure["n_tests"] == 2 and closure["threshold"] == pytest.approx(5e-4)
+    assert all(r["p_value"] > closure["threshold"] for r in closure["rows"])
+    assert (out / "plots" / "closure_w00.png").exists()
+    assert (out / "state" / "models_000" / "closure" / "background" / "fingerprint").exists()
+
+
+def _correlated(path, seed=6):
+    # background only, plus a feature that follows m (like the Delta R of LaCATHODE's study)
+    d = dijet.generate(n_background=40_000, n_signal=0, seed=seed)
+    rng = np.random.default_rng(seed)
+    d["dr"] = 4.0 * np.log(d["mjj"] / 3500.0) + rng.normal(0.0, 0.5, len(d["mjj"]))
+    write(path, d, tree="events")
+
+
+def test_closure_flags_cwola_with_mass_correlated_features(tmp_path, capsys):
+    path = tmp_path / "corr.root"
+    _correlated(path)
+    features = [*dijet.FEATURES, "dr"]
+    # refused by default, with the reason and the way out
+    args = ["bumphunt", str(path), "--features", ",".join(features), "--method", "cwola",
+            "--sr", "3300:3700", "-o", str(tmp_path / "refused"), "--no-plots"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "refused by default" in err and "--allow-sculpting" in err
+    assert not (tmp_path / "refused").exists()
+    out = tmp_path / "out"
+    summary = run_bumphunt(_config(path, out, method="cwola", label=None, closure=True,
+                                   closure_alpha=1e-3, efficiency=[0.1, 0.01],
+                                   features=features, allow_sculpting=True,
+                                   score_options=CLOSURE_OPTIONS), plots=False)
+    closure = summary["closure"]
+    # CWoLa learns m through dr: its top 10 % of the SR is a bump at the SR (p ~ 0)
+    assert closure["verdict"] == "sculpts", closure
+    row = next(r for r in closure["rows"] if r["efficiency"] == 0.1)
+    assert row["sculpts"] and row["p_value"] < 1e-6
+
+
+def test_data_space_is_refused_without_allow_sculpting(sample, tmp_path):
+    from flowstats.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="space 'data' is refused by default"):
+        run_bumphunt(_config(sample, tmp_path / "o", score_options={**FAST, "space": "data"}),
+                     plots=False)

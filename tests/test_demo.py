@@ -15,6 +15,9 @@ def test_demo_quick(tmp_path, capsys):
     hunt = summary["bumphunt"]
     assert hunt["signal_window"] == [3300.0, 3700.0]
     assert hunt["z_local_no_cut"] >= 0 and hunt["z_local_best_cut"] >= 0
+    # the closure check ran on every window and efficiency of the scan
+    assert hunt["closure"]["verdict"] in ("pass", "sculpts") and hunt["closure"]["n_tests"] == 3
+    assert 0 <= hunt["closure"]["min_p_value"] <= 1
     assert set(summary["unweight"]["features"]) == {"pt", "y", "m"}
     assert printed["bumphunt"]["z_local_best_cut"] == hunt["z_local_best_cut"]
     assert summary["provenance"]["seed"] == 1

@@ -390,3 +390,25 @@ def test_spline_domain_covers_outliers(caplog):
     with caplog.at_level(logging.WARNING, logger="flowstats"):
         flow.log_prob(np.array([[1e3]]))
     assert "outside the spline domain" in caplog.text
+
+
+def test_latent_of_the_flows_own_samples_is_standard_normal_at_every_context():
+    # whatever the training, the flow's own samples at context c map back to its base space:
+    # latent(sample(c), c) ~ N(0, 1) independently of c (what latent-space scoring relies on)
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    c = rng.uniform(0, 4, 8000)
+    x = np.stack([rng.normal(c, 0.5 + 0.2 * c), rng.gamma(2.0, 1 + c)], 1)
+    flow = Flow(["a", "b"], ["c"], positive=["b"], seed=4, **SMALL)
+    flow.fit(x, context=c[:, None], epochs=3, **FIT)
+    for c0 in (0.5, 3.5):
+        s = flow.sample(20_000, context=np.full((20_000, 1), c0), seed=3)
+        u = flow.latent(s, context=np.full((20_000, 1), c0))
+        assert u.shape == (20_000, 2)
+        for j in range(2):
+            # an exact identity up to float32 round-off: a KS test at 1e-3 fails only by chance
+            assert stats.kstest(u[:, j], "norm").pvalue > 1e-3, (c0, j)
+    # points outside a feature's domain (b <= 0 for a positive feature) map to inf
+    u = flow.latent(np.array([[0.0, -1.0]]), context=np.array([[1.0]]))
+    assert np.isinf(u).all()

@@ -13,9 +13,16 @@ Example::
     result = score(x, m, method="cathode", sr=(3300, 3700), seed=1)
     result.score, result.fold, result.region
 
+By default the flow-based methods (cathode, anode, bootstrap, density) score in the sideband
+flow's latent space (``space="latent"``, LaCATHODE): with the features mapped to the flow's
+base space at each event's own m, the background looks the same at every m and a cut on the
+score keeps the same background fraction at every m (benchmarks/bench_sculpting.py).
+:mod:`flowstats.anomaly.sculpting` tests that; :mod:`flowstats.anomaly.closure` builds the
+background-like pseudo-data of the bump hunt's closure check.
+
 References:
-    ANODE arXiv:2001.04990; CATHODE arXiv:2109.00546; CWoLa hunting arXiv:1805.02664,
-    arXiv:1902.02634; J. Tan, ICML INNF workshop 2020 (bootstrap).
+    ANODE arXiv:2001.04990; CATHODE arXiv:2109.00546; LaCATHODE arXiv:2210.14924; CWoLa
+    hunting arXiv:1805.02664, arXiv:1902.02634; J. Tan, ICML INNF workshop 2020 (bootstrap).
 """
 
 from __future__ import annotations
@@ -99,7 +106,7 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
 
 
 OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
-           "iterations", "max_flow_events", "n_mass")
+           "iterations", "max_flow_events", "n_mass", "space")
 
 
 def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -139,6 +146,10 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             (dict), ``k`` (folds, 5),
             ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
             ``n_mass`` (5: SR mass points anode averages its densities over),
+            ``space`` (``"latent"``, the default, or ``"data"``: where the flow-based methods
+            score; in latent space every event is first mapped to the sideband flow's base
+            space at its own m, where the background is N(0, 1) at every m, so that no cut
+            on the score sculpts the m spectrum; LaCATHODE, arXiv:2210.14924),
             ``max_flow_events``
             (at most this many events, drawn at random, train each flow; 250000).
             Unless ``flow`` sets them, features within [0, 1] get a logit map and positive

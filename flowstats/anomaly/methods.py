@@ -5,18 +5,27 @@ every event (1 SR, 0 sideband, -1 outside), and returns a score for EVERY event 
 signal-like) and the fold whose model scored it. Fold numbers: ``0..k-1`` for the cross-scored
 methods (the fold model never saw the event), ``-1`` for ``density``.
 
-* ``density``: ``-log p_bkg(x | m)`` with the sideband flow: the outlier baseline.
-* ``anode`` (arXiv:2001.04990): ``log p_SR(x) - log p_bkg(x)``, both conditional flows
-  averaged over the SR's mass distribution, so that the score is one function of x for every
-  event; p_SR is learnt by ``k`` flows on the SR events, cross-fitted like the classifiers
-  (an SR event is scored by the flow that did not see it). See :func:`anode` for the two
-  simpler variants that sculpted the no-signal spectrum.
+Every flow-based method works by default in the latent space of the sideband flow
+(``space="latent"``, LaCATHODE, arXiv:2210.14924): each event's features are mapped to the
+flow's standard-normal base space at the event's own m, u = f^-1(x; m). Background events then
+have u ~ N(0, 1) at every m, so any function of u keeps the same background fraction at every
+m: no sculpting of the spectrum the bump hunt fits. ``space="data"`` gives the original
+methods on x, which sculpt when the features depend on m (benchmarks/bench_sculpting.py).
+
+* ``density``: ``|u|^2 / 2`` in latent space; ``-log p_bkg(x | m)`` in data space.
+* ``anode`` (arXiv:2001.04990): ``log p_SR - log p_bkg``, one function of the features for
+  every event; p_SR is learnt by ``k`` flows on the SR events (of u in latent space, where
+  p_bkg is the standard normal), cross-fitted like the classifiers (an SR event is scored by
+  the flow that did not see it), averaged over the SR's mass distribution. See :func:`anode`
+  for the two simpler variants that sculpted the no-signal spectrum.
 * ``cathode`` (arXiv:2109.00546): a classifier of SR data (label 1) against background samples
-  drawn in the SR from the sideband flow (``oversample`` times as many, weighted down to the
-  data's total), with k-fold cross-scoring. m is not a classifier input. Sideband and outside
-  events are scored by the model of a fold drawn at random for them (no fold model saw them):
-  their score is the same function of x applied to background at other masses, which is what
-  the bump hunt needs to see how the selection acts on background.
+  (``oversample`` times as many, weighted down to the data's total), with k-fold
+  cross-scoring; in latent space the samples are N(0, 1) draws and the data their u, in data
+  space the samples are drawn from the sideband flow at SR masses. m is not a classifier
+  input. Sideband and outside events are scored by the model of a fold drawn at random for
+  them (no fold model saw them): their score is the same function applied to background at
+  other masses, which is what the bump hunt needs to see how the selection acts on
+  background.
 * ``cwola`` (arXiv:1805.02664, 1902.02634): a classifier of SR (1) against sideband (0) events,
   k-fold cross-scored over both; outside events get a random fold's model. It fails when x
   correlates with m: the classifier then learns the m dependence, not the signal.
@@ -96,6 +105,29 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
     return dens
 
 
+#: the spaces a flow-based score can be computed in
+SPACES = ("latent", "data")
+#: latent coordinates are clipped to +-LATENT_CLIP (points outside a feature's domain map to inf)
+LATENT_CLIP = 20.0
+
+
+def _space(space: str) -> str:
+    if space not in SPACES:
+        from ..exceptions import BadInputError
+
+        raise BadInputError(f"space={space!r}: use one of {', '.join(SPACES)}")
+    return space
+
+
+def _clip(u: np.ndarray) -> np.ndarray:
+    return np.clip(np.nan_to_num(u, nan=LATENT_CLIP), -LATENT_CLIP, LATENT_CLIP)
+
+
+def _latent_flow(flow: dict | None) -> dict:
+    r"""Flow options for densities of latent points (no domain maps: they are unbounded)."""
+    return {**(flow or {}), "bounds": {}, "positive": []}
+
+
 def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     r"""Balanced random fold numbers in [0, k)."""
     return rng.permutation(np.arange(n) % k).astype(np.int64)
@@ -103,22 +135,33 @@ def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-            fit: dict | None = None,
+            fit: dict | None = None, space: str = "latent",
             max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
-    r"""``-log p_bkg(x | m)`` with a conditional flow trained on the sidebands.
+    r"""Outlier score of the sideband background flow.
+
+    ``space="latent"`` (default): half the squared norm of the event's latent point at its
+    own mass, ``|u(x, m)|^2 / 2`` (-log of the standard-normal base density): its background
+    distribution (chi2 with d degrees of freedom) is the same at every m. ``space="data"``:
+    ``-log p_bkg(x | m)``, which carries the m dependence of the features' scale through the
+    Jacobian and so sculpts m (tests/test_anomaly.py).
 
     Arguments:
         x, m, codes: Features (n, d), mass (n,), region codes (n,).
         names: Feature names.
         seed, device, model_dir: Seed, torch device, where models are saved/reused.
         flow, fit: Flow architecture and training options.
+        space: ``"latent"`` or ``"data"``.
     """
     sb = codes == SIDEBAND
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
                    model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
-    score = -bkg.log_prob(x, m)
-    return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg)}
+    if _space(space) == "latent":
+        score = 0.5 * np.sum(_clip(bkg.latent(x, m)) ** 2, axis=1)
+    else:
+        score = -bkg.log_prob(x, m)
+    return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
+                                                       "space": space}
 
 
 def _summary(dens: ConditionalDensity) -> dict:
@@ -128,27 +171,35 @@ def _summary(dens: ConditionalDensity) -> dict:
 
 def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
           device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-          fit: dict | None = None, k: int = 5, n_mass: int = 5,
+          fit: dict | None = None, k: int = 5, n_mass: int = 5, space: str = "latent",
           max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""ANODE (arXiv:2001.04990): the ratio of an SR density to the sideband background's.
 
-    The score of an event is ``log p_SR(x) - log p_bkg(x)``, both densities averaged over the
-    SR's mass distribution (``n_mass`` of its quantiles), so that it is one function of x for
-    every event, SR and sidebands alike, as CATHODE's classifier is. p_SR is learnt by ``k``
-    conditional flows, each on the SR events outside one fold; an event is scored by the flow
-    of its own fold (SR events: the flow that never saw them; others: a fold drawn at random).
+    The score of an event is ``log p_SR - log p_bkg``, one function of the event's features
+    for every event, SR and sidebands alike, as CATHODE's classifier is. p_SR is learnt by
+    ``k`` conditional flows, each on the SR events outside one fold; an event is scored by the
+    flow of its own fold (SR events: the flow that never saw them; others: a fold drawn at
+    random), with p_SR averaged over the SR's mass distribution (``n_mass`` of its quantiles).
+
+    ``space="latent"`` (default): both densities are densities of the event's latent point
+    u(x, m) of the sideband flow at its own mass; p_bkg(u) is then the standard normal at
+    every m, and p_SR is learnt on the SR events' latent points (the LaCATHODE idea,
+    arXiv:2210.14924, applied to ANODE). ``space="data"``: densities of x, p_bkg averaged over
+    the SR masses like p_SR.
 
     Measured on a 40k no-signal dijet sample (the top-1 % selection, the sculpting test of
     tests/test_anomaly.py): one p_SR trained on all SR events rates its own training events
     above unseen events of the same x and carved a bump at the SR (p < 1e-4); p_SR and p_bkg
     evaluated at each event's own mass clamped into the SR (sideband masses are an
-    extrapolation the SR flow never saw) then carved a dip (p < 1e-4). The cross-fitted,
-    mass-averaged score is what is left.
+    extrapolation the SR flow never saw) then carved a dip (p < 1e-4). In data space the
+    cross-fitted, mass-averaged score still sculpts the spectrum outside the SR (the features
+    scale with m), which the latent space removes (benchmarks/bench_sculpting.py).
 
     Arguments:
         x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
         k: Number of SR folds (SR flows).
         n_mass: Number of SR mass quantiles the densities are averaged over.
+        space: ``"latent"`` or ``"data"``.
     """
     from scipy.special import logsumexp
 
@@ -165,12 +216,18 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
         logp = np.stack([dens.log_prob(xs, np.full(len(xs), mq)) for mq in m_q])
         return logsumexp(logp, axis=0) - np.log(n_mass)
 
-    score = -marginal(bkg, x)
+    if _space(space) == "latent":
+        x = _clip(bkg.latent(x, m))
+        score = 0.5 * np.sum(x**2, axis=1)  # -log N(u), up to a constant
+        sr_flow, what = _latent_flow(flow), "sr_latent"
+    else:
+        score = -marginal(bkg, x)
+        sr_flow, what = flow, "sr"
     summaries = []
     for j in range(k):
         train = sr & (fold != j)
-        sig = _density(x[train], m[train], names, what=f"sr/fold{j}", seed=seed + 1 + j,
-                       device=device, model_dir=model_dir, flow=flow, fit=fit,
+        sig = _density(x[train], m[train], names, what=f"{what}/fold{j}", seed=seed + 1 + j,
+                       device=device, model_dir=model_dir, flow=sr_flow, fit=fit,
                        max_flow_events=max_flow_events)
         summaries.append(_summary(sig))
         mine = fold == j
@@ -178,24 +235,37 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     # where either density underflows, the score is not a number: rank such events lowest
     score = np.where(np.isfinite(score), score, -np.inf)
     return score, fold, {"background": _summary(bkg), "sr": summaries,
-                         "masses": m_q.tolist()}
+                         "masses": m_q.tolist(), "space": space}
 
 
 def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
                 seed: int, device: str, model_dir: str | Path | None, flow: dict | None,
                 fit: dict | None, oversample: float, regions: Any,
-                max_flow_events: int | None) -> tuple[np.ndarray, dict]:
+                max_flow_events: int | None, space: str = "latent"
+                ) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""The classifier's inputs: every event's features and background samples in the SR.
+
+    In latent space the events are mapped to the sideband flow's base space at their own
+    mass, where the background is standard normal at every m: the samples are then drawn from
+    N(0, 1) directly (LaCATHODE, arXiv:2210.14924). In data space the samples are drawn from
+    the sideband flow at SR masses drawn from the SR's mass distribution (CATHODE).
+    """
     sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
                    model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
     n = int(round(oversample * sr.sum()))
+    if _space(space) == "latent":
+        u = _clip(bkg.latent(x, m))
+        u_s = np.random.default_rng(seed + 12).standard_normal((n, x.shape[1]))
+        return u, u_s, {"background": _summary(bkg), "n_samples": n, "space": space}
     m_s = sample_mass(m[sr], n, regions.sr, seed=seed + 11)
     x_s = bkg.sample(m_s, seed=seed + 12)
     good = np.isfinite(x_s).all(axis=1)
     if not good.all():
         log.warning("%d background samples are not finite and are dropped", int((~good).sum()))
-    return x_s[good], {"background": _summary(bkg), "n_samples": int(good.sum())}
+    return x, x_s[good], {"background": _summary(bkg), "n_samples": int(good.sum()),
+                          "space": space}
 
 
 def _classifier_options(classifier: str, classifier_options: dict | None, device: str) -> dict:
@@ -209,8 +279,14 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
             fit: dict | None = None, regions: Any = None,
             classifier: str = "mlp", classifier_options: dict | None = None, k: int = 5,
-            oversample: float = 4.0, max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            oversample: float = 4.0, space: str = "latent",
+            max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
+
+    ``space="latent"`` (default) is LaCATHODE (arXiv:2210.14924): the classifier separates the
+    SR events' latent points (the sideband flow's base space at each event's own mass) from
+    standard-normal samples, and every event is scored at its latent point, so the background
+    efficiency of a cut is the same at every m. ``space="data"`` is the original CATHODE.
 
     Arguments:
         x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
@@ -218,11 +294,12 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         classifier: ``"mlp"`` or ``"hgb"``; classifier_options: passed to it.
         k: Number of folds of the cross-scoring.
         oversample: Number of background samples per SR event.
+        space: ``"latent"`` or ``"data"``.
     """
     rng = np.random.default_rng(seed + 21)
-    x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                            flow=flow, fit=fit, oversample=oversample,
-                            regions=regions, max_flow_events=max_flow_events)
+    x, x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device,
+                               model_dir=model_dir, flow=flow, fit=fit, oversample=oversample,
+                               regions=regions, max_flow_events=max_flow_events, space=space)
     sr = codes == SIGNAL_REGION
     fold = _random_folds(len(x), k, rng)
     f_s = _random_folds(len(x_s), k, rng)
@@ -260,7 +337,7 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
               flow: dict | None = None, fit: dict | None = None,
               regions: Any = None, classifier: str = "mlp",
               classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
-              alpha: float = 0.1, iterations: int = 2,
+              alpha: float = 0.1, iterations: int = 2, space: str = "latent",
               max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
@@ -269,15 +346,17 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
             classifier_options, k, oversample: as :func:`cathode`.
         alpha: Type-I rate: the fraction of background failing ``lambda <= epsilon``.
         iterations: Number of re-estimation steps after the initial CATHODE ratio.
+        space: ``"latent"`` (default: the ratio is learnt on latent points, as in
+            :func:`cathode`) or ``"data"``.
     """
     from ..exceptions import BadInputError
 
     if not 0 < alpha < 1:
         raise BadInputError(f"bootstrap: alpha={alpha!r} must lie in (0, 1)")
     rng = np.random.default_rng(seed + 21)
-    x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                            flow=flow, fit=fit, oversample=oversample,
-                            regions=regions, max_flow_events=max_flow_events)
+    x, x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device,
+                               model_dir=model_dir, flow=flow, fit=fit, oversample=oversample,
+                               regions=regions, max_flow_events=max_flow_events, space=space)
     sr = codes == SIGNAL_REGION
     n_sr = int(sr.sum())
     fold = _random_folds(len(x), k, rng)

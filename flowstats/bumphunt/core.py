@@ -84,6 +84,31 @@ def _read(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return x, m, events.entries, label
 
 
+#: methods refused by default: their selection sculpts the background m spectrum when the
+#: features depend on m (benchmarks/bench_sculpting.py, README "Sculpting")
+SCULPTING_METHODS = {"cwola": "CWoLa learns SR against sideband events, so with features that "
+                              "depend on m it learns m and carves a bump at the SR "
+                              "(arXiv:1902.02634)"}
+
+
+def _check_method(config: dict[str, Any]) -> None:
+    r"""Refuses a sculpting method (or space) unless ``allow_sculpting`` is set."""
+    why = SCULPTING_METHODS.get(config["method"])
+    space = dict(config.get("score_options") or {}).get("space", "latent")
+    if why is None and space == "data" and config["method"] != "cwola":
+        why = ("data-space scores carry the m dependence of the features into the selection "
+               "(LaCATHODE, arXiv:2210.14924); the default latent space does not")
+    if why is None:
+        return
+    what = (f"method {config['method']!r}" if config["method"] in SCULPTING_METHODS
+            else f"method {config['method']!r} with space 'data'")
+    if not config.get("allow_sculpting"):
+        raise ConfigError(f"{what} is refused by default: {why}; pass --allow-sculpting "
+                          "(allow_sculpting: true) to run it anyway, ideally with --closure")
+    log.warning("%s sculpts the background spectrum when the features depend on m: %s; "
+                "check it with --closure", what, why)
+
+
 def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = None,
                  plots: bool = True) -> dict[str, Any]:
     r"""Runs the bump hunt described by a resolved configuration; returns the summary.
@@ -94,12 +119,14 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
         client: A dask client to use instead of ``config["scheduler"]``.
         plots: Whether to draw the PNG plots.
     """
+    from .closure import closure_summary
     from .outputs import write_outputs
     from .statistics import global_significance, window_statistics
 
     if not config.get("output"):
         raise BadInputError("no output directory given (-o OUTDIR)")
     out = Path(config["output"])
+    _check_method(config)
     windows = make_windows(config.get("sr"), config.get("scan"))
     efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
     x, m, entries, label = _read(config)
@@ -146,9 +173,13 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
             rows.append(row)
             fits[(i, eff)] = extra
     glob = global_significance(rows, windows, efficiencies, config)
+    closure = closure_summary(results, windows, efficiencies, m,
+                              float(config.get("closure_alpha", 0.01))) \
+        if config.get("closure") else None
     summary = {
         "windows": rows,
         **glob,
+        **({"closure": closure} if closure is not None else {}),
         "efficiencies": efficiencies,
         "n_events": len(m),
         "timing": {"scoring_seconds": scoring_seconds,

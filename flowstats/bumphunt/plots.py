@@ -111,6 +111,29 @@ def roc_sic(results: dict[int, dict[str, Any]], windows: list[tuple[float, float
     _save(fig, path)
 
 
+def closure(rows: list[dict[str, Any]], window: tuple[float, float], path: Path,
+            mass: str = "m") -> None:
+    r"""Closure check of one window: selection efficiency / its mean against m, per efficiency."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for r in rows:
+        edges = np.asarray(r["edges"], float)
+        centres = 0.5 * (edges[1:] + edges[:-1])[: len(r["bin_efficiency"])]
+        ratio = np.asarray(r["bin_efficiency"]) / r["selected_fraction"]
+        err = np.asarray(r["bin_error"]) / r["selected_fraction"]
+        ax.errorbar(centres, ratio, yerr=err, fmt="o", ms=4, capsize=2,
+                    label=f"efficiency {r['efficiency']:g}: p = {r['p_value']:.2g}"
+                          + (" SCULPTS" if r["sculpts"] else ""))
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.axvspan(*window, color="tab:orange", alpha=0.2, label="signal region")
+    ax.set_xlabel(f"{mass} [GeV]")
+    ax.set_ylabel("selected fraction / overall fraction")
+    ax.set_title("closure: background-like pseudo-data", fontsize=12)
+    ax.legend(fontsize=9)
+    _save(fig, path)
+
+
 def draw_all(directory: Path, summary: dict[str, Any], results: dict[int, dict[str, Any]],
              fits: dict[tuple[int, float], dict[str, Any]], windows: list[tuple[float, float]],
              efficiencies: list[float], *, label: np.ndarray | None,
@@ -127,3 +150,8 @@ def draw_all(directory: Path, summary: dict[str, Any], results: dict[int, dict[s
         pvalues(summary["windows"], efficiencies, directory / "local_pvalue.png")
     if label is not None:
         roc_sic(results, windows, np.asarray(label), directory / "roc_sic.png")
+    for i, window in enumerate(windows):
+        mine = [r for r in (summary.get("closure") or {}).get("rows", [])
+                if tuple(r["sr"]) == tuple(window)]
+        if mine:
+            closure(mine, window, directory / f"closure_w{i:02d}.png", mass=config["mass"])

@@ -30,28 +30,37 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
         config: The resolved analysis configuration.
 
     Returns:
-        ``{"index", "window", "score", "fold", "region", "seconds", "info"}``.
+        ``{"index", "window", "score", "fold", "region", "seconds"}``, and ``"closure_score"``
+        (the scores of the closure pseudo-data, see :mod:`flowstats.anomaly.closure`) when
+        ``config["closure"]`` is set.
     """
     import torch
     from threadpoolctl import threadpool_limits
 
     from ..anomaly import score
+    from ..anomaly.closure import pseudo_background
 
     # a fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the same
     # numbers whether the task runs serially here or on a single-threaded dask worker
     threads = int(config.get("torch_threads") or 1)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    common = {"sr": tuple(task["window"]), "sideband_width": config.get("sideband_width"),
+              "names": names, "seed": int(task["seed"]), "device": config.get("device", "auto"),
+              **dict(config.get("score_options") or {})}
+    model_dir = task.get("model_dir")
+    closure = None
     try:
         with threadpool_limits(limits=threads):
-            result = score(x, m, method=config["method"], sr=tuple(task["window"]),
-                           sideband_width=config.get("sideband_width"), names=names,
-                           seed=int(task["seed"]), device=config.get("device", "auto"),
-                           model_dir=task.get("model_dir"),
-                           **dict(config.get("score_options") or {}))
+            result = score(x, m, method=config["method"], model_dir=model_dir, **common)
+            if config.get("closure"):
+                x_pseudo = pseudo_background(x, m, model_dir=model_dir, **common)
+                closure = score(x_pseudo, m, method=config["method"],
+                                model_dir=None if model_dir is None
+                                else Path(model_dir) / "closure", **common)
     finally:
         torch.set_num_threads(previous)
-    return {
+    out = {
         "index": task["index"],
         "window": tuple(task["window"]),
         "score": result.score,
@@ -59,6 +68,9 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
         "region": result.region,
         "seconds": float(result.info.get("seconds", math.nan)),
     }
+    if closure is not None:
+        out["closure_score"] = closure.score
+    return out
 
 
 def select_top(score: np.ndarray, region: np.ndarray, efficiency: float) -> np.ndarray:
@@ -87,14 +99,19 @@ def save_window(path: Path, result: dict[str, Any]) -> None:
 
     with atomic_path(path, force=True) as tmp:
         with open(tmp, "wb") as fh:
+            extra = ({"closure_score": result["closure_score"]}
+                     if "closure_score" in result else {})
             np.savez(fh, score=result["score"], fold=result["fold"], region=result["region"],
                      window=np.asarray(result["window"], float),
-                     seconds=np.asarray(result["seconds"], float))
+                     seconds=np.asarray(result["seconds"], float), **extra)
 
 
 def load_window(path: Path, index: int) -> dict[str, Any]:
     r"""Reads a window stored by :func:`save_window`."""
     with np.load(path) as data:
-        return {"index": index, "window": tuple(float(v) for v in data["window"]),
-                "score": data["score"], "fold": data["fold"], "region": data["region"],
-                "seconds": float(data["seconds"])}
+        out = {"index": index, "window": tuple(float(v) for v in data["window"]),
+               "score": data["score"], "fold": data["fold"], "region": data["region"],
+               "seconds": float(data["seconds"])}
+        if "closure_score" in data:
+            out["closure_score"] = data["closure_score"]
+        return out

@@ -52,12 +52,19 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--seed", type=int, help="Seed of every random step [0].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Torch device [auto].")
 @click.option("--epochs", type=int, help="Flow training epochs (score option).")
+@click.option("--closure", is_flag=True, default=None,
+              help="Also run the closure check: the same analysis on background-like "
+                   "pseudo-data (features redrawn from the sideband flow at each event's m); "
+                   "reports whether the selection sculpts m (summary.json 'closure').")
+@click.option("--allow-sculpting", is_flag=True, default=None,
+              help="Run a method that is refused by default because it sculpts the "
+                   "background spectrum (cwola), with a warning.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, sr, scan, windows,
              window_width, window_step, efficiency, sideband_width, bin_width, fit_range,
-             function, output, config_file, scheduler, workers, seed, device, epochs, no_plots,
-             force) -> None:
+             function, output, config_file, scheduler, workers, seed, device, epochs, closure,
+             allow_sculpting, no_plots, force) -> None:
     r"""Enhanced bump hunt: anomaly score, selection, sideband fit, significances and limits.
 
     Interrupted runs resume from the windows already finished (same options, same OUTPUT);
@@ -86,6 +93,7 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
         "bin_width": bin_width, "fit_range": _pair(fit_range, "--fit-range"),
         "function": function, "output": output, "scheduler": scheduler, "workers": workers,
         "seed": seed, "device": device, "score_options": score_options or None,
+        "closure": closure, "allow_sculpting": allow_sculpting,
     }
     if sr is not None:
         file_config = {k: v for k, v in file_config.items() if k != "scan"}
@@ -94,5 +102,9 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
     config = resolve_config(file_config, overrides)
     summary = run_bumphunt(config, force=force, plots=not no_plots)
     best = max(summary["windows"], key=lambda r: r["z_local"])
-    echo_json({"output": config["output"], "z_global": summary["z_global"],
-               "best": best, "n_windows": len({tuple(r["sr"]) for r in summary["windows"]})})
+    shown = {"output": config["output"], "z_global": summary["z_global"],
+             "best": best, "n_windows": len({tuple(r["sr"]) for r in summary["windows"]})}
+    if "closure" in summary:
+        shown["closure"] = {k: summary["closure"][k] for k in ("verdict", "min_p_value",
+                                                               "threshold")}
+    echo_json(shown)

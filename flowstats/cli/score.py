@@ -53,11 +53,15 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Background samples per SR event (cathode, bootstrap).")
 @click.option("--min-sr", type=int, default=100, show_default=True,
               help="Fewest SR (and sideband) events accepted.")
+@click.option("--space", type=click.Choice(["latent", "data"]), default="latent",
+              show_default=True,
+              help="Where the flow methods score: the sideband flow's latent space at each "
+                   "event's m (no sculpting of m; LaCATHODE) or the features themselves.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ...], method: str,
           sr: str, sideband_width: float | None, output: str, model_dir: str | None, seed: int,
           device: str, classifier: str | None, epochs: int | None, folds: int,
-          oversample: float, min_sr: int, force: bool) -> None:
+          oversample: float, min_sr: int, space: str, force: bool) -> None:
     r"""Score every event of INPUTS with a resonant anomaly-detection method."""
     from .. import _utils
     from ..anomaly import parse_window
@@ -82,6 +86,8 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
     x = events.x[:, :-1]
     m = events.x[:, -1]
     options: dict = {"k": folds, "oversample": oversample}
+    if method != "cwola":
+        options["space"] = space
     if classifier is not None:
         options["classifier"] = classifier
     if epochs is not None:
