@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "output": None,
     "score_options": {},
     "torch_threads": 1,
+    "fit_pvalue_min": 0.01,
     "closure": False,
     "closure_alpha": 0.01,
     "allow_sculpting": False,

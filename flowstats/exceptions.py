@@ -83,6 +83,16 @@ class InputFileNotFoundError(FlowstatsError, FileNotFoundError):
         super().__init__(msg)
 
 
+class DamagedFileError(FlowstatsError, OSError):
+    r"""An input file exists but is empty, not a ROOT file, truncated or otherwise damaged."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = str(path), " ".join(str(reason).split())
+        if len(self.reason) > 300:  # uproot's deserialisation reports run to many lines
+            self.reason = self.reason[:297] + "..."
+        super().__init__(f"input file {self.path!r} is unreadable: {self.reason}")
+
+
 class TreeNotFoundError(FlowstatsError, KeyError):
     r"""A TTree is missing from a ROOT file; the message lists the trees that exist."""
 

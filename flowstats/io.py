@@ -35,6 +35,7 @@ from ._utils import atomic_path, check_output, progress
 from .exceptions import (
     BadInputError,
     BranchNotFoundError,
+    DamagedFileError,
     FlowstatsError,
     InputFileNotFoundError,
     JaggedBranchError,
@@ -200,19 +201,58 @@ def _is_lhe(path: Path) -> bool:
     return path.name.lower().endswith(_LHE_SUFFIXES)
 
 
+def _header_problem(path: Path) -> str | None:
+    r"""What is wrong with a local file as a ROOT file, from its size and header; None if fine.
+
+    A ROOT file starts with ``root``, its format version (4 bytes, big-endian), the offset of
+    its first record (4 bytes) and its end ``fEND`` (4 bytes, 8 from version 1000000 on): a
+    file shorter than ``fEND`` was cut off (an interrupted copy or write).
+    """
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return None  # not a local file (or unreadable): uproot says why
+    if size == 0:
+        return "the file is empty (0 bytes)"
+    if head[:4] != b"root":
+        return (f"not a ROOT file (a ROOT file starts with 'root'; this one with "
+                f"{head[:4]!r}, {size} bytes)")
+    if len(head) < 20:
+        return f"truncated: {size} bytes, shorter than a ROOT file header"
+    version = int.from_bytes(head[4:8], "big")
+    end = int.from_bytes(head[12:20] if version >= 1_000_000 else head[12:16], "big")
+    if size < end:
+        return (f"truncated: its header says it ends at byte {end} but it has {size} bytes "
+                "(an interrupted copy or write?)")
+    return None
+
+
+#: what uproot raises on damaged content (beyond OSError and ValueError)
+def _read_errors() -> tuple[type[BaseException], ...]:
+    import zlib
+
+    import uproot
+
+    return (OSError, ValueError, zlib.error, uproot.deserialization.DeserializationError)
+
+
 def _open_root(path: Path, display: str | None = None) -> Any:
     import uproot
 
     display = display or str(path)
+    if not Path(path).exists():
+        raise InputFileNotFoundError(display)
+    problem = _header_problem(Path(path))
+    if problem:
+        raise DamagedFileError(display, problem)
     try:
         return uproot.open(path)
     except FileNotFoundError:
         raise InputFileNotFoundError(display) from None
-    except (ValueError, OSError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if "not a ROOT file" in reason:
-            reason = "not a ROOT file"
-        raise InputFileNotFoundError(display, reason) from None
+    except _read_errors() as err:
+        raise DamagedFileError(display, str(err) or type(err).__name__) from None
 
 
 def _tree_names(file: Any) -> list[str]:
@@ -429,7 +469,16 @@ def _tree_chunks(t: Any, src: _Source, offset: int, expressions: list[str],
     branches = [e for e in expressions if e != _CUT_ALIAS] + list(src.cut_branches)
     step = _aligned_step(t, list(dict.fromkeys(branches)), step_size)
     it = t.iterate(expressions, aliases=aliases, step_size=step, library="np", report=True)
-    for arrays, report in it:
+    while True:
+        try:
+            arrays, report = next(it)
+        except StopIteration:
+            return
+        except FlowstatsError:
+            raise
+        except _read_errors() as err:
+            raise DamagedFileError(src.display, f"reading {_where(tree, src.display)} failed: "
+                                   f"{err or type(err).__name__}") from None
         mask = None
         if cut is not None:
             mask = arrays.pop(_CUT_ALIAS)

@@ -192,3 +192,75 @@ def test_data_space_is_refused_without_allow_sculpting(sample, tmp_path):
     with pytest.raises(ConfigError, match="space 'data' is refused by default"):
         run_bumphunt(_config(sample, tmp_path / "o", score_options={**FAST, "space": "data"}),
                      plots=False)
+
+
+@pytest.fixture(scope="module")
+def falling(tmp_path_factory):
+    # a steeply falling spectrum: the high windows of a scan hold fewer than 100 SR events
+    rng = np.random.default_rng(2)
+    n = 20_000
+    m = 2500 + rng.exponential(300, n)
+    path = tmp_path_factory.mktemp("falling") / "falling.root"
+    write(path, {"m": m, "a": rng.normal(size=n), "b": rng.gamma(2.0, 1.0, n)}, tree="events")
+    return path, m
+
+
+def test_scan_survives_sparse_windows_and_clips_its_range(falling, tmp_path, caplog):
+    path, m = falling
+    scan = {"range": [2800, 7000], "width": 400, "step": 400}
+    cfg = _config(path, tmp_path / "out", sr=None, scan=scan, mass="m", features=["a", "b"],
+                  label=None, efficiency=[0.2], function="expo2", bin_width=50)
+    with caplog.at_level("WARNING"):
+        summary = run_bumphunt(cfg, plots=True)
+    assert summary["scan_clipped_to"] == [2800.0, pytest.approx(float(m.max()))]
+    assert "clipped to" in caplog.text and "skipped" in caplog.text
+    windows = sorted({tuple(r["sr"]) for r in summary["windows"]})
+    assert windows[-1][1] <= m.max()
+    sr_counts = {w: int(((m >= w[0]) & (m < w[1])).sum()) for w in windows}
+    skipped = {tuple(r["sr"]) for r in summary["windows"] if r["status"].startswith("skipped")}
+    # exactly the windows with fewer than 100 SR events are skipped, with NaN numbers
+    assert skipped == {w for w, n in sr_counts.items() if n < 100} and skipped
+    assert summary["n_windows_skipped"] == len(skipped)
+    for r in summary["windows"]:
+        if tuple(r["sr"]) in skipped:
+            assert "at least 100" in r["status"] and np.isnan(r["z_local"])
+        else:
+            assert np.isfinite(r["z_local"]) and r["status"] != "" and "skipped" not in r["status"]
+    assert np.isfinite(summary["z_global"])
+    assert (tmp_path / "out" / "summary.csv").exists()
+
+
+def test_scan_without_any_analysable_window_exits_2(falling, tmp_path, capsys):
+    path, _ = falling
+    out = tmp_path / "none"
+    code = main(["bumphunt", str(path), "--mass", "m", "--features", "a,b", "--scan",
+                 "4400:5200", "--window-width", "400", "--window-step", "400", "-o", str(out),
+                 "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "no window could be analysed (2 tried)" in err and "at least 100" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_poor_sideband_fits_are_flagged_and_left_out_of_the_global_z(tmp_path, caplog):
+    # a narrow peak in a sideband (a Z-like resonance the smooth function cannot follow)
+    rng = np.random.default_rng(4)
+    m = np.concatenate([2500 + rng.exponential(400, 20_000), rng.normal(2900, 20, 4000)])
+    n = len(m)
+    path = tmp_path / "peak.root"
+    write(path, {"m": m, "a": rng.normal(size=n), "b": rng.normal(size=n)}, tree="events")
+    kw = dict(mass="m", features=["a", "b"], label=None, sr=[3300, 3700], efficiency=[0.2],
+              function="expo2", bin_width=50)
+    with caplog.at_level("WARNING"):
+        summary = run_bumphunt(_config(path, tmp_path / "strict", **kw), plots=False)
+    for row in summary["windows"]:
+        assert row["fit_pvalue"] < 1e-6
+        assert row["status"].startswith("poor fit: chi2/ndf = ") and "< 0.01" in row["status"]
+        assert row["in_global"] is False
+    assert "window 3300-3700 efficiency 1: poor fit" in caplog.text
+    assert np.isnan(summary["z_global"])  # no row is fit to enter it
+    # the threshold is configurable: with 0 every fit is accepted and enters the global Z
+    loose = run_bumphunt(_config(path, tmp_path / "loose", fit_pvalue_min=0.0, **kw),
+                         plots=False)
+    assert all(r["status"] == "ok" and r["in_global"] for r in loose["windows"])
+    assert np.isfinite(loose["z_global"])

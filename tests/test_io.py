@@ -23,6 +23,7 @@ from flowstats.cli import main
 from flowstats.exceptions import (
     BadInputError,
     BranchNotFoundError,
+    DamagedFileError,
     InputFileNotFoundError,
     JaggedBranchError,
     NonFiniteError,
@@ -363,11 +364,11 @@ def test_missing_and_unreadable_files(tmp_path, small, capsys):
         read_events(str(tmp_path / "nothing*.root"), "events", ["a"])
     junk = tmp_path / "junk.root"
     junk.write_text("this is not a ROOT file\n" * 20)
-    with pytest.raises(InputFileNotFoundError, match="junk.root.*not a ROOT file"):
+    with pytest.raises(DamagedFileError, match="junk.root.*not a ROOT file"):
         read_events(junk, "events", ["a"])
     empty = tmp_path / "empty.root"
     empty.write_bytes(b"")
-    with pytest.raises(InputFileNotFoundError, match="cannot open input file .*empty.root"):
+    with pytest.raises(DamagedFileError, match="'.*empty.root' is unreadable: the file is empty"):
         read_events(empty, "events", ["a"])
     with pytest.raises(InputFileNotFoundError, match="directory"):
         read_events(tmp_path, "events", ["a"])
@@ -376,6 +377,33 @@ def test_missing_and_unreadable_files(tmp_path, small, capsys):
                                                   "--features", "a"])
     assert "not a ROOT file" in cli_error(capsys, ["convert", str(junk), "-o", out,
                                                    "--features", "a"])
+
+
+def test_truncated_and_corrupted_files_one_line_exit_2(tmp_path, capsys):
+    from flowstats.datasets import dijet, write
+
+    good = tmp_path / "good.root"
+    write(good, dijet.generate(20_000, 0, seed=1), tree="events")
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(data[: len(data) // 3])  # an interrupted copy
+    corrupted = tmp_path / "corrupted.root"
+    # header and size intact, the baskets' bytes zeroed: found only when they are read
+    corrupted.write_bytes(data[:len(data) // 4] + bytes(len(data) // 2)
+                          + data[len(data) // 4 + len(data) // 2:])
+    with pytest.raises(DamagedFileError, match=r"truncated\.root' is unreadable: truncated: "
+                                               rf"its header says it ends at byte {len(data)}"):
+        read_events(truncated, "events", ["mjj"])
+    with pytest.raises(DamagedFileError, match=r"corrupted\.root' is unreadable: reading tree "
+                                               r"'events'"):
+        read_events(corrupted, "events", ["mjj", "mj1"])
+    for bad, what in ((truncated, "truncated"), (corrupted, "reading tree")):
+        out = tmp_path / f"hunt_{bad.stem}"
+        line = cli_error(capsys, ["bumphunt", str(bad), "--features", "mj1,delta_mj", "--sr",
+                                  "3300:3700", "-o", str(out)])
+        assert bad.name in line and what in line
+        assert not out.exists()
+    assert good.read_bytes() == data  # the inputs are never modified
 
 
 def test_missing_tree_lists_trees(small, capsys):

@@ -137,3 +137,51 @@ def test_window_without_sidebands(spectrum):
     counts, edges = spectrum
     with pytest.raises(BadInputError, match="no sidebands"):
         S.window_significance((counts, edges), (2000.0, 7000.0))
+
+
+def test_log_space_p_values_agree_where_p_is_representable():
+    from scipy import stats
+
+    z = np.array([0.0, 1.0, 3.0, 5.0, 8.0, 20.0])
+    np.testing.assert_allclose(np.exp(lee.log_p_from_z(z)), stats.norm.sf(z), rtol=1e-12)
+    np.testing.assert_allclose(lee.z_from_log_p(lee.log_p_from_z(z)), z, atol=1e-9)
+    u = np.array([1.0, 4.0, 9.0, 25.0, 64.0])
+    direct = stats.chi2.sf(u, 1) * 0.5 + 3.0 * np.exp(-(u - 0.5) / 2)
+    np.testing.assert_allclose(lee.gross_vitells(u, 3.0, 0.5), np.minimum(direct, 1),
+                               rtol=1e-10)
+    # dof 2 uses scipy's logsf, then its asymptotic series where that underflows
+    np.testing.assert_allclose(np.exp(lee._log_chi2_sf(u, 2)), stats.chi2.sf(u, 2), rtol=1e-10)
+    assert np.isfinite(lee._log_chi2_sf(np.array([1e5]), 2)).all()
+
+
+@pytest.mark.parametrize("z", [40.0, 100.0, 150.0])
+def test_significances_stay_finite_beyond_double_precision_p_values(z):
+    # Phi(-z) underflows to 0 beyond Z = 38: the scan's local and global Z must stay finite,
+    # and the global Z below the local one by the few tenths the trials factor costs
+    q = np.zeros(20)
+    q[7], q[3] = z**2, 2.0
+    res = lee.global_significance(q)
+    assert res["z_local"] == pytest.approx(z)
+    assert np.isfinite(res["z_global_gv"]) and z - 0.2 < res["z_global_gv"] < z
+    # log10 p: ln Phi(-z) ~ -z^2/2 - ln(z sqrt(2 pi))
+    approx = (-z**2 / 2 - np.log(z * np.sqrt(2 * np.pi))) / np.log(10)
+    assert res["log10_p_local"] == pytest.approx(approx, abs=0.01)
+    assert res["log10_p_global_gv"] > res["log10_p_local"]
+
+
+def test_bumphunt_global_significance_at_z_100():
+    from flowstats.bumphunt.statistics import global_significance
+
+    windows = [(3000.0 + 100 * i, 3400.0 + 100 * i) for i in range(5)]
+    rows = []
+    for eff, peak in ((1.0, 3.0), (0.1, 100.0)):
+        for i, w in enumerate(windows):
+            z = peak if i == 2 else 0.5
+            rows.append({"sr": list(w), "efficiency": eff, "q0": z**2, "z_local": z,
+                         "p_local": float(np.exp(lee.log_p_from_z(z)))})
+    out = global_significance(rows, windows, [1.0, 0.1], {})
+    assert out["z_max_local"] == 100.0 and out["best_efficiency"] == 0.1
+    assert np.isfinite(out["z_global"]) and 99.5 < out["z_global"] < 100.0
+    assert np.isfinite(out["log10_p_global"]) and out["log10_p_global"] < -2000
+    assert out["global_by_efficiency"]["0.1"]["z_global"] == pytest.approx(out["z_global"],
+                                                                          abs=0.05)

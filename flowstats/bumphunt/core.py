@@ -109,6 +109,33 @@ def _check_method(config: dict[str, Any]) -> None:
                 "check it with --closure", what, why)
 
 
+def _windows_within_data(config: dict[str, Any], m: np.ndarray
+                         ) -> tuple[list[tuple[float, float]], list[float] | None]:
+    r"""The windows, with a scan range that reaches beyond the data clipped to the data.
+
+    Returns the windows and the clipped scan range (None when nothing was clipped).
+    """
+    scan = config.get("scan")
+    if scan is None:
+        return make_windows(config.get("sr"), None), None
+    lo, hi = (float(v) for v in scan["range"])
+    m_lo, m_hi = float(m.min()), float(m.max())
+    new_lo, new_hi = max(lo, m_lo), min(hi, m_hi)
+    if (new_lo, new_hi) == (lo, hi):
+        return make_windows(None, scan), None
+    if new_hi <= new_lo:
+        raise BadInputError(f"the scan range {lo:g}:{hi:g} lies outside the data: "
+                            f"{config['mass']} spans {m_lo:g}-{m_hi:g}")
+    log.warning("the scan range %g:%g reaches beyond the data (%s spans %g-%g): clipped to "
+                "%g:%g", lo, hi, config["mass"], m_lo, m_hi, new_lo, new_hi)
+    try:
+        windows = make_windows(None, {**scan, "range": [new_lo, new_hi]})
+    except BadInputError as err:
+        raise BadInputError(f"the scan range {lo:g}:{hi:g} clipped to the data "
+                            f"({new_lo:g}:{new_hi:g}): {err}") from None
+    return windows, [new_lo, new_hi]
+
+
 def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = None,
                  plots: bool = True) -> dict[str, Any]:
     r"""Runs the bump hunt described by a resolved configuration; returns the summary.
@@ -121,15 +148,16 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
     """
     from .closure import closure_summary
     from .outputs import write_outputs
-    from .statistics import global_significance, window_statistics
+    from .statistics import global_significance, skipped_row, window_statistics
 
     if not config.get("output"):
         raise BadInputError("no output directory given (-o OUTDIR)")
     out = Path(config["output"])
     _check_method(config)
-    windows = make_windows(config.get("sr"), config.get("scan"))
+    make_windows(config.get("sr"), config.get("scan"))  # bad window options fail before reading
     efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
     x, m, entries, label = _read(config)
+    windows, clipped = _windows_within_data(config, m)
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows)
     if not ((m >= lo) & (m < hi)).any():
@@ -155,17 +183,32 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
         for i, result in map_tasks(score_window, todo, dask_client, x=x, m=m,
                                    names=list(config["features"]), config=config):
             index = todo[i]["index"]
-            save_window(state / f"window_{index:03d}.npz", result)
+            if "error" in result:
+                # not stored: a resumed run tries it again (it fails fast)
+                log.warning("window %g-%g skipped: %s", *result["window"], result["error"])
+                result = {**result, "score": np.full(len(m), np.nan),
+                          "fold": np.full(len(m), -1, np.int64),
+                          "region": np.full(len(m), -1, np.int64)}
+            else:
+                save_window(state / f"window_{index:03d}.npz", result)
             results[index] = result
             bar.update(1)
         bar.close()
     scoring_seconds = time.perf_counter() - start
 
+    failed = [results[i] for i in range(len(windows)) if "error" in results[i]]
+    if len(failed) == len(windows):
+        raise BadInputError(f"no window could be analysed ({len(windows)} tried); window "
+                            f"{failed[0]['window'][0]:g}-{failed[0]['window'][1]:g}: "
+                            f"{failed[0]['error']}")
     rows = []
     fits = {}
     m_range = (float(m.min()), float(m.max()))
     for i, window in enumerate(windows):
         res = results[i]
+        if "error" in res:
+            rows.extend(skipped_row(window, eff, res["error"]) for eff in efficiencies)
+            continue
         for eff in efficiencies:
             selected = select_top(res["score"], res["region"], eff)
             row, extra = window_statistics(m[selected], window, eff, config, m_range)
@@ -182,6 +225,8 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
         **({"closure": closure} if closure is not None else {}),
         "efficiencies": efficiencies,
         "n_events": len(m),
+        "n_windows_skipped": len(failed),
+        **({"scan_clipped_to": clipped} if clipped else {}),
         "timing": {"scoring_seconds": scoring_seconds,
                    "total_seconds": time.perf_counter() - start,
                    "per_window_seconds": [results[i]["seconds"] for i in range(len(windows))]},

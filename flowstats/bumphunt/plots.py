@@ -96,7 +96,7 @@ def roc_sic(results: dict[int, dict[str, Any]], windows: list[tuple[float, float
     for i, window in enumerate(windows):
         res = results[i]
         sr = res["region"] == 1
-        if label[sr].min() == label[sr].max():
+        if not sr.any() or label[sr].min() == label[sr].max():  # skipped window, one class
             continue
         r = metrics.roc(res["score"][sr], label[sr])
         s = metrics.sic(res["score"][sr], label[sr])

@@ -32,13 +32,15 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
     Returns:
         ``{"index", "window", "score", "fold", "region", "seconds"}``, and ``"closure_score"``
         (the scores of the closure pseudo-data, see :mod:`flowstats.anomaly.closure`) when
-        ``config["closure"]`` is set.
+        ``config["closure"]`` is set; ``{"index", "window", "error", "seconds"}`` when the
+        window cannot be scored (too few events in the SR or sidebands).
     """
     import torch
     from threadpoolctl import threadpool_limits
 
     from ..anomaly import score
     from ..anomaly.closure import pseudo_background
+    from ..exceptions import BadInputError
 
     # a fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the same
     # numbers whether the task runs serially here or on a single-threaded dask worker
@@ -52,7 +54,12 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
     closure = None
     try:
         with threadpool_limits(limits=threads):
-            result = score(x, m, method=config["method"], model_dir=model_dir, **common)
+            try:
+                result = score(x, m, method=config["method"], model_dir=model_dir, **common)
+            except BadInputError as err:
+                # e.g. too few SR or sideband events: this window gets a row with the reason
+                return {"index": task["index"], "window": tuple(task["window"]),
+                        "error": str(err), "seconds": math.nan}
             if config.get("closure"):
                 x_pseudo = pseudo_background(x, m, model_dir=model_dir, **common)
                 closure = score(x_pseudo, m, method=config["method"],

@@ -22,16 +22,16 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from ..exceptions import FitError, FlowstatsError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["global_significance", "histogram_edges", "window_statistics"]
+__all__ = ["global_significance", "histogram_edges", "skipped_row", "window_statistics"]
 
 #: Gross-Vitells reference level of q0
 U0 = 0.5
+_LN10 = math.log(10.0)
 
 
 def histogram_edges(m_all_range: tuple[float, float], bin_width: float) -> np.ndarray:
@@ -45,9 +45,16 @@ def histogram_edges(m_all_range: tuple[float, float], bin_width: float) -> np.nd
 
 def _nan_row(row: dict[str, Any], reason: str) -> dict[str, Any]:
     row.update({"background": math.nan, "background_unc": math.nan, "z_local": math.nan,
-                "p_local": math.nan, "mu_hat": math.nan, "mu_upper_obs": math.nan,
+                "p_local": math.nan, "log10_p_local": math.nan, "mu_hat": math.nan, "mu_upper_obs": math.nan,
                 "mu_upper_exp": [math.nan] * 5, "status": reason})
     return row
+
+
+def skipped_row(window: tuple[float, float], efficiency: float, reason: str) -> dict[str, Any]:
+    r"""The summary row of a window that could not be scored (NaN numbers, the reason)."""
+    return _nan_row({"sr": [float(window[0]), float(window[1])],
+                     "efficiency": float(efficiency), "n_selected": 0},
+                    f"skipped: {reason}")
 
 
 def window_statistics(m_selected: np.ndarray, window: tuple[float, float], efficiency: float,
@@ -71,6 +78,7 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
         ``(row, extra)``: the summary row, and the histogram, fit prediction and workspace.
     """
     from ..stats import window_significance
+    from ..stats.lee import log_p_from_z
 
     fit_range = config.get("fit_range") or m_range
     edges = histogram_edges(tuple(fit_range), float(config["bin_width"]))
@@ -94,10 +102,20 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
     extra["workspace"] = res.workspace
     row.update({"n_sr": int(res.n_obs), "background": res.b, "background_unc": res.sigma_b,
                 "signal_per_event_in_sr": res.s, "z_local": max(float(res.z_local), 0.0),
-                "p_local": float(res.p_local), "q0": float(res.q0), "z_expected": res.z_exp,
+                "p_local": float(res.p_local), "q0": float(res.q0),
+                "log10_p_local": float(log_p_from_z(max(float(res.z_local), 0.0))) / _LN10,
+                "z_expected": res.z_exp,
                 "mu_upper_obs": res.mu_upper_obs, "mu_upper_exp": list(res.mu_upper_exp),
                 "fit_chi2": res.fit.chi2, "fit_ndf": res.fit.ndof, "fit_pvalue": res.fit.pvalue,
                 "fit_function": res.fit.function, "status": "ok"})
+    p_min = float(config.get("fit_pvalue_min", 0.01))
+    if not res.fit.pvalue >= p_min:
+        # the sideband template does not describe the sidebands: its SR prediction (and so
+        # this row's significance) is not trustworthy; kept, flagged, out of the global Z
+        row["status"] = (f"poor fit: chi2/ndf = {res.fit.chi2:.1f}/{res.fit.ndof}, "
+                         f"p = {res.fit.pvalue:.2g} < {p_min:g}")
+        log.warning("window %g-%g efficiency %g: %s", window[0], window[1], efficiency,
+                    row["status"])
     return row, extra
 
 
@@ -105,49 +123,60 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
                         efficiencies: list[float], config: dict[str, Any]) -> dict[str, Any]:
     r"""Global significance of the most significant window over the scan.
 
+    Only rows with a result from an acceptable sideband fit enter it (``status`` "ok"; a fit
+    p-value below ``fit_pvalue_min`` marks a row "poor fit"); each row gets ``in_global``.
+
     Arguments:
         rows: The per-window, per-efficiency rows.
         windows: The windows.
         efficiencies: The efficiencies tried.
         config: The resolved configuration.
     """
-    ok = [r for r in rows if np.isfinite(r.get("p_local", np.nan))]
-    if not ok:
-        return {"z_global": math.nan, "p_global": math.nan, "global_method": "none"}
-    best = min(ok, key=lambda r: r["p_local"])
-    p_local = best["p_local"]
     from ..stats import lee
 
+    for r in rows:
+        # rows that enter the global significance: a result, from an acceptable fit
+        r["in_global"] = bool(np.isfinite(r.get("q0", np.nan)) and r.get("status") == "ok")
+    ok = [r for r in rows if r["in_global"]]
+    if not ok:
+        return {"z_global": math.nan, "p_global": math.nan, "global_method": "none"}
+    # in log space throughout: finite significances up to Z = 100 and beyond, where the
+    # p-values underflow double precision (lee.z_from_log_p)
+    best = max(ok, key=lambda r: r["q0"])
     per_eff: dict[str, Any] = {}
-    p_scan = {}
+    log_p_scan = {}
     for eff in efficiencies:
         sel = sorted((r for r in rows if r["efficiency"] == eff), key=lambda r: r["sr"][0])
-        q = np.array([r.get("q0", np.nan) for r in sel], float)
-        q = np.where(np.isfinite(q), np.clip(q, 0, None), 0.0)
-        if not np.isfinite([r.get("p_local", np.nan) for r in sel]).any():
+        q = np.array([r["q0"] if r["in_global"] else np.nan for r in sel], float)
+        if not np.isfinite(q).any():
             continue
+        q = np.where(np.isfinite(q), np.clip(q, 0, None), 0.0)
         if len(windows) > 1:
             # up-crossings counted on the observed scan, at least one: conservative with the
             # few, overlapping windows of a bump-hunt scan
             n_up = max(float(lee.upcrossings(q, U0)), 1.0)
-            res = lee.global_significance(q, u0=U0, n_up=n_up)
-            p_glob = float(res["p_global_gv"])
+            log_p = float(lee.log_gross_vitells(q.max(), n_up, U0))
         else:
             n_up = None
-            p_glob = float(sps.norm.sf(np.sqrt(q.max())))
-        p_scan[eff] = p_glob
-        per_eff[f"{eff:g}"] = {"z_max_local": float(np.sqrt(q.max())), "p_global": p_glob,
-                               "z_global": float(max(sps.norm.isf(p_glob), 0.0)),
+            log_p = float(lee.log_p_from_z(np.sqrt(q.max())))
+        log_p_scan[eff] = log_p
+        per_eff[f"{eff:g}"] = {"z_max_local": float(np.sqrt(q.max())),
+                               "p_global": float(np.exp(log_p)),
+                               "log10_p_global": log_p / _LN10,
+                               "z_global": float(max(lee.z_from_log_p(log_p), 0.0)),
                                "n_upcrossings": n_up}
-    n_eff = len(p_scan)
-    p_global = min(1.0, n_eff * min(p_scan.values()))
+    n_eff = len(log_p_scan)
+    log_p_global = min(0.0, math.log(n_eff) + min(log_p_scan.values()))
+    log_p_local = float(lee.log_p_from_z(max(float(best["z_local"]), 0.0)))
     return {
-        "z_global": float(max(sps.norm.isf(p_global), 0.0)),
-        "p_global": p_global,
+        "z_global": float(max(lee.z_from_log_p(log_p_global), 0.0)),
+        "p_global": float(np.exp(log_p_global)),
+        "log10_p_global": log_p_global / _LN10,
         "z_max_local": float(best["z_local"]),
         "best_window": best["sr"],
         "best_efficiency": best["efficiency"],
-        "p_local_min": p_local,
+        "p_local_min": float(np.exp(log_p_local)),
+        "log10_p_local_min": log_p_local / _LN10,
         "global_by_efficiency": per_eff,
         "global_method": ("Gross-Vitells up-crossings over the scan, Bonferroni over "
                           f"{n_eff} efficiencies" if len(windows) > 1 else

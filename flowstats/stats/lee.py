@@ -14,6 +14,10 @@ r"""Look-elsewhere effect: global significance over a scan of mass hypotheses.
   whose largest :math:`q_0` over the scan exceeds the observed one.
 * :func:`global_significance` - both, from a scan of local :math:`q_0` values.
 
+p-values are computed as logarithms (:func:`log_p_from_z`, :func:`log_gross_vitells`,
+:func:`z_from_log_p`): significances stay finite and exact up to Z = 100 and beyond, where the
+p-values themselves underflow double precision (below 1e-308, Z > 37.5).
+
 References:
     E. Gross, O. Vitells, Eur. Phys. J. C 70 (2010) 525, arXiv:1005.1891;
     R. B. Davies, Biometrika 74 (1987) 33.
@@ -31,7 +35,44 @@ from ..exceptions import BadInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["global_significance", "gross_vitells", "scan_q0", "toys_pvalue", "upcrossings"]
+__all__ = ["global_significance", "gross_vitells", "log_gross_vitells", "log_p_from_z",
+           "scan_q0", "toys_pvalue", "upcrossings", "z_from_log_p"]
+
+_LN10 = float(np.log(10.0))
+
+
+def log_p_from_z(z: float | np.ndarray) -> np.ndarray:
+    r"""Natural log of the one-sided p-value of a significance ``z``, :math:`\ln \Phi(-z)`.
+
+    Finite for any finite ``z`` (Z = 100 gives -5005.5), where :math:`\Phi(-z)` itself
+    underflows to 0 beyond Z = 38.
+    """
+    return stats.norm.logsf(np.asarray(z, float))
+
+
+def z_from_log_p(log_p: float | np.ndarray) -> np.ndarray:
+    r"""The significance of a p-value given by its natural log: :math:`-\Phi^{-1}(e^{\ln p})`.
+
+    Computed without forming ``p`` (``scipy.special.ndtri_exp``), so it stays finite and
+    exact far beyond the double-precision range of ``p`` (ln p = -5005.5 gives Z = 100).
+    """
+    from scipy import special
+
+    return -special.ndtri_exp(np.minimum(np.asarray(log_p, float), 0.0))
+
+
+def _log_chi2_sf(u: np.ndarray, dof: int) -> np.ndarray:
+    r"""ln P(chi2_dof > u), finite where scipy's ``chi2.logsf`` underflows to -inf."""
+    from scipy import special
+
+    u = np.asarray(u, float)
+    if dof == 1:  # P(chi2_1 > z^2) = 2 Phi(-z)
+        return np.log(2.0) + stats.norm.logsf(np.sqrt(np.maximum(u, 0.0)))
+    direct = stats.chi2.logsf(u, dof)
+    a = 0.5 * dof  # leading term of the upper incomplete gamma function
+    with np.errstate(divide="ignore"):
+        asymptotic = (a - 1) * np.log(u / 2) - u / 2 - special.gammaln(a)
+    return np.where(np.isfinite(direct), direct, asymptotic)
 
 
 def scan_q0(counts: np.ndarray, background: np.ndarray, templates: np.ndarray, *,
@@ -99,11 +140,27 @@ def gross_vitells(u: float | np.ndarray, n_up: float, u0: float, *, dof: int = 1
     References:
         E. Gross, O. Vitells, arXiv:1005.1891, eq. (4).
     """
+    return np.exp(log_gross_vitells(u, n_up, u0, dof=dof, one_sided=one_sided))
+
+
+def log_gross_vitells(u: float | np.ndarray, n_up: float, u0: float, *, dof: int = 1,
+                      one_sided: bool = True) -> np.ndarray:
+    r"""Natural log of :func:`gross_vitells`, finite for any finite ``u`` (Z up to 100 and far
+    beyond, where the bound itself underflows).
+
+    Arguments:
+        u, n_up, u0, dof, one_sided: as :func:`gross_vitells`.
+    """
     u = np.asarray(u, float)
     if u0 <= 0:
         raise BadInputError(f"gross_vitells: the reference level must be positive, got {u0}")
-    tail = stats.chi2.sf(u, dof) * (0.5 if one_sided else 1.0)
-    return np.minimum(tail + n_up * np.exp(-(u - u0) / 2) * (u / u0) ** ((dof - 1) / 2), 1.0)
+    tail = _log_chi2_sf(u, dof) + (np.log(0.5) if one_sided else 0.0)
+    if n_up > 0:
+        with np.errstate(divide="ignore"):
+            crossings = (np.log(n_up) - (u - u0) / 2
+                         + (dof - 1) / 2 * np.log(np.maximum(u, 1e-300) / u0))
+        tail = np.logaddexp(tail, crossings)
+    return np.minimum(tail, 0.0)
 
 
 def toys_pvalue(q_max_obs: float, q_max_toys: np.ndarray) -> tuple[float, float]:
@@ -145,12 +202,14 @@ def global_significance(q_scan: np.ndarray, *, q_toys: np.ndarray | None = None,
     if n_up is None:
         n_up = (float(np.mean(upcrossings(q_toys, u0))) if q_toys is not None
                 else float(upcrossings(q_scan, u0)))
-    p_local = float(stats.norm.sf(np.sqrt(q_max)))
-    p_gv = float(gross_vitells(q_max, n_up, u0))
+    log_p_local = float(log_p_from_z(np.sqrt(q_max)))
+    log_p_gv = float(log_gross_vitells(q_max, n_up, u0))
     out: dict[str, Any] = {
-        "q_max": q_max, "index": i, "z_local": float(np.sqrt(q_max)), "p_local": p_local,
-        "u0": u0, "n_up": n_up, "p_global_gv": p_gv, "z_global_gv": float(stats.norm.isf(p_gv)),
-        "trials_factor": p_gv / p_local if p_local > 0 else float("nan"),
+        "q_max": q_max, "index": i, "z_local": float(np.sqrt(q_max)),
+        "p_local": float(np.exp(log_p_local)), "log10_p_local": log_p_local / _LN10,
+        "u0": u0, "n_up": n_up, "p_global_gv": float(np.exp(log_p_gv)),
+        "log10_p_global_gv": log_p_gv / _LN10, "z_global_gv": float(z_from_log_p(log_p_gv)),
+        "trials_factor": float(np.exp(log_p_gv - log_p_local)),
     }
     if q_toys is not None:
         p, err = toys_pvalue(q_max, np.max(np.asarray(q_toys, float), axis=-1))
