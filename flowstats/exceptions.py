@@ -53,9 +53,11 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return hits
 
 
-def _listing(names: Iterable[str], limit: int = 20) -> str:
+def _listing(names: Iterable[str], limit: int = 20, kinds: dict[str, str] | None = None
+             ) -> str:
     names = list(names)
-    text = ", ".join(repr(x) for x in names[:limit])
+    text = ", ".join(repr(x) + (f" ({kinds[x]})" if kinds and x in kinds else "")
+                     for x in names[:limit])
     if len(names) > limit:
         text += f", ... ({len(names) - limit} more)"
     return text or "none"
@@ -94,13 +96,16 @@ class DamagedFileError(FlowstatsError, OSError):
 
 
 class TreeNotFoundError(FlowstatsError, KeyError):
-    r"""A TTree is missing from a ROOT file; the message lists the trees that exist."""
+    r"""A TTree (or RNTuple) is missing from a ROOT file; the message lists those that exist
+    and says what each is."""
 
-    def __init__(self, tree: str, path: str, available: Iterable[str]):
+    def __init__(self, tree: str, path: str, available: Iterable[str],
+                 kinds: dict[str, str] | None = None):
         available = list(available)
         self.tree, self.path, self.available = tree, str(path), available
         hint = closest(tree, available)
-        msg = f"no TTree {tree!r} in {self.path!r}; trees in the file: {_listing(available)}"
+        msg = (f"no TTree or RNTuple {tree!r} in {self.path!r}; trees in the file: "
+               f"{_listing(available, kinds=kinds)}")
         if hint:
             msg += f" (did you mean {hint[0]!r}?)"
         super().__init__(msg)

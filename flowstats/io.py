@@ -42,6 +42,7 @@ from .exceptions import (
     NonFiniteError,
     TreeNotFoundError,
     WeightSumError,
+    closest,
 )
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ BASKET_ENTRIES = 100_000
 PROVENANCE_KEY = "flowstats_provenance"
 
 _TREE_CLASSES = ("TTree", "TNtuple", "TNtupleD")
+_RNTUPLE_CLASSES = ("ROOT::RNTuple",)
 _LHE_SUFFIXES = (".lhe", ".lhe.gz", ".lhe.gzip")
 _GLOB_CHARS = frozenset("*?[")
 
@@ -256,7 +258,20 @@ def _open_root(path: Path, display: str | None = None) -> Any:
 
 
 def _tree_names(file: Any) -> list[str]:
-    return [k.rsplit(";", 1)[0] for k, c in file.classnames().items() if c in _TREE_CLASSES]
+    return [k.rsplit(";", 1)[0] for k, c in file.classnames().items()
+            if c in _TREE_CLASSES + _RNTUPLE_CLASSES]
+
+
+def _tree_kinds(file: Any) -> dict[str, str]:
+    r"""``{name: "TTree" | "RNTuple"}`` of the event tables in a ROOT file."""
+    return {k.rsplit(";", 1)[0]: "RNTuple" if c in _RNTUPLE_CLASSES else "TTree"
+            for k, c in file.classnames().items() if c in _TREE_CLASSES + _RNTUPLE_CLASSES}
+
+
+def _is_rntuple(t: Any) -> bool:
+    import uproot
+
+    return isinstance(t, uproot.behaviors.RNTuple.RNTuple)
 
 
 def _get_tree(file: Any, tree: str, display: str) -> Any:
@@ -265,14 +280,14 @@ def _get_tree(file: Any, tree: str, display: str) -> Any:
     try:
         obj = file[tree]
     except uproot.KeyInFileError:
-        raise TreeNotFoundError(tree, display, _tree_names(file)) from None
-    if not isinstance(obj, uproot.behaviors.TTree.TTree):
-        raise TreeNotFoundError(tree, display, _tree_names(file))
+        raise TreeNotFoundError(tree, display, _tree_names(file), _tree_kinds(file)) from None
+    if not isinstance(obj, (uproot.behaviors.TTree.TTree, uproot.behaviors.RNTuple.RNTuple)):
+        raise TreeNotFoundError(tree, display, _tree_names(file), _tree_kinds(file))
     return obj
 
 
 def list_trees(path: PathLike) -> list[str]:
-    r"""Returns the names of the TTrees in a ROOT file.
+    r"""Returns the names of the TTrees and RNTuples in a ROOT file.
 
     Arguments:
         path: The ROOT file.
@@ -283,7 +298,8 @@ def list_trees(path: PathLike) -> list[str]:
 
 
 def list_branches(path: PathLike, tree: str) -> dict[str, str]:
-    r"""Returns the branches of a TTree as ``{name: C++ type name}`` (``float[]`` is jagged).
+    r"""Returns the branches of a TTree (fields of an RNTuple) as ``{name: C++ type name}``
+    (``float[]`` or ``std::vector<float>`` is jagged).
 
     Arguments:
         path: The ROOT file.
@@ -295,10 +311,34 @@ def list_branches(path: PathLike, tree: str) -> dict[str, str]:
         return {k: t[k].typename for k in t.keys(recursive=True)}
 
 
+def _check_flat_field(field: Any, name: str, where: str, role: str) -> np.dtype:
+    """The numpy dtype of a flat numeric RNTuple field, else a one-line error."""
+    import awkward as ak
+
+    form = field.to_akform()
+    form = form[0] if isinstance(form, tuple) else form
+    if isinstance(form, ak.forms.RecordForm) and len(form.contents) == 1:
+        form = form.contents[0]
+    if isinstance(form, (ak.forms.ListOffsetForm, ak.forms.ListForm)):
+        raise JaggedBranchError(
+            f"{role} field {name!r} in {where} is jagged ({field.typename}: a variable number "
+            "of values per event); a flat field with one number per event is needed "
+            "(derive one, e.g. the leading value, and write it as its own field)")
+    if isinstance(form, ak.forms.NumpyForm) and not form.inner_shape:
+        dtype = np.dtype(ak.types.numpytype.primitive_to_dtype(form.primitive))
+        if dtype.kind in "biuf":
+            return dtype
+    raise BadInputError(f"{role} field {name!r} in {where} is not a number per event "
+                        f"({field.typename}); a numeric field is needed")
+
+
 def _check_flat(branch: Any, name: str, where: str, role: str) -> np.dtype:
-    """The numpy dtype of a flat numeric branch, else a one-line error."""
+    """The numpy dtype of a flat numeric branch (or RNTuple field), else a one-line error."""
     import uproot
 
+    if isinstance(branch, uproot.behaviors.RNTuple.HasFields) and not isinstance(
+            branch, uproot.behaviors.TBranch.TBranch):
+        return _check_flat_field(branch, name, where, role)
     interp = branch.interpretation
     if isinstance(interp, uproot.AsJagged):
         raise JaggedBranchError(
@@ -448,6 +488,8 @@ def _aligned_step(t: Any, branches: list[str], step_size: int | str) -> int | st
 
     if isinstance(step_size, (int, np.integer)):
         return int(step_size)
+    if _is_rntuple(t):
+        return step_size
     try:
         target = uproot._util.memory_size(step_size)
     except (TypeError, ValueError):
@@ -462,13 +504,38 @@ def _aligned_step(t: Any, branches: list[str], step_size: int | str) -> int | st
     return entries
 
 
+def _rntuple_cut(cut: str, arrays: Mapping[str, np.ndarray], where: str) -> np.ndarray:
+    r"""Evaluates a cut on the arrays of an RNTuple chunk, as uproot does on a TTree.
+
+    uproot's RNTuple reader ignores ``cut=`` (it returned every event of a 1M-event RNTuple for
+    ``mjj > 3000``): flowstats evaluates the same expression, with the functions of uproot's
+    Python expression language (``sqrt``, ``abs``, ``log``, ``where``, ...), on the chunk.
+    """
+    import uproot
+
+    functions = dict(uproot.language.python.PythonLanguage().functions)
+    try:
+        code = compile(cut, "<cut>", "eval")
+        return np.asarray(eval(code, {"__builtins__": {}, **functions}, dict(arrays)))
+    except Exception as err:  # a bad expression is the user's input
+        raise BadInputError(f"cannot evaluate the cut {cut!r} in {where}: "
+                            f"{type(err).__name__}: {err}") from None
+
+
 def _tree_chunks(t: Any, src: _Source, offset: int, expressions: list[str],
                  aliases: dict[str, str] | None, cut: str | None, tree: str,
                  step_size: int | str,
                  ) -> Iterator[tuple[int, dict[str, np.ndarray], np.ndarray | None, _Source]]:
     branches = [e for e in expressions if e != _CUT_ALIAS] + list(src.cut_branches)
     step = _aligned_step(t, list(dict.fromkeys(branches)), step_size)
-    it = t.iterate(expressions, aliases=aliases, step_size=step, library="np", report=True)
+    rntuple = _is_rntuple(t)
+    if rntuple:  # plain field names only; the cut is evaluated here (see _rntuple_cut)
+        it = t.iterate(list(dict.fromkeys(branches)), step_size=step, library="np",
+                       report=True)
+    else:
+        it = t.iterate(expressions, aliases=aliases, step_size=step, library="np",
+                       report=True)
+    read_only = set(branches) - set(expressions)  # cut branches that are not features
     while True:
         try:
             arrays, report = next(it)
@@ -481,7 +548,12 @@ def _tree_chunks(t: Any, src: _Source, offset: int, expressions: list[str],
                                    f"{err or type(err).__name__}") from None
         mask = None
         if cut is not None:
-            mask = arrays.pop(_CUT_ALIAS)
+            if rntuple:
+                mask = _rntuple_cut(cut, arrays, _where(tree, src.display))
+                for name in read_only:
+                    arrays.pop(name, None)
+            else:
+                mask = arrays.pop(_CUT_ALIAS)
             if mask.dtype != np.bool_ or mask.ndim != 1:
                 raise BadInputError(f"the cut {cut!r} does not give one True/False per event "
                                     f"in {_where(tree, src.display)} (compare with <, >, ==; "
@@ -788,8 +860,14 @@ def _check_columns(columns: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     return out, int(length or 0)
 
 
+#: output formats of the event writers: a TTree (the default: every ROOT version reads it) or
+#: an RNTuple (ROOT's successor format; uproot >= 5.7 writes it)
+FORMATS = ("ttree", "rntuple")
+
+
 class EventWriter:
-    r"""Writes a TTree chunk by chunk; the file appears at ``path`` only when complete.
+    r"""Writes a TTree (or RNTuple) chunk by chunk; the file appears at ``path`` only when
+    complete.
 
     Use it as a context manager; each :meth:`write` appends events (flat numpy or jagged
     awkward columns; the same columns every time). An awkward record array given as one
@@ -804,13 +882,21 @@ class EventWriter:
             next to the tree (e.g. :func:`flowstats._utils.provenance`).
         basket_entries: Entries per TBasket (chunked readers stream basket by basket).
         compression: An uproot compression (default ``uproot.ZLIB(1)``).
+        format: ``"ttree"`` (default) or ``"rntuple"``.
     """
 
     def __init__(self, path: PathLike, tree: str = "events", *, force: bool = False,
                  metadata: Mapping[str, Any] | None = None,
-                 basket_entries: int = BASKET_ENTRIES, compression: Any = None) -> None:
+                 basket_entries: int = BASKET_ENTRIES, compression: Any = None,
+                 format: str = "ttree") -> None:
         if not isinstance(tree, str) or not tree or ";" in tree:
             raise BadInputError(f"bad tree name {tree!r}")
+        if format not in FORMATS:
+            hint = closest(str(format), FORMATS)
+            raise BadInputError(f"unknown output format {format!r}; use one of "
+                                f"{', '.join(FORMATS)}"
+                                + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        self.format = format
         if int(basket_entries) < 1:
             raise BadInputError(f"basket_entries must be >= 1, not {basket_entries}")
         self.path = Path(path)
@@ -866,7 +952,9 @@ class EventWriter:
         for start in range(0, max(n, 1), step):
             chunk = {k: v[start:start + step] for k, v in cols.items()}
             try:
-                if self._tree is None:
+                if self._tree is None and self.format == "rntuple":
+                    self._tree = self._file.mkrntuple(self.tree, chunk)  # writes the chunk
+                elif self._tree is None:
                     expected = max(n, expected_entries or 0)
                     capacity = max(10, math.ceil(expected / step) + 2)
                     self._tree = self._file.mktree(self.tree, chunk,
@@ -894,8 +982,9 @@ class EventWriter:
 
 def write_events(path: PathLike, tree: str, columns: Mapping[str, Any], *,
                  force: bool = False, metadata: Mapping[str, Any] | None = None,
-                 basket_entries: int = BASKET_ENTRIES) -> Path:
-    r"""Writes columns as a TTree to a temporary file, renamed to ``path`` when complete.
+                 basket_entries: int = BASKET_ENTRIES, format: str = "ttree") -> Path:
+    r"""Writes columns as a TTree (or RNTuple) to a temporary file, renamed to ``path`` when
+    complete.
 
     Arguments:
         path: The output ROOT file.
@@ -907,10 +996,11 @@ def write_events(path: PathLike, tree: str, columns: Mapping[str, Any], *,
         metadata: JSON-serialisable provenance stored next to the tree (TObjString
             ``flowstats_provenance``).
         basket_entries: Entries per TBasket.
+        format: ``"ttree"`` (default: every ROOT version reads it) or ``"rntuple"``.
     """
     cols, n = _check_columns(columns)
     with EventWriter(path, tree, force=force, metadata=metadata,
-                     basket_entries=basket_entries) as writer:
+                     basket_entries=basket_entries, format=format) as writer:
         writer.write(cols)
     log.info("wrote %d events (%d branches) to %s", n, len(cols), path)
     return Path(path)

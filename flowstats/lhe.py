@@ -251,7 +251,7 @@ def _batches(lhef: Any, path: Path, batch_size: int) -> Iterator[dict[str, Any]]
 
 def convert_lhe(lhe_path: str | os.PathLike, root_path: str | os.PathLike, *,
                 tree: str = "events", force: bool = False,
-                batch_size: int = _BATCH) -> dict[str, Any]:
+                batch_size: int = _BATCH, format: str = "ttree") -> dict[str, Any]:
     r"""Converts an LHE file to a ROOT TTree (see the module docstring for the branches).
 
     The events are read in batches and appended to the tree, so memory does not grow with
@@ -289,7 +289,7 @@ def convert_lhe(lhe_path: str | os.PathLike, root_path: str | os.PathLike, *,
     distinct: set[float] = set()
     names: list[str] = []
     bar = progress(desc="converting LHE events", unit="ev")
-    with bar, EventWriter(root_path, tree, force=force,
+    with bar, EventWriter(root_path, tree, force=force, format=format,
                           metadata=provenance(None, config)) as out:
         for cols in _batches(lhef, lhe_path, batch_size):
             w = cols["weight"]

@@ -407,11 +407,13 @@ def test_truncated_and_corrupted_files_one_line_exit_2(tmp_path, capsys):
 
 
 def test_missing_tree_lists_trees(small, capsys):
-    with pytest.raises(TreeNotFoundError, match=r"no TTree 'event' in .*'events'.*did you mean"):
+    with pytest.raises(TreeNotFoundError,
+                       match=r"no TTree or RNTuple 'event' in .*'events' \(TTree\).*did you mean"):
         read_events(small, "event", ["a"])
     line = cli_error(capsys, ["convert", str(small), "-o", str(small.with_name("o.root")),
                               "--in-tree", "Events", "--features", "a"])
-    assert "no TTree 'Events'" in line and "trees in the file: 'events'" in line
+    assert "no TTree or RNTuple 'Events'" in line
+    assert "trees in the file: 'events' (TTree)" in line
 
 
 def test_missing_branch_suggests(small, capsys):
@@ -488,3 +490,80 @@ def test_cli_copies_branches(small, capsys):
     with uproot.open(out) as f:
         assert "flowstats_provenance" in str(f.keys())
     assert '"n_events": 50' in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------- RNTuple
+
+
+@pytest.fixture
+def ntuple_pair(tmp_path):
+    """The same 30,000 events as an RNTuple (written by uproot's dict assignment, as uproot
+    >= 5.7 does) and as a TTree (written by flowstats)."""
+    rng = np.random.default_rng(3)
+    n = 30_000
+    cols = {"mjj": rng.uniform(2000, 5000, n), "a": rng.normal(size=n),
+            "w": rng.uniform(-0.5, 1.5, n), "n": np.arange(n, dtype=np.int32)}
+    rn, tt = tmp_path / "rn.root", tmp_path / "tt.root"
+    with uproot.recreate(rn) as f:
+        f["events"] = {**cols, "j": ak.Array([[1.0] * (i % 3) for i in range(n)])}
+    write_events(tt, "events", cols)
+    assert uproot.open(rn).classnames()["events;1"] == "ROOT::RNTuple"
+    return rn, tt, cols
+
+
+def test_rntuple_reads_like_a_ttree_with_cuts_and_chunks(ntuple_pair):
+    rn, tt, cols = ntuple_pair
+    cut = "(mjj > 3000) & (sqrt(abs(a)) < 1.2)"  # uproot's expression language
+    got = read_events(rn, "events", ["a", "n"], weight="w", cut=cut)
+    ref = read_events(tt, "events", ["a", "n"], weight="w", cut=cut)
+    keep = (cols["mjj"] > 3000) & (np.sqrt(np.abs(cols["a"])) < 1.2)
+    assert 0 < len(got) == keep.sum() < len(cols["a"])  # the cut is applied (uproot ignores it)
+    np.testing.assert_array_equal(got.entries, np.flatnonzero(keep))
+    np.testing.assert_array_equal(got.x, ref.x)
+    np.testing.assert_array_equal(got.weights, ref.weights)
+    chunks = list(iter_events(rn, "events", ["a"], cut=cut, step_size=7000))
+    assert len(chunks) > 1 and max(len(c) for c in chunks) <= 7000
+    np.testing.assert_array_equal(np.concatenate([c.entries for c in chunks]), got.entries)
+    assert list_trees(rn) == ["events"]
+    assert list_branches(rn, "events")["j"] == "std::vector<double>"
+
+
+def test_rntuple_errors_name_what_each_key_is(ntuple_pair):
+    rn, _, _ = ntuple_pair
+    with pytest.raises(TreeNotFoundError, match=r"no TTree or RNTuple 'event' in .*"
+                                                 r"'events' \(RNTuple\).*did you mean"):
+        read_events(rn, "event", ["a"])
+    with pytest.raises(BranchNotFoundError, match="did you mean 'a'"):
+        read_events(rn, "events", ["aa"])
+    with pytest.raises(JaggedBranchError, match="field 'j' .* is jagged"):
+        read_events(rn, "events", ["j"])
+    with pytest.raises(BadInputError, match="the cut 'a >' is not a valid expression"):
+        read_events(rn, "events", ["a"], cut="a >")
+    with pytest.raises(BadInputError, match="does not give one True/False per event"):
+        read_events(rn, "events", ["a"], cut="a + 1")
+
+
+def test_rntuple_output_round_trip(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    cols = {"x": rng.normal(size=25_000), "k": np.arange(25_000, dtype=np.int64)}
+    out = tmp_path / "out.root"
+    write_events(out, "events", cols, format="rntuple", basket_entries=10_000)
+    assert uproot.open(out).classnames()["events;1"] == "ROOT::RNTuple"
+    back = read_events(out, "events", ["x", "k"])
+    np.testing.assert_array_equal(back.x[:, 0], cols["x"])
+    np.testing.assert_array_equal(back.x[:, 1], cols["k"])
+    with pytest.raises(BadInputError, match="did you mean 'rntuple'"):
+        write_events(tmp_path / "o2.root", "events", cols, format="rntupel")
+    # the CLI writes an RNTuple with --format rntuple and a TTree by default
+    for fmt, cls in (("rntuple", "ROOT::RNTuple"), ("ttree", "TTree")):
+        path = tmp_path / f"nlo_{fmt}.root"
+        assert main(["generate", "nlo", "-o", str(path), "-n", "2000", "--format", fmt]) == 0
+        assert uproot.open(path).classnames()["events;1"] == cls
+        copy = tmp_path / f"copy_{fmt}.root"
+        assert main(["convert", str(path), "-o", str(copy), "--features", "pt,y",
+                     "--weight", "weight", "--cut", "pt > 20", "--format", fmt]) == 0
+        assert uproot.open(copy).classnames()["events;1"] == cls
+    a = read_events(tmp_path / "copy_rntuple.root", "events", ["pt", "y", "entry"], "weight")
+    b = read_events(tmp_path / "copy_ttree.root", "events", ["pt", "y", "entry"], "weight")
+    np.testing.assert_array_equal(a.x, b.x)
+    assert (a.x[:, 0] > 20).all() and len(a) < 2000

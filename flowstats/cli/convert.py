@@ -21,6 +21,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="The ROOT file to write.")
 @click.option("--tree", default="events", show_default=True, help="Name of the output TTree.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
+@click.option("--format", "fmt", type=click.Choice(["ttree", "rntuple"]), default="ttree",
+              show_default=True, help="Output format: a TTree (read by every ROOT version) "
+                                      "or an RNTuple.")
 @click.option("--in-tree", default="events", show_default=True,
               help="TTree of ROOT inputs (with --features).")
 @click.option("--features", "features", multiple=True, metavar="A,B,...",
@@ -34,7 +37,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="LHE events converted at a time.")
 def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tree: str,
             features: tuple[str, ...], weight: str | None, cut: str | None, nonfinite: str,
-            batch_size: int) -> None:
+            batch_size: int, fmt: str) -> None:
     r"""Convert INPUT.lhe[.gz] to a ROOT TTree (weights, particles, lepton-pair and jet
     observables), or copy flat branches of ROOT files (--features) into one TTree.
 
@@ -55,7 +58,7 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
         from ..lhe import convert_lhe
 
         echo_json(convert_lhe(inputs[0], output, tree=tree, force=force,
-                              batch_size=batch_size))
+                              batch_size=batch_size, format=fmt))
         return
 
     if weight is not None and weight in names:
@@ -69,7 +72,8 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
     columns["entry"] = events.entries
     config = {"inputs": list(inputs), "in_tree": in_tree, "features": names, "weight": weight,
               "cut": cut, "nonfinite": nonfinite, "output": output, "tree": tree}
-    io.write_events(output, tree, columns, force=force, metadata=provenance(None, config))
+    io.write_events(output, tree, columns, force=force, metadata=provenance(None, config),
+                    format=fmt)
     echo_json({
         "inputs": list(inputs),
         "output": output,

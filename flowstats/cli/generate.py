@@ -28,6 +28,9 @@ _SEED = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the random numbers (same seed, same events).")
 _FORCE = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 _TREE = click.option("--tree", default="events", show_default=True, help="Name of the TTree.")
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["ttree", "rntuple"]),
+                       default="ttree", show_default=True,
+                       help="Output format: a TTree (read by every ROOT version) or an RNTuple.")
 
 
 def _check_count(value: int, option: str, minimum: int = 0) -> None:
@@ -54,9 +57,10 @@ def generate() -> None:
 @click.option("--m-y", type=float, default=100.0, show_default=True, help="Mass of Y (GeV).")
 @_SEED
 @_TREE
+@_FORMAT
 @_FORCE
 def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: float,
-          m_y: float, seed: int, tree: str, force: bool) -> None:
+          m_y: float, seed: int, tree: str, fmt: str, force: bool) -> None:
     r"""LHC-Olympics-like dijet sample: QCD-like background + W' -> X Y signal.
 
     Branches: mjj, mj1, mj2, delta_mj, tau21_j1, tau21_j2 (GeV), label (1 = signal), llr
@@ -74,7 +78,7 @@ def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: f
               "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y, "seed": seed, "tree": tree}
     columns = ds.generate(n_background, n_signal, m_wprime=m_wprime, m_x=m_x, m_y=m_y,
                           seed=seed)
-    path = write(output, columns, tree=tree, force=force,
+    path = write(output, columns, tree=tree, force=force, format=fmt,
                  provenance=_utils.provenance(seed, config))
     mjj, label = columns["mjj"], columns["label"]
     window = (mjj > m_wprime - 200.0) & (mjj < m_wprime + 200.0)
@@ -100,9 +104,10 @@ def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: f
               help="Also write N unweighted events of the truth density to the tree 'truth'.")
 @_SEED
 @_TREE
+@_FORMAT
 @_FORCE
 def nlo(output: str, n: int, negative_fraction: float, n_truth: int, seed: int, tree: str,
-        force: bool) -> None:
+        fmt: str, force: bool) -> None:
     r"""Negatively weighted NLO-like toy: Z-like pt, y, m and njet with +-w weights.
 
     The weights sum to 1000 pb in expectation and the weighted distribution converges to the
@@ -129,7 +134,7 @@ def nlo(output: str, n: int, negative_fraction: float, n_truth: int, seed: int, 
         # equals nlo.truth(n_truth, seed=seed): default_rng(seed) is a stream independent of
         # the ones generate() spawns from SeedSequence(seed)
         trees["truth"] = ds.truth(n_truth, seed=seed)
-    path = write(output, columns, tree=tree, force=force, trees=trees,
+    path = write(output, columns, tree=tree, force=force, trees=trees, format=fmt,
                  provenance=_utils.provenance(seed, config))
     w = columns["weight"]
     echo_json({

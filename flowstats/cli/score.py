@@ -57,11 +57,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
               show_default=True,
               help="Where the flow methods score: the sideband flow's latent space at each "
                    "event's m (no sculpting of m; LaCATHODE) or the features themselves.")
+@click.option("--format", "fmt", type=click.Choice(["ttree", "rntuple"]), default="ttree",
+              show_default=True, help="Output format: a TTree (read by every ROOT version) "
+                                      "or an RNTuple.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ...], method: str,
           sr: str, sideband_width: float | None, output: str, model_dir: str | None, seed: int,
           device: str, classifier: str | None, epochs: int | None, folds: int,
-          oversample: float, min_sr: int, space: str, force: bool) -> None:
+          oversample: float, min_sr: int, space: str, fmt: str, force: bool) -> None:
     r"""Score every event of INPUTS with a resonant anomaly-detection method."""
     from .. import _utils
     from ..anomaly import parse_window
@@ -106,7 +109,7 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
                                  "score": result.score.astype(np.float64),
                                  "fold": result.fold.astype(np.int32),
                                  "region": result.region.astype(np.int8)},
-                 force=force, metadata=prov)
+                 force=force, metadata=prov, format=fmt)
     _utils.write_json(prov_path, {**prov, "info": result.info}, force=force)
     echo_json({"output": str(out), "tree": "scores", "method": method, "n_events": len(m),
                "n_sr": int((result.region == 1).sum()),

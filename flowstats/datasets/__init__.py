@@ -65,8 +65,9 @@ def _default_permissions(path: Path) -> None:
 
 def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "events",
           force: bool = False, *, trees: Mapping[str, Mapping[str, Any]] | None = None,
-          provenance: Mapping[str, Any] | None = None, step_size: int = 500_000) -> Path:
-    r"""Writes flat numeric columns as a TTree of a new ROOT file, atomically.
+          provenance: Mapping[str, Any] | None = None, step_size: int = 500_000,
+          format: str = "ttree") -> Path:
+    r"""Writes flat numeric columns as a TTree (or RNTuple) of a new ROOT file, atomically.
 
     The file is written to a temporary file in the same directory and renamed on success, so
     an interrupted write never leaves a partial file at ``path``.
@@ -80,6 +81,7 @@ def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "even
         provenance: JSON-serialisable metadata (seed, versions, configuration), stored as the
             TObjString ``provenance`` of the file.
         step_size: Number of entries per basket.
+        format: ``"ttree"`` (default: every ROOT version reads it) or ``"rntuple"``.
 
     Returns:
         The path written.
@@ -93,12 +95,17 @@ def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "even
         all_trees[name] = _check_columns(cols, name)
     if step_size < 1:
         raise BadInputError(f"step_size must be >= 1, got {step_size}")
+    if format not in ("ttree", "rntuple"):
+        raise BadInputError(f"unknown output format {format!r}; use 'ttree' or 'rntuple'")
     path = check_output(path, force)
     with atomic_path(path, force=force) as tmp, uproot.recreate(tmp) as file:
         for name, cols in all_trees.items():
             n = len(next(iter(cols.values())))
-            ttree = file.mktree(name, {k: v.dtype for k, v in cols.items()},
-                                initial_basket_capacity=max(10, n // step_size + 2))
+            if format == "rntuple":
+                ttree = file.mkrntuple(name, {k: v.dtype for k, v in cols.items()})
+            else:
+                ttree = file.mktree(name, {k: v.dtype for k, v in cols.items()},
+                                    initial_basket_capacity=max(10, n // step_size + 2))
             for start in progress(range(0, n, step_size), total=-(-n // step_size),
                                   desc=f"writing {name}"):
                 ttree.extend({k: v[start:start + step_size] for k, v in cols.items()})
