@@ -264,3 +264,48 @@ def test_poor_sideband_fits_are_flagged_and_left_out_of_the_global_z(tmp_path, c
                          plots=False)
     assert all(r["status"] == "ok" and r["in_global"] for r in loose["windows"])
     assert np.isfinite(loose["z_global"])
+
+
+def test_default_fit_range_bins_and_function(sample, tmp_path):
+    summary = run_bumphunt(_config(sample, tmp_path / "o", efficiency=[0.2]), plots=False)
+    m_min = uproot.open(sample)["events"]["mjj"].array(library="np").min()
+    for row in summary["windows"]:
+        # the window and two widths on each side (2500-4500), within the data (m_jj from
+        # just above 2500): whole bins of width / 8 = 50 GeV that fall on the window's edges
+        lo, hi = row["fit_range"]
+        assert hi == 4500.0 and m_min <= lo < m_min + 50
+        assert (3300.0 - lo) % 50.0 == 0
+        assert set(row["function_choice"]) == {"dijet", "expo", "power"}
+        assert row["fit_function"] in {v[0] for v in row["function_choice"].values()}
+        assert row["fit_pvalue"] > 1e-3 and row["status"] == "ok"
+
+
+def test_weighted_events_scale_like_counts(sample, tmp_path):
+    # every event with weight 2: sums of weights are twice the counts with four times the
+    # variance, so the effective counts, the fit and Z are those of the unweighted events
+    d = uproot.open(sample)["events"].arrays(library="np")
+    path = tmp_path / "w.root"
+    write(path, {**d, "w2": np.full(len(d["mjj"]), 2.0)}, tree="events")
+    plain = run_bumphunt(_config(path, tmp_path / "plain", efficiency=[0.2]), plots=False)
+    weighted = run_bumphunt(_config(path, tmp_path / "weighted", efficiency=[0.2], weight="w2"),
+                            plots=False)
+    for a, b in zip(plain["windows"], weighted["windows"]):
+        assert b["weight_scale"] == pytest.approx(0.5)
+        assert b["sum_weights_selected"] == pytest.approx(2 * a["n_selected"])
+        assert b["background"] == pytest.approx(2 * a["background"], rel=1e-3)
+        assert b["z_local"] == pytest.approx(a["z_local"], abs=2e-3)
+        assert b["mu_upper_obs"] == pytest.approx(2 * a["mu_upper_obs"], rel=1e-2)
+
+
+def test_negative_weights_where_the_binned_sum_is_positive(sample, tmp_path):
+    # MC@NLO-like: 20 % of the events carry -1; every bin's sum stays positive
+    d = uproot.open(sample)["events"].arrays(library="np")
+    rng = np.random.default_rng(9)
+    w = np.where(rng.uniform(size=len(d["mjj"])) < 0.2, -1.0, 1.0)
+    path = tmp_path / "neg.root"
+    write(path, {**d, "w": w}, tree="events")
+    out = run_bumphunt(_config(path, tmp_path / "o", efficiency=[0.2], weight="w"), plots=False)
+    for row in out["windows"]:
+        assert row["status"] == "ok" and np.isfinite(row["z_local"])
+        # effective counts: sum w / sum w^2 = (0.8 - 0.2) / 1 of the events
+        assert row["weight_scale"] == pytest.approx(0.6, abs=0.03)

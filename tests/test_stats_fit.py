@@ -160,3 +160,25 @@ def test_non_converging_fit_raises_with_status(dijet_hist):
     with pytest.raises(FitError, match=r"did not converge; minuit status: valid=False.*call "
                                        r"limit reached=True"):
         S.fit_background(dijet_hist, function="dijet5", start=[0, 0, 0, 0, 0], max_calls=5)
+
+
+def test_choose_function_picks_a_family_and_records_all(dijet_hist):
+    from flowstats.stats import choose_function
+
+    fit, record = choose_function(dijet_hist, sr=(3300, 3700))
+    assert record["chosen"] == fit.function
+    assert set(record["families"]) == {"dijet", "expo", "power"}
+    chosen_p = max(v["pvalue"] for v in record["families"].values() if "pvalue" in v)
+    assert fit.pvalue == chosen_p and fit.pvalue > 1e-3
+
+
+def test_choose_function_in_other_units_skips_the_dijet_family():
+    # an exponential spectrum in MeV (m > sqrt(s) = 13000): the dijet basis cannot describe it
+    from flowstats.stats import choose_function
+
+    rng = np.random.default_rng(3)
+    m = 60_000 + rng.exponential(15_000, 50_000)
+    counts, edges = np.histogram(m, np.arange(60_000, 140_001, 2000.0))
+    fit, record = choose_function((counts, edges), sr=(90_000, 98_000))
+    assert "x = m/sqrt(s) must lie in (0, 1)" in record["families"]["dijet"]["error"]
+    assert fit.function.startswith(("expo", "power")) and fit.pvalue > 1e-3

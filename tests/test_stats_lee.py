@@ -177,7 +177,7 @@ def test_bumphunt_global_significance_at_z_100():
     for eff, peak in ((1.0, 3.0), (0.1, 100.0)):
         for i, w in enumerate(windows):
             z = peak if i == 2 else 0.5
-            rows.append({"sr": list(w), "efficiency": eff, "q0": z**2, "z_local": z,
+            rows.append({"sr": list(w), "efficiency": eff, "q0": z**2, "z_local": z, "status": "ok",
                          "p_local": float(np.exp(lee.log_p_from_z(z)))})
     out = global_significance(rows, windows, [1.0, 0.1], {})
     assert out["z_max_local"] == 100.0 and out["best_efficiency"] == 0.1

@@ -68,20 +68,25 @@ def _prepare_output(out: Path, config: dict[str, Any], force: bool) -> Path:
     return state
 
 
-def _read(config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _read(config: dict[str, Any]
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     from ..io import read_events
 
     names = [config["mass"], *config["features"]]
     if config.get("label"):
         names.append(config["label"])
-    if len(set(names)) != len(names):
-        raise ConfigError("the mass, features and label branches must be different: "
-                          + ", ".join(names))
-    events = read_events(config["input"], config["tree"], names, cut=config.get("cut"))
+    if len(set(names + ([config["weight"]] if config.get("weight") else []))) != \
+            len(names) + bool(config.get("weight")):
+        raise ConfigError("the mass, features, label and weight branches must be different: "
+                          + ", ".join(names + ([config["weight"]] if config.get("weight")
+                                               else [])))
+    events = read_events(config["input"], config["tree"], names, weight=config.get("weight"),
+                         cut=config.get("cut"))
     m = events.column(config["mass"])
     x = np.column_stack([events.column(f) for f in config["features"]])
     label = events.column(config["label"]) if config.get("label") else None
-    return x, m, events.entries, label
+    weights = events.weights if config.get("weight") else None
+    return x, m, events.entries, label, weights
 
 
 #: methods refused by default: their selection sculpts the background m spectrum when the
@@ -156,7 +161,7 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
     _check_method(config)
     make_windows(config.get("sr"), config.get("scan"))  # bad window options fail before reading
     efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
-    x, m, entries, label = _read(config)
+    x, m, entries, label, weights = _read(config)
     windows, clipped = _windows_within_data(config, m)
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows)
@@ -211,7 +216,8 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
             continue
         for eff in efficiencies:
             selected = select_top(res["score"], res["region"], eff)
-            row, extra = window_statistics(m[selected], window, eff, config, m_range)
+            row, extra = window_statistics(m[selected], window, eff, config, m_range,
+                                           None if weights is None else weights[selected])
             row["n_sr_total"] = int((res["region"] == 1).sum())
             rows.append(row)
             fits[(i, eff)] = extra

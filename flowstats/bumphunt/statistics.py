@@ -57,8 +57,39 @@ def skipped_row(window: tuple[float, float], efficiency: float, reason: str) -> 
                     f"skipped: {reason}")
 
 
+#: default fit range: the window and FIT_MARGIN window widths on each side (clipped to the data)
+FIT_MARGIN = 2.0
+#: default bin width: the window width over BINS_PER_WINDOW (in the units of m)
+BINS_PER_WINDOW = 8
+
+
+def fit_range_of(window: tuple[float, float], config: dict[str, Any],
+                 m_range: tuple[float, float]) -> tuple[float, float]:
+    r"""The m range of a window's background fit: ``fit_range`` if configured, else the window
+    and ``fit_margin`` (default 2) window widths on each side, within the data's range."""
+    if config.get("fit_range"):
+        return float(config["fit_range"][0]), float(config["fit_range"][1])
+    margin = float(config.get("fit_margin") or FIT_MARGIN) * (window[1] - window[0])
+    return max(m_range[0], window[0] - margin), min(m_range[1], window[1] + margin)
+
+
+def _edges(window: tuple[float, float], fit_range: tuple[float, float],
+           bin_width: float) -> np.ndarray:
+    r"""Bin edges over the fit range that fall on the window's edges when the window is a whole
+    number of bins (the first and last bins lie inside the range); else aligned to multiples
+    of the bin width."""
+    nwin = (window[1] - window[0]) / bin_width
+    if abs(nwin - round(nwin)) > 1e-6 or round(nwin) < 1:
+        return histogram_edges(fit_range, bin_width)
+    below = max(0, math.floor((window[0] - fit_range[0]) / bin_width + 1e-9))
+    above = max(0, math.floor((fit_range[1] - window[1]) / bin_width + 1e-9))
+    k = np.arange(-below, round(nwin) + above + 1)
+    return window[0] + bin_width * k
+
+
 def window_statistics(m_selected: np.ndarray, window: tuple[float, float], efficiency: float,
-                      config: dict[str, Any], m_range: tuple[float, float]
+                      config: dict[str, Any], m_range: tuple[float, float],
+                      w_selected: np.ndarray | None = None
                       ) -> tuple[dict[str, Any], dict[str, Any]]:
     r"""Fit, significance and limits of one window at one efficiency.
 
@@ -70,9 +101,11 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
         m_selected: Mass of the selected events (all regions).
         window: The signal region ``(lo, hi)``.
         efficiency: The selection efficiency (for the row).
-        config: The resolved configuration (``fit_range``, ``bin_width``, ``function``,
-            ``sqrt_s``, ``resolution``, ``cl``).
-        m_range: The mass range of all events (the default fit range).
+        config: The resolved configuration (``fit_range``, ``fit_margin``, ``bin_width``,
+            ``function``, ``sqrt_s``, ``resolution``, ``cl``).
+        m_range: The mass range of all events (bounds the default fit range).
+        w_selected: Event weights of the selected events (None: unweighted); the histogram
+            then holds sums of weights with sum-of-w^2 variances.
 
     Returns:
         ``(row, extra)``: the summary row, and the histogram, fit prediction and workspace.
@@ -80,16 +113,24 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
     from ..stats import window_significance
     from ..stats.lee import log_p_from_z
 
-    fit_range = config.get("fit_range") or m_range
-    edges = histogram_edges(tuple(fit_range), float(config["bin_width"]))
-    counts, _ = np.histogram(m_selected, bins=edges)
+    fit_range = fit_range_of(window, config, m_range)
+    bin_width = config.get("bin_width") or (window[1] - window[0]) / BINS_PER_WINDOW
+    edges = _edges(window, fit_range, float(bin_width))
+    counts, _ = np.histogram(m_selected, bins=edges, weights=w_selected)
     counts = counts.astype(float)
+    h: Any = (counts, edges)
+    if w_selected is not None:
+        import hist
+
+        h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
+        h.fill(m_selected, weight=w_selected)
     row: dict[str, Any] = {"sr": [float(window[0]), float(window[1])],
-                           "efficiency": float(efficiency), "n_selected": int(len(m_selected))}
+                           "efficiency": float(efficiency), "n_selected": int(len(m_selected)),
+                           "fit_range": [float(edges[0]), float(edges[-1])]}
     extra: dict[str, Any] = {"edges": edges, "counts": counts, "prediction": None,
                              "workspace": None}
     try:
-        res = window_significance((counts, edges), window, function=config["function"],
+        res = window_significance(h, window, function=config["function"],
                                   rel_resolution=float(config["resolution"]),
                                   cl=float(config["cl"]), sqrt_s=float(config["sqrt_s"]))
     except FitError as err:
@@ -108,6 +149,13 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
                 "mu_upper_obs": res.mu_upper_obs, "mu_upper_exp": list(res.mu_upper_exp),
                 "fit_chi2": res.fit.chi2, "fit_ndf": res.fit.ndof, "fit_pvalue": res.fit.pvalue,
                 "fit_function": res.fit.function, "status": "ok"})
+    if w_selected is not None:
+        row["sum_weights_selected"] = float(np.sum(w_selected))
+        row["weight_scale"] = res.weight_scale
+    if res.function_choice is not None:
+        row["function_choice"] = {k: (v.get("function"), v.get("pvalue")) if "error" not in v
+                                  else ("failed", None)
+                                  for k, v in res.function_choice["families"].items()}
     p_min = float(config.get("fit_pvalue_min", 0.01))
     if not res.fit.pvalue >= p_min:
         # the sideband template does not describe the sidebands: its SR prediction (and so

@@ -44,7 +44,9 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--sideband-width", type=float, help="Width of each sideband (default: all outside).")
 @click.option("--bin-width", type=float, help="Mass histogram bin width in GeV [100].")
 @click.option("--fit-range", help="Mass range of the background fit LO:HI.")
-@click.option("--function", help="Background function [dijet4].")
+@click.option("--function", help="Background function, or auto (chosen among the dijet, "
+                                 "exponential-polynomial and power-law families) [auto].")
+@click.option("--weight", help="Event-weight branch (weighted histograms, fits and models).")
 @click.option("-o", "--output", type=click.Path(), help="Output directory.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML analysis configuration.")
 @click.option("--scheduler", help="'local' (dask LocalCluster) or a scheduler address tcp://host:port.")
@@ -63,7 +65,7 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, sr, scan, windows,
              window_width, window_step, efficiency, sideband_width, bin_width, fit_range,
-             function, output, config_file, scheduler, workers, seed, device, epochs, closure,
+             function, weight, output, config_file, scheduler, workers, seed, device, epochs, closure,
              allow_sculpting, no_plots, force) -> None:
     r"""Enhanced bump hunt: anomaly score, selection, sideband fit, significances and limits.
 
@@ -91,7 +93,7 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
         "label": label, "cut": cut, "method": method, "sr": _pair(sr, "--sr"), "scan": scan_cfg,
         "efficiency": _floats(efficiency), "sideband_width": sideband_width,
         "bin_width": bin_width, "fit_range": _pair(fit_range, "--fit-range"),
-        "function": function, "output": output, "scheduler": scheduler, "workers": workers,
+        "function": function, "weight": weight, "output": output, "scheduler": scheduler, "workers": workers,
         "seed": seed, "device": device, "score_options": score_options or None,
         "closure": closure, "allow_sculpting": allow_sculpting,
     }

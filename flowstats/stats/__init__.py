@@ -22,6 +22,7 @@ from __future__ import annotations
 from .fit import (
     BackgroundFit,
     SpuriousSignal,
+    choose_function,
     fit_background,
     select_function,
     spurious_signal,
@@ -54,6 +55,7 @@ __all__ = [
     "apply_patch",
     "build_workspace",
     "check_data",
+    "choose_function",
     "counting_workspace",
     "discovery",
     "export_workspace",

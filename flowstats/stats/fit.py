@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "BackgroundFit",
     "SpuriousSignal",
+    "choose_function",
     "fit_background",
     "gaussian_fractions",
     "select_function",
@@ -252,7 +253,8 @@ def fit_background(h: Any, *, sr: tuple[float, float] | None = None, function: s
             ``(counts, edges)``); weighted histograms use iminuit's Bohm-Zech scaling.
         sr: ``(lo, hi)`` of a signal region whose bins (centres inside) are left out: a
             sideband fit. ``None`` fits the full range.
-        function: ``dijet3``, ``dijet4``, ``dijet5`` or ``expo1`` ... ``expo6``.
+        function: ``dijet3``, ``dijet4``, ``dijet5``, ``expo1`` ... ``expo6`` or
+            ``power2`` ... ``power4``.
         signal: ``(mass, width)`` of a Gaussian signal whose yield ``nsig`` is fitted too
             (result in ``.signal``).
         sqrt_s: Centre-of-mass energy in GeV for x = m/sqrt(s).
@@ -335,6 +337,56 @@ def select_function(h: Any, *, sr: tuple[float, float] | None = None,
             break
     log.info("select_function: chose %s (%s)", chosen.function, table)
     return chosen, table
+
+
+def choose_function(h: Any, *, sr: tuple[float, float] | None = None,
+                    families: dict[str, Sequence[str]] | None = None, test: str = "f",
+                    alpha: float = 0.05, sqrt_s: float = SQRT_S,
+                    what: str = "data histogram") -> tuple[BackgroundFit, dict[str, Any]]:
+    r"""Chooses the background function among families: ``function: auto``.
+
+    In each family (nested functions, fewest parameters first) the order is chosen by
+    :func:`select_function` (an F-test, or a likelihood-ratio test, on the fitted bins); the
+    families' choices, which are not nested, are then compared by their goodness of fit, and
+    the one with the largest chi2 p-value is kept (the fewer parameters on a tie). A family
+    that cannot describe the range at all (e.g. the dijet functions when m exceeds sqrt(s):
+    other units) or whose fit fails is recorded and skipped.
+
+    Arguments:
+        h: The histogram.
+        sr: An optional masked signal region (a sideband fit).
+        families: ``{family: candidates}``; :data:`~flowstats.stats.functions.FAMILIES` by
+            default (dijet 3/4/5, exponential-polynomials 2/3/4, power laws 2/3/4).
+        test, alpha: The test of :func:`select_function` and its significance level.
+        sqrt_s: Centre-of-mass energy for the dijet functions, in the units of m.
+        what: What the histogram is, for messages.
+
+    Returns:
+        ``(chosen fit, record)``: the record has ``chosen`` and, per family, its choice with
+        ``chi2``, ``ndf``, ``pvalue`` and the nested tests (or ``error``).
+    """
+    from .functions import FAMILIES
+
+    families = dict(FAMILIES if families is None else families)
+    fits: dict[str, BackgroundFit] = {}
+    record: dict[str, Any] = {}
+    for family, candidates in families.items():
+        try:
+            fit, table = select_function(h, sr=sr, candidates=tuple(candidates), test=test,
+                                         alpha=alpha, sqrt_s=sqrt_s, what=what)
+        except (FitError, BadInputError) as err:
+            record[family] = {"error": str(err)}
+            continue
+        fits[family] = fit
+        record[family] = {"function": fit.function, "chi2": fit.chi2, "ndf": fit.ndof,
+                          "pvalue": fit.pvalue, "tests": table}
+    if not fits:
+        raise FitError(f"{what}: no background function family could be fitted: "
+                       + "; ".join(f"{k}: {v['error']}" for k, v in record.items()))
+    best = max(fits.values(), key=lambda f: (f.pvalue, -get_function(f.function).npar))
+    log.info("%s: chose %s (chi2/ndf %.1f/%d) among %s", what, best.function, best.chi2,
+             best.ndof, {k: v.get("function", "failed") for k, v in record.items()})
+    return best, {"chosen": best.function, "families": record}
 
 
 @dataclass

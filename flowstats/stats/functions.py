@@ -18,7 +18,10 @@ with a fixed basis :math:`B_k`. This covers
   :math:`1, \ln(1-x), \ln x, \ln^2 x, \ln^3 x`);
 * the exponential-of-a-polynomial family ``expo1`` ... ``expo6``:
   :math:`\exp(p_0 + p_1 t + \dots + p_{n-1} t^{n-1})` with :math:`t = (m - m_{lo}) /
-  (m_{hi} - m_{lo})` over the histogram range (``expo2`` is a plain exponential).
+  (m_{hi} - m_{lo})` over the histogram range (``expo2`` is a plain exponential);
+* the power-law family ``power2`` ... ``power4``: :math:`\exp(p_0 + p_1 u + p_2 u^2 + \dots)`
+  with :math:`u = \ln(m / m_{lo}) / \ln(m_{hi} / m_{lo})` (``power2`` is a plain power law
+  :math:`m^{-a}`), for spectra in any units (no :math:`\sqrt{s}`).
 
 Being log-linear, every function has good starting values from a weighted linear least-squares
 fit of :math:`\ln(n_i / w_i)` on the bin centres, and analytic parameter derivatives
@@ -41,7 +44,7 @@ from ..exceptions import BadInputError, ConfigError, closest
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FUNCTIONS", "SQRT_S", "BackgroundFunction", "get_function"]
+__all__ = ["FAMILIES", "FUNCTIONS", "SQRT_S", "BackgroundFunction", "get_function"]
 
 #: default centre-of-mass energy in GeV, for x = m / sqrt(s)
 SQRT_S = 13000.0
@@ -53,7 +56,8 @@ class BackgroundFunction:
 
     Arguments:
         name: The registry name (``dijet4``, ``expo3``, ...).
-        kind: ``"dijet"`` (basis in x = m/sqrt(s)) or ``"expo"`` (polynomial in t).
+        kind: ``"dijet"`` (basis in x = m/sqrt(s)), ``"expo"`` (polynomial in t) or
+            ``"power"`` (polynomial in a log-scaled u).
         npar: The number of parameters.
     """
 
@@ -89,7 +93,13 @@ class BackgroundFunction:
             if domain is None:
                 domain = (float(np.min(m)), float(np.max(m)))
             lo, hi = domain
-            t = (m - lo) / (hi - lo)
+            if self.kind == "power":
+                if lo <= 0 or np.any(m <= 0):
+                    raise BadInputError(f"{self.name}: a power law needs m > 0, got m in "
+                                        f"[{min(lo, float(np.min(m))):g}, {hi:g}]")
+                t = np.log(m / lo) / np.log(hi / lo)
+            else:
+                t = (m - lo) / (hi - lo)
             cols = [t**k for k in range(self.npar)]
         return np.stack(cols, axis=-1)
 
@@ -102,7 +112,17 @@ class BackgroundFunction:
 def _registry() -> dict[str, BackgroundFunction]:
     out = {f"dijet{n}": BackgroundFunction(f"dijet{n}", "dijet", n) for n in (3, 4, 5)}
     out.update({f"expo{n}": BackgroundFunction(f"expo{n}", "expo", n) for n in range(1, 7)})
+    out.update({f"power{n}": BackgroundFunction(f"power{n}", "power", n) for n in (2, 3, 4)})
     return out
+
+
+#: the families ``function: auto`` chooses among, each a nested sequence (fewest parameters
+#: first) whose order is chosen by an F-test on the sidebands
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "dijet": ("dijet3", "dijet4", "dijet5"),
+    "expo": ("expo2", "expo3", "expo4"),
+    "power": ("power2", "power3", "power4"),
+}
 
 
 #: name -> function

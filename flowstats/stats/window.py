@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import BadInputError, FitError
-from .fit import BackgroundFit, fit_background, window_mask
+from .fit import BackgroundFit, choose_function, fit_background, window_mask
 from .functions import SQRT_S
 from .hist import check_data, to_arrays
 from .infer import AsymptoticCLs, discovery, set_backend, upper_limit, use_optimizer
@@ -67,6 +67,8 @@ class WindowResult:
     mu_upper_exp: list[float]
     fit: BackgroundFit
     workspace: dict[str, Any] = field(repr=False)
+    function_choice: dict[str, Any] | None = None
+    weight_scale: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         r"""A JSON-ready summary (without the workspace)."""
@@ -91,7 +93,9 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
         mass: The signal mass hypothesis (the window's centre by default).
         resolution: The Gaussian signal width (absolute); ``rel_resolution * mass`` if None.
         rel_resolution: The relative width used when ``resolution`` is None.
-        function: The background function fitted to the sidebands.
+        function: The background function fitted to the sidebands, or ``"auto"``: chosen
+            among families by :func:`~flowstats.stats.fit.choose_function` on the sidebands
+            (recorded in ``function_choice``).
         signal_yield: The total signal yield for mu = 1 (1: mu counts events).
         bkg_syst: An extra absolute background uncertainty in the window (e.g. the spurious
             signal), added in quadrature.
@@ -103,10 +107,15 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
         optimizer: pyhf optimizer of the counting-model fits, ``minuit`` (default: robust to
             the large yields of loose selections) or ``scipy``.
 
+    Weighted histograms (variances not equal to the counts): the sideband fit uses the
+    variances (Bohm-Zech scaled Poisson likelihood), and the counting model is that of the
+    window's effective counts: n, b, sigma_b and s scaled by k = sum w / sum w^2 of the window
+    (``weight_scale``; the workspace holds the scaled yields, mu is unchanged).
+
     Returns:
         A :class:`WindowResult` (``workspace`` is the counting workspace, JSON-ready).
     """
-    counts, _, edges = to_arrays(h, what="window histogram")
+    counts, variances, edges = to_arrays(h, what="window histogram")
     counts = check_data(counts, edges, what="window histogram")
     mask = window_mask(edges, window)
     if mask.all():
@@ -114,14 +123,25 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
     lo_w, hi_w = float(edges[:-1][mask][0]), float(edges[1:][mask][-1])
     mass = 0.5 * (lo_w + hi_w) if mass is None else float(mass)
     width = rel_resolution * mass if resolution is None else float(resolution)
-    fit = fit_background((counts, edges), sr=window, function=function, sqrt_s=sqrt_s,
-                         what=f"sideband fit for window [{window[0]:g}, {window[1]:g})")
+    what = f"sideband fit for window [{window[0]:g}, {window[1]:g})"
+    choice = None
+    if function == "auto":
+        fit, choice = choose_function(h, sr=window, sqrt_s=sqrt_s, what=what)
+    else:
+        fit = fit_background(h, sr=window, function=function, sqrt_s=sqrt_s, what=what)
     b, sigma_fit = fit.predict(window)
     n = float(counts[mask].sum())
     s = float(gaussian_template(np.array([lo_w, hi_w]), mass, width, signal_yield)[0])
     if not s > 0:
         raise BadInputError(f"the signal at {mass:g} has no yield in window {tuple(window)}")
     sigma_b = float(np.sqrt(sigma_fit**2 + bkg_syst**2 + bkg_stat**2))
+    # weighted events: the window's sum of weights n has variance sum w^2; the counting model
+    # is Poisson in n * k with k = sum w / sum w^2 (Bohm-Zech scaled Poisson, as the fit), so
+    # every yield is scaled by k there and mu keeps its meaning (signal in weighted events)
+    var_w = float(variances[mask].sum())
+    scale = n / var_w if var_w > 0 and not np.isclose(var_w, n, rtol=1e-9) else 1.0
+    if scale != 1.0:
+        n, b, s, sigma_b = n * scale, b * scale, s * scale, sigma_b * scale
     # POI range wide enough for any limit: n + 10 sigma of the total spread, in units of s
     mu_max = max(1.0, (abs(n - b) + 10.0 * np.sqrt(n + b + sigma_b**2) + 10.0) / s)
     spec = counting_workspace(s, b, n, sigma_b=sigma_b if sigma_b > 0 else None,
@@ -138,7 +158,10 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
                 up_obs, up_exp = ul.obs, ul.exp
             except FitError as err:
                 raise FitError(f"window [{window[0]:g}, {window[1]:g}): {err}") from None
+    if scale != 1.0:  # report yields in weighted events again
+        n, b, s, sigma_b = n / scale, b / scale, s / scale, sigma_b / scale
     return WindowResult(window=(float(window[0]), float(window[1])), mass=mass, n_obs=n, b=b,
                         sigma_b=sigma_b, sigma_b_fit=sigma_fit, s=s, z_local=disc["z0"],
                         p_local=disc["p0"], q0=disc["q0"], z_exp=disc["z0_exp"],
-                        mu_upper_obs=up_obs, mu_upper_exp=up_exp, fit=fit, workspace=spec)
+                        mu_upper_obs=up_obs, mu_upper_exp=up_exp, fit=fit, workspace=spec,
+                        function_choice=choice, weight_scale=scale)
