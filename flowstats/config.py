@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "score_options": {},
     "torch_threads": 1,
     "fit_pvalue_min": 0.01,
+    "exclude_poor_fits": False,
     "closure": False,
     "closure_alpha": 0.01,
     "allow_sculpting": False,

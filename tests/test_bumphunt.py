@@ -242,7 +242,7 @@ def test_scan_without_any_analysable_window_exits_2(falling, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_poor_sideband_fits_are_flagged_and_left_out_of_the_global_z(tmp_path, caplog):
+def test_poor_sideband_fits_are_flagged(tmp_path, caplog):
     # a narrow peak in a sideband (a Z-like resonance the smooth function cannot follow)
     rng = np.random.default_rng(4)
     m = np.concatenate([2500 + rng.exponential(400, 20_000), rng.normal(2900, 20, 4000)])
@@ -256,14 +256,19 @@ def test_poor_sideband_fits_are_flagged_and_left_out_of_the_global_z(tmp_path, c
     for row in summary["windows"]:
         assert row["fit_pvalue"] < 1e-6
         assert row["status"].startswith("poor fit: chi2/ndf = ") and "< 0.01" in row["status"]
-        assert row["in_global"] is False
+        assert row["in_global"] is True  # flagged, but kept by default
     assert "window 3300-3700 efficiency 1: poor fit" in caplog.text
-    assert np.isnan(summary["z_global"])  # no row is fit to enter it
-    # the threshold is configurable: with 0 every fit is accepted and enters the global Z
+    assert np.isfinite(summary["z_global"]) and summary["n_poor_fits_in_global"] == 2
+    # exclude_poor_fits: no row is fit to enter the global significance
+    strict = run_bumphunt(_config(path, tmp_path / "excl", exclude_poor_fits=True, **kw),
+                          plots=False)
+    assert not any(r["in_global"] for r in strict["windows"])
+    assert np.isnan(strict["z_global"])
+    # the threshold is configurable: with 0 every fit is accepted
     loose = run_bumphunt(_config(path, tmp_path / "loose", fit_pvalue_min=0.0, **kw),
                          plots=False)
     assert all(r["status"] == "ok" and r["in_global"] for r in loose["windows"])
-    assert np.isfinite(loose["z_global"])
+    assert loose["n_poor_fits_in_global"] == 0
 
 
 def test_default_fit_range_bins_and_function(sample, tmp_path):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,3 +69,29 @@ def test_readme_unweight(workdir):
     assert conv["n_events"] == 10_000
     report = json.loads((workdir / "unweight_report" / "summary.json").read_text())
     assert set(report["features"]) == {"pt", "y", "m"}
+
+
+def test_readme_own_data_z_peak(workdir):
+    # the real FxFx sample (weighted, 18.5 % negative) scanned across the Z peak
+    _run(_blocks()["owndata"], workdir)
+    summary = json.loads((workdir / "zscan" / "summary.json").read_text())
+    rows = summary["windows"]
+    windows = {tuple(r["sr"]) for r in rows}
+    assert len(windows) == 14
+    # the Z: found in a window containing 91.19 GeV, with a finite (log-space) significance
+    lo, hi = summary["best_window"]
+    assert lo <= 91.1876 < hi
+    assert np.isfinite(summary["z_global"]) and summary["z_global"] > 10
+    assert np.isfinite(summary["log10_p_global"]) and summary["log10_p_global"] < -20
+    # the windows with fewer than 100 events are skipped, the scan went on
+    skipped = {tuple(r["sr"]) for r in rows if r["status"].startswith("skipped")}
+    assert skipped == {(108.0, 116.0), (112.0, 120.0)}
+    assert summary["n_windows_skipped"] == 2
+    # the sideband fits next to the peak are judged poor and say so; the weights were used
+    poor = [r for r in rows if r["status"].startswith("poor fit")]
+    assert poor and all(r["fit_pvalue"] < 0.01 for r in poor)
+    done = [r for r in rows if "weight_scale" in r]
+    assert done and all(0 < r["weight_scale"] < 1e-3 for r in done)  # 1 / (5394 pb) scale
+    assert {r["fit_function"][:4] for r in done} <= {"dije", "expo", "powe"}
+    assert summary["closure"]["n_tests"] > 0
+    assert (workdir / "zscan" / "plots" / "closure_w07.png").exists()

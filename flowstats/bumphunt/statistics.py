@@ -171,8 +171,9 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
                         efficiencies: list[float], config: dict[str, Any]) -> dict[str, Any]:
     r"""Global significance of the most significant window over the scan.
 
-    Only rows with a result from an acceptable sideband fit enter it (``status`` "ok"; a fit
-    p-value below ``fit_pvalue_min`` marks a row "poor fit"); each row gets ``in_global``.
+    Every row with a result enters it, also those whose sideband fit is poor (``status``
+    "poor fit ...": a fit p-value below ``fit_pvalue_min``) unless ``exclude_poor_fits``; each
+    row gets ``in_global``, and ``n_poor_fits_in_global`` counts the poor fits it used.
 
     Arguments:
         rows: The per-window, per-efficiency rows.
@@ -182,9 +183,14 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
     """
     from ..stats import lee
 
+    exclude_poor = bool(config.get("exclude_poor_fits", False))
     for r in rows:
-        # rows that enter the global significance: a result, from an acceptable fit
-        r["in_global"] = bool(np.isfinite(r.get("q0", np.nan)) and r.get("status") == "ok")
+        # rows that enter the global significance: every row with a result; rows whose
+        # sideband fit is poor too unless exclude_poor_fits (a real resonance, such as the Z,
+        # spills its tails into the sidebands and spoils the fit that finds it)
+        status = str(r.get("status", ""))
+        r["in_global"] = bool(np.isfinite(r.get("q0", np.nan)) and (
+            status == "ok" or (status.startswith("poor fit") and not exclude_poor)))
     ok = [r for r in rows if r["in_global"]]
     if not ok:
         return {"z_global": math.nan, "p_global": math.nan, "global_method": "none"}
@@ -220,6 +226,7 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
         "z_global": float(max(lee.z_from_log_p(log_p_global), 0.0)),
         "p_global": float(np.exp(log_p_global)),
         "log10_p_global": log_p_global / _LN10,
+        "n_poor_fits_in_global": sum(1 for r in ok if str(r.get("status")).startswith("poor")),
         "z_max_local": float(best["z_local"]),
         "best_window": best["sr"],
         "best_efficiency": best["efficiency"],
