@@ -39,7 +39,7 @@ SETTINGS = {
 def run(output: Path, seed: int, force: bool) -> Path:
     from flowstats.bumphunt import run_bumphunt
     from flowstats.config import resolve_config
-    from flowstats.lhe import convert_lhe
+    from flowstats.io.lhe import convert_lhe
 
     output.mkdir(parents=True, exist_ok=True)
     root = output / "zjets.root"

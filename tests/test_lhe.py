@@ -17,7 +17,7 @@ import vector
 from flowstats.cli import main
 from flowstats.exceptions import BadInputError, InputFileNotFoundError, OutputExistsError
 from flowstats.io import read_events
-from flowstats.lhe import convert_lhe
+from flowstats.io.lhe import convert_lhe
 
 FXFX = "zjets_fxfx_mg5amcnlo_7tev.lhe.gz"
 M_Z = 91.19

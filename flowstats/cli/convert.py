@@ -46,16 +46,17 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
     from .. import io
     from .._utils import check_output, provenance
     from ..exceptions import BadInputError
+    from ..io.reading import is_lhe
 
     check_output(output, force)
     names = _split(features)
     if not names:
-        if len(inputs) != 1 or not io._is_lhe(Path(inputs[0])):
+        if len(inputs) != 1 or not is_lhe(Path(inputs[0])):
             raise BadInputError("give one .lhe/.lhe.gz input, or --features to copy branches of "
                                 "ROOT files")
         if weight is not None or cut is not None:
             raise BadInputError("--weight and --cut need --features")
-        from ..lhe import convert_lhe
+        from ..io.lhe import convert_lhe
 
         echo_json(convert_lhe(inputs[0], output, tree=tree, force=force,
                               batch_size=batch_size, format=fmt))

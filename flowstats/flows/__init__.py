@@ -8,10 +8,29 @@ bijective preprocessing (:mod:`.preprocessing`), zuko spline or affine autoregre
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import io
 from .ensemble import Ensemble
 from .flow import Flow
-from .io import load
 from .loss import n_eff, weighted_nll
 from .preprocessing import Preprocessing
 
 __all__ = ["Ensemble", "Flow", "Preprocessing", "load", "n_eff", "weighted_nll"]
+
+
+def load(directory: str | os.PathLike, *, features: Sequence[str] | None = None,
+         context: Sequence[str] | None = None, device: str = "cpu") -> Flow | Ensemble:
+    r"""Loads a :class:`Flow` or an :class:`Ensemble` directory (whichever it holds).
+
+    Arguments:
+        directory: The model directory.
+        features: If given, the features the caller expects (a mismatch is an error).
+        context: If given, the context features the caller expects.
+        device: Where to put the model(s).
+    """
+    directory = Path(directory)
+    kind = Flow if io.read_config(directory)["type"] == "Flow" else Ensemble
+    return kind.load(directory, features=features, context=context, device=device)

@@ -23,6 +23,7 @@ from scipy.special import logsumexp
 from .. import __version__
 from .._utils import provenance, write_json
 from ..exceptions import BadInputError
+from . import io
 from .flow import Flow
 
 log = logging.getLogger(__name__)
@@ -189,13 +190,10 @@ class Ensemble:
             directory: The output directory.
             force: Replace an existing directory.
         """
-        from .._utils import atomic_dir
-        from .io import _write_flow
-
         names = [f"member_{i}" for i in range(len(self.members))]
-        with atomic_dir(directory, force) as tmp:
+        with io.atomic_dir(directory, force) as tmp:
             for name, member in zip(names, self.members):
-                _write_flow(member, tmp / name)
+                member._write(tmp / name)
             config = {"type": "Ensemble", "flowstats": __version__,
                       "features": self.features, "context": self.context,
                       "members": names, "weights": self.weights.tolist(),
@@ -216,13 +214,11 @@ class Ensemble:
             context: If given, the context features the caller expects.
             device: Where to put the members.
         """
-        from .io import _check_names, _read_config, load_flow
-
         directory = Path(directory)
-        config = _read_config(directory)
-        _check_names(config, "features", features, directory)
-        _check_names(config, "context", context, directory)
-        members = [load_flow(directory / name, features=config["features"],
+        config = io.read_config(directory)
+        io.check_names(config, "features", features, directory)
+        io.check_names(config, "context", context, directory)
+        members = [Flow.load(directory / name, features=config["features"],
                              context=config["context"], device=device)
                    for name in config["members"]]
         ens = cls(members, config["weights"])

@@ -21,8 +21,8 @@ import torch
 
 from .. import __version__
 from .._utils import check_finite, resolve_device
-from ..exceptions import BadInputError, WeightSumError
-from . import training
+from ..exceptions import BadInputError, IncompatibleModelError, WeightSumError
+from . import io, training
 from .loss import n_eff
 from .models import KINDS, build_flow
 from .preprocessing import Preprocessing, check_names
@@ -503,9 +503,15 @@ class Flow:
             directory: The output directory.
             force: Replace an existing directory.
         """
-        from .io import save_flow
+        self._require_fitted()
+        with io.atomic_dir(directory, force) as tmp:
+            self._write(tmp)
+        return Path(directory)
 
-        return save_flow(self, directory, force=force)
+    def _write(self, directory: Path) -> None:
+        r"""Writes the files of :meth:`save` into an existing (temporary) directory."""
+        self._require_fitted()
+        io.write_model(directory, self.config(), self.module.state_dict(), self.seed)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, *, features: Sequence[str] | None = None,
@@ -518,9 +524,20 @@ class Flow:
             context: If given, the context features the caller expects.
             device: Where to put the model.
         """
-        from .io import load_flow
-
-        return load_flow(directory, features=features, context=context, device=device)
+        directory = Path(directory)
+        config = io.read_config(directory)
+        if config["type"] != "Flow":
+            raise IncompatibleModelError(f"{str(directory)!r} holds an {config['type']}; "
+                                         "use flowstats.flows.load()")
+        io.check_names(config, "features", features, directory)
+        io.check_names(config, "context", context, directory)
+        state = io.read_state(directory)
+        try:
+            return cls._from_config(config, state, device=device)
+        except (RuntimeError, KeyError, TypeError, ValueError) as err:
+            first = (str(err).strip().splitlines()[0] if str(err).strip()
+                     else type(err).__name__)
+            raise IncompatibleModelError(f"cannot load {str(directory)!r}: {first}") from None
 
     @classmethod
     def _from_config(cls, config: Mapping[str, Any], state: Mapping[str, Any],

@@ -8,16 +8,19 @@ weights) and one Flow directory per member, ``member_0``, ``member_1``, ...
 
 Directories are written into a temporary sibling and renamed into place, so that an interrupted
 save never leaves a half-written model.
+
+This module knows the files, not the classes: :meth:`Flow.save`/:meth:`Flow.load`,
+:meth:`Ensemble.save`/:meth:`Ensemble.load` and :func:`flowstats.flows.load` build on it (it
+imports neither, so there is no import cycle).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -25,43 +28,39 @@ from .. import __version__
 from .._utils import atomic_dir, provenance, write_json
 from ..exceptions import IncompatibleModelError, InputFileNotFoundError
 
-if TYPE_CHECKING:
-    from .ensemble import Ensemble
-    from .flow import Flow
-
 log = logging.getLogger(__name__)
 
-__all__ = ["atomic_dir", "load", "load_flow", "save_flow"]
+__all__ = ["CONFIG", "WEIGHTS", "atomic_dir", "check_names", "read_config", "read_state",
+           "write_model"]
 
 CONFIG, WEIGHTS = "config.json", "weights.pt"
 
 
-def _write_flow(flow: Flow, directory: Path) -> None:
-    flow._require_fitted()
+def write_model(directory: Path, config: dict[str, Any], state: dict[str, Any],
+                seed: int) -> None:
+    r"""Writes one flow's ``weights.pt`` (its state dict) and ``config.json`` into
+    ``directory`` (created if needed), with the provenance of ``seed`` in the config.
+
+    Arguments:
+        directory: The (temporary) model directory.
+        config: The flow's configuration (``Flow.config()``).
+        state: The zuko module's state dict.
+        seed: The flow's seed.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in flow.module.state_dict().items()}
-    torch.save(state, directory / WEIGHTS)
-    config = flow.config()
-    config["provenance"] = provenance(flow.seed, {k: config[k] for k in
-                                                  ("features", "context", "options")})
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, directory / WEIGHTS)
+    config = dict(config)
+    config["provenance"] = provenance(seed, {k: config[k] for k in
+                                             ("features", "context", "options")})
     write_json(directory / CONFIG, config)
 
 
-def save_flow(flow: Flow, directory: str | os.PathLike, force: bool = False) -> Path:
-    r"""Writes ``flow`` to ``directory`` (see the module docstring).
+def read_config(directory: Path) -> dict[str, Any]:
+    r"""The checked ``config.json`` of a Flow or Ensemble directory.
 
-    Arguments:
-        flow: A trained flow.
-        directory: The output directory.
-        force: Replace an existing directory.
+    Raises :class:`~flowstats.exceptions.IncompatibleModelError` for a directory without a
+    config, invalid JSON, another flowstats major.minor version or an unknown model type.
     """
-    flow._require_fitted()
-    with atomic_dir(directory, force) as tmp:
-        _write_flow(flow, tmp)
-    return Path(directory)
-
-
-def _read_config(directory: Path) -> dict[str, Any]:
     if not directory.is_dir():
         raise InputFileNotFoundError(str(directory), "not a model directory"
                                      if directory.exists() else None)
@@ -83,56 +82,20 @@ def _read_config(directory: Path) -> dict[str, Any]:
     return config
 
 
-def _check_names(config: dict[str, Any], key: str, expected: Sequence[str] | None,
-                 where: Path) -> None:
+def check_names(config: dict[str, Any], key: str, expected: Sequence[str] | None,
+                where: Path) -> None:
+    r"""Raises when the caller ``expected`` other ``features``/``context`` than saved."""
     if expected is not None and list(expected) != list(config[key]):
         raise IncompatibleModelError(f"{str(where)!r} models {key} {config[key]}, but "
                                      f"{list(expected)} were asked for")
 
 
-def load_flow(directory: str | os.PathLike, *, features: Sequence[str] | None = None,
-              context: Sequence[str] | None = None, device: str = "cpu") -> Flow:
-    r"""Reads a :class:`Flow` written by :func:`save_flow`.
-
-    Arguments:
-        directory: The model directory.
-        features: If given, the features the caller expects (a mismatch is an error).
-        context: If given, the context features the caller expects.
-        device: Where to put the model.
-    """
-    from .flow import Flow
-
-    directory = Path(directory)
-    config = _read_config(directory)
-    if config["type"] != "Flow":
-        raise IncompatibleModelError(f"{str(directory)!r} holds an {config['type']}; "
-                                     "use flowstats.flows.load()")
-    _check_names(config, "features", features, directory)
-    _check_names(config, "context", context, directory)
+def read_state(directory: Path) -> dict[str, Any]:
+    r"""The state dict in ``weights.pt`` (``weights_only``), with one-line errors."""
     try:
-        state = torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
-        return Flow._from_config(config, state, device=device)
+        return torch.load(directory / WEIGHTS, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise IncompatibleModelError(f"{str(directory)!r} has no {WEIGHTS}") from None
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise IncompatibleModelError(f"cannot load {str(directory)!r}: {first}") from None
-
-
-def load(directory: str | os.PathLike, *, features: Sequence[str] | None = None,
-         context: Sequence[str] | None = None, device: str = "cpu") -> Flow | Ensemble:
-    r"""Loads a :class:`Flow` or an :class:`Ensemble` directory.
-
-    Arguments:
-        directory: The model directory.
-        features: If given, the features the caller expects (a mismatch is an error).
-        context: If given, the context features the caller expects.
-        device: Where to put the model(s).
-    """
-    directory = Path(directory)
-    config = _read_config(directory)
-    if config["type"] == "Flow":
-        return load_flow(directory, features=features, context=context, device=device)
-    from .ensemble import Ensemble
-
-    return Ensemble.load(directory, features=features, context=context, device=device)

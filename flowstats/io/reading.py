@@ -1,38 +1,37 @@
-r"""Reading and writing events: flat ROOT TTrees in, a typed :class:`Events` container out.
+r"""Reading events: ROOT TTrees or RNTuples (and LHE files) in, :class:`Events` out.
 
 ``read_events`` turns one or several ROOT files (or LHE files, converted on the fly) into an
 (n, d) float64 feature matrix with per-event weights and the entry numbers of the events in
-the input. Reading is chunked with :func:`uproot.iterate`, so :func:`iter_events` streams a file
+the input. Reading is chunked (each tree's ``iterate``), so :func:`iter_events` streams a file
 larger than memory; ``read_events`` fills one preallocated matrix (no per-chunk copies when no
 cut is given). Files ending in ``.lhe``/``.lhe.gz`` are converted with
-:func:`flowstats.lhe.convert_lhe` into a temporary ROOT file first. ``write_events`` / :class:`EventWriter` write TTrees (flat numpy or jagged awkward
-columns) to a temporary file that is renamed only when complete.
+:func:`flowstats.io.lhe.convert_lhe` into a temporary ROOT file first. RNTuples are read like
+TTrees; their cuts are evaluated here (uproot's RNTuple reader ignores ``cut=``).
 
 Every problem with the input raises a :mod:`flowstats.exceptions` class with a one-line message:
-a missing or unreadable file, a missing tree (the trees that exist are listed), a missing branch
-(the closest names are suggested), a jagged branch where a flat one is needed, NaN/inf values
-(counted per branch), no events (also after the cut) and a sum of weights <= 0.
+a missing, empty, truncated, corrupted or non-ROOT file, a missing tree (the trees that exist
+are listed, each with its kind), a missing branch (the closest names are suggested), a jagged
+branch where a flat one is needed, NaN/inf values (counted per branch), no events (also after
+the cut) and a sum of weights <= 0.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
-import json
 import logging
-import math
 import os
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._utils import atomic_path, check_output, progress
-from .exceptions import (
+from .._utils import progress
+from ..exceptions import (
     BadInputError,
     BranchNotFoundError,
     DamagedFileError,
@@ -42,22 +41,15 @@ from .exceptions import (
     NonFiniteError,
     TreeNotFoundError,
     WeightSumError,
-    closest,
 )
+from .events import Events
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "READ_STEP_SIZE",
-    "STEP_SIZE",
-    "EventWriter",
-    "Events",
-    "iter_events",
-    "list_branches",
-    "list_trees",
-    "read_events",
-    "write_events",
-]
+__all__ = ["READ_STEP_SIZE", "STEP_SIZE", "is_lhe", "iter_events", "list_branches", "list_trees",
+           "read_events"]
+
+PathLike = str | os.PathLike
 
 #: default chunk size (uncompressed array bytes per chunk, or a number of entries). A chunked
 #: pass peaks at about 8x this (compressed and decompressed baskets, the arrays, the float64
@@ -66,108 +58,11 @@ STEP_SIZE = "20 MB"
 #: default chunk size of :func:`read_events`, which holds all events anyway: fewer, larger
 #: chunks (the transient memory, ~8x this, stays small next to a large result)
 READ_STEP_SIZE = "50 MB"
-#: entries per TBasket written by :class:`EventWriter` (a reader streams basket by basket)
-BASKET_ENTRIES = 100_000
-#: name of the TObjString holding the provenance JSON in files written with ``metadata``
-PROVENANCE_KEY = "flowstats_provenance"
 
 _TREE_CLASSES = ("TTree", "TNtuple", "TNtupleD")
 _RNTUPLE_CLASSES = ("ROOT::RNTuple",)
 _LHE_SUFFIXES = (".lhe", ".lhe.gz", ".lhe.gzip")
 _GLOB_CHARS = frozenset("*?[")
-
-PathLike = str | os.PathLike
-
-
-# --------------------------------------------------------------------------------------------
-# the container
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class Events:
-    r"""Events as a feature matrix with weights and the entry numbers they were read from.
-
-    Arguments:
-        x: (n, d) float64 feature matrix.
-        names: The d feature names (the column order of ``x``).
-        weights: (n,) float64 event weights; ones when no weight branch was read.
-        entries: (n,) int64 entry number of each event in the input; with several files the
-            entries count on across the files in the order given (global entry numbers).
-    """
-
-    x: np.ndarray
-    names: list[str]
-    weights: np.ndarray = field(default=None)  # type: ignore[assignment]
-    entries: np.ndarray = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        self.x = np.asarray(self.x, dtype=np.float64)
-        if self.x.ndim == 1 and len(self.names) == 1:
-            self.x = self.x[:, None]
-        if self.x.ndim != 2:
-            raise BadInputError(f"Events.x must be a 2-D (events, features) array, "
-                                f"got shape {self.x.shape}")
-        self.names = [str(n) for n in self.names]
-        n, d = self.x.shape
-        if len(self.names) != d:
-            raise BadInputError(f"Events has {d} feature columns but {len(self.names)} names")
-        if len(set(self.names)) != d:
-            raise BadInputError(f"Events feature names repeat: {self.names}")
-        self.weights = (np.ones(n) if self.weights is None
-                        else np.asarray(self.weights, dtype=np.float64))
-        self.entries = (np.arange(n, dtype=np.int64) if self.entries is None
-                        else np.asarray(self.entries, dtype=np.int64))
-        for what, arr in (("weights", self.weights), ("entries", self.entries)):
-            if arr.shape != (n,):
-                raise BadInputError(f"Events.{what} has shape {arr.shape}; expected ({n},)")
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __repr__(self) -> str:
-        return (f"Events(n={len(self)}, names={self.names}, sum_weights={self.sum_weights:.6g}, "
-                f"n_eff={self.n_eff:.6g})")
-
-    def column(self, name: str) -> np.ndarray:
-        r"""Returns the feature column ``name`` (a view into ``x``).
-
-        Arguments:
-            name: A feature name.
-        """
-        try:
-            return self.x[:, self.names.index(name)]
-        except ValueError:
-            raise BranchNotFoundError(name, "the events' features", self.names) from None
-
-    def select(self, mask: np.ndarray) -> Events:
-        r"""Returns the events where ``mask`` is true (or the given indices), as a new Events.
-
-        Arguments:
-            mask: A boolean array of length n, or an integer index array.
-        """
-        mask = np.asarray(mask)
-        return Events(self.x[mask], list(self.names), self.weights[mask], self.entries[mask])
-
-    @property
-    def sum_weights(self) -> float:
-        r"""The sum of the weights."""
-        return float(np.sum(self.weights))
-
-    @property
-    def n_eff(self) -> float:
-        r"""Kish's effective number of events, :math:`(\sum w)^2 / \sum w^2`.
-
-        References:
-            L. Kish, "Survey Sampling", Wiley (1965).
-        """
-        sum_w2 = float(np.dot(self.weights, self.weights))
-        return self.sum_weights ** 2 / sum_w2 if sum_w2 > 0 else 0.0
-
-    @property
-    def negative_fraction(self) -> float:
-        r"""The fraction of events (by count) with a negative weight."""
-        return float(np.count_nonzero(self.weights < 0) / len(self)) if len(self) else 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -199,7 +94,8 @@ def _expand_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     return out
 
 
-def _is_lhe(path: Path) -> bool:
+def is_lhe(path: Path) -> bool:
+    r"""Whether ``path`` names a Les Houches file (``.lhe``, ``.lhe.gz``, ``.lhe.gzip``)."""
     return path.name.lower().endswith(_LHE_SUFFIXES)
 
 
@@ -404,7 +300,7 @@ def _prepared(paths: PathLike | Iterable[PathLike], tree: str, features: list[st
         tmpdir: Path | None = None
         for path in files:
             display = str(path)
-            if _is_lhe(path):
+            if is_lhe(path):
                 from .lhe import convert_lhe
 
                 if tmpdir is None:
@@ -823,184 +719,3 @@ def iter_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
                 raise BadInputError(f"no events pass the cut {cut!r} (0 of {total} in {where})")
             raise BadInputError(f"no events left in {where} after dropping {n_dropped} with "
                                 "NaN or infinite values")
-
-
-# --------------------------------------------------------------------------------------------
-# writing
-# --------------------------------------------------------------------------------------------
-
-
-def _check_columns(columns: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    import awkward as ak
-
-    if not isinstance(columns, Mapping) or not columns:
-        raise BadInputError("no columns to write (give a mapping of branch name -> array)")
-    out: dict[str, Any] = {}
-    length = None
-    for name, col in columns.items():
-        if not isinstance(name, str) or not name or "/" in name or ";" in name:
-            raise BadInputError(f"bad branch name {name!r} (a non-empty string without / or ;)")
-        if isinstance(col, ak.Array):
-            n = len(col)
-        else:
-            col = np.asarray(col)
-            if col.ndim == 0:
-                raise BadInputError(f"column {name!r} is a scalar, not an array of events")
-            if col.dtype.kind not in "biuf" or col.dtype.itemsize > 8 or col.dtype == np.float16:
-                raise BadInputError(f"column {name!r} has dtype {col.dtype}; a TTree branch "
-                                    "holds bool, (u)int8-64, float32 or float64")
-            col = np.ascontiguousarray(col)  # e.g. a column view x[:, j]
-            n = len(col)
-        if length is None:
-            length = n
-        elif n != length:
-            raise BadInputError(f"column {name!r} has {n} entries but the columns before it "
-                                f"have {length}")
-        out[name] = col
-    return out, int(length or 0)
-
-
-#: output formats of the event writers: a TTree (the default: every ROOT version reads it) or
-#: an RNTuple (ROOT's successor format; uproot >= 5.7 writes it)
-FORMATS = ("ttree", "rntuple")
-
-
-class EventWriter:
-    r"""Writes a TTree (or RNTuple) chunk by chunk; the file appears at ``path`` only when
-    complete.
-
-    Use it as a context manager; each :meth:`write` appends events (flat numpy or jagged
-    awkward columns; the same columns every time). An awkward record array given as one
-    column ``"part"`` becomes branches ``part_<field>`` sharing a counter branch ``npart``.
-    If the block raises (or the process dies), nothing is left at ``path``.
-
-    Arguments:
-        path: The output ROOT file.
-        tree: The TTree name.
-        force: Whether an existing ``path`` may be replaced.
-        metadata: JSON-serialisable data stored as a TObjString ``flowstats_provenance``
-            next to the tree (e.g. :func:`flowstats._utils.provenance`).
-        basket_entries: Entries per TBasket (chunked readers stream basket by basket).
-        compression: An uproot compression (default ``uproot.ZLIB(1)``).
-        format: ``"ttree"`` (default) or ``"rntuple"``.
-    """
-
-    def __init__(self, path: PathLike, tree: str = "events", *, force: bool = False,
-                 metadata: Mapping[str, Any] | None = None,
-                 basket_entries: int = BASKET_ENTRIES, compression: Any = None,
-                 format: str = "ttree") -> None:
-        if not isinstance(tree, str) or not tree or ";" in tree:
-            raise BadInputError(f"bad tree name {tree!r}")
-        if format not in FORMATS:
-            hint = closest(str(format), FORMATS)
-            raise BadInputError(f"unknown output format {format!r}; use one of "
-                                f"{', '.join(FORMATS)}"
-                                + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-        self.format = format
-        if int(basket_entries) < 1:
-            raise BadInputError(f"basket_entries must be >= 1, not {basket_entries}")
-        self.path = Path(path)
-        self.tree = tree
-        self.force = force
-        self.metadata = metadata
-        self.basket_entries = int(basket_entries)
-        self.compression = compression
-        self.num_entries = 0
-        self._stack: contextlib.ExitStack | None = None
-        self._file: Any = None
-        self._tree: Any = None
-        self._names: list[str] | None = None
-        check_output(self.path, force)
-
-    def __enter__(self) -> EventWriter:
-        import uproot
-
-        stack = contextlib.ExitStack()
-        try:
-            tmp = stack.enter_context(atomic_path(self.path, force=self.force))
-            options = {} if self.compression is None else {"compression": self.compression}
-            self._file = stack.enter_context(uproot.recreate(tmp, **options))
-            if self.metadata is not None:
-                from ._utils import _json_default
-
-                self._file[PROVENANCE_KEY] = json.dumps(self.metadata, default=_json_default)
-        except BaseException:
-            stack.close()
-            raise
-        self._stack = stack
-        return self
-
-    def write(self, columns: Mapping[str, Any], *, expected_entries: int | None = None) -> None:
-        r"""Appends events.
-
-        Arguments:
-            columns: Branch name -> numpy array (flat) or awkward array (jagged / records).
-            expected_entries: The total number of entries still to come, when known: sizes the
-                TTree's basket table once instead of growing it.
-        """
-        if self._file is None:
-            raise BadInputError("EventWriter.write called outside its with-block")
-        cols, n = _check_columns(columns)
-        if self._names is None:
-            self._names = list(cols)
-        elif list(cols) != self._names:
-            raise BadInputError(f"columns {list(cols)} differ from the first write's "
-                                f"{self._names}")
-        if n == 0 and self._tree is not None:
-            return
-        step = self.basket_entries
-        for start in range(0, max(n, 1), step):
-            chunk = {k: v[start:start + step] for k, v in cols.items()}
-            try:
-                if self._tree is None and self.format == "rntuple":
-                    self._tree = self._file.mkrntuple(self.tree, chunk)  # writes the chunk
-                elif self._tree is None:
-                    expected = max(n, expected_entries or 0)
-                    capacity = max(10, math.ceil(expected / step) + 2)
-                    self._tree = self._file.mktree(self.tree, chunk,
-                                                   initial_basket_capacity=capacity)
-                else:
-                    self._tree.extend(chunk)
-            except FlowstatsError:
-                raise
-            except (ValueError, TypeError) as err:
-                raise BadInputError(f"cannot write the columns to tree {self.tree!r}: "
-                                    f"{str(err).splitlines()[0]}") from None
-        self.num_entries += n
-
-    def __exit__(self, *exc: Any) -> bool | None:
-        stack, self._stack = self._stack, None
-        tree, self._file, self._tree = self._tree, None, None
-        if stack is None:
-            return None
-        if exc[0] is None and tree is None:  # nothing written: leave no file behind
-            err = BadInputError(f"nothing was written to {str(self.path)!r}")
-            stack.__exit__(BadInputError, err, None)
-            raise err
-        return stack.__exit__(*exc)
-
-
-def write_events(path: PathLike, tree: str, columns: Mapping[str, Any], *,
-                 force: bool = False, metadata: Mapping[str, Any] | None = None,
-                 basket_entries: int = BASKET_ENTRIES, format: str = "ttree") -> Path:
-    r"""Writes columns as a TTree (or RNTuple) to a temporary file, renamed to ``path`` when
-    complete.
-
-    Arguments:
-        path: The output ROOT file.
-        tree: The TTree name.
-        columns: Branch name -> numpy array (flat, bool/int/float) or awkward array (jagged
-            or records; a record column ``"part"`` gives branches ``part_<field>`` and a
-            counter ``npart``). All of the same length.
-        force: Whether an existing ``path`` may be replaced.
-        metadata: JSON-serialisable provenance stored next to the tree (TObjString
-            ``flowstats_provenance``).
-        basket_entries: Entries per TBasket.
-        format: ``"ttree"`` (default: every ROOT version reads it) or ``"rntuple"``.
-    """
-    cols, n = _check_columns(columns)
-    with EventWriter(path, tree, force=force, metadata=metadata,
-                     basket_entries=basket_entries, format=format) as writer:
-        writer.write(cols)
-    log.info("wrote %d events (%d branches) to %s", n, len(cols), path)
-    return Path(path)

@@ -1,0 +1,213 @@
+r"""Writing events: TTrees (or RNTuples) written to a temporary file renamed when complete.
+
+``write_events`` / :class:`EventWriter` write flat numpy or jagged awkward columns; an
+interrupted write never leaves a partial file at the output path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._utils import atomic_path, check_output
+from ..exceptions import BadInputError, FlowstatsError, closest
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BASKET_ENTRIES", "FORMATS", "PROVENANCE_KEY", "EventWriter", "write_events"]
+
+PathLike = str | os.PathLike
+
+#: entries per TBasket written by :class:`EventWriter` (a reader streams basket by basket)
+BASKET_ENTRIES = 100_000
+#: name of the TObjString holding the provenance JSON in files written with ``metadata``
+PROVENANCE_KEY = "flowstats_provenance"
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+
+
+def _check_columns(columns: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    import awkward as ak
+
+    if not isinstance(columns, Mapping) or not columns:
+        raise BadInputError("no columns to write (give a mapping of branch name -> array)")
+    out: dict[str, Any] = {}
+    length = None
+    for name, col in columns.items():
+        if not isinstance(name, str) or not name or "/" in name or ";" in name:
+            raise BadInputError(f"bad branch name {name!r} (a non-empty string without / or ;)")
+        if isinstance(col, ak.Array):
+            n = len(col)
+        else:
+            col = np.asarray(col)
+            if col.ndim == 0:
+                raise BadInputError(f"column {name!r} is a scalar, not an array of events")
+            if col.dtype.kind not in "biuf" or col.dtype.itemsize > 8 or col.dtype == np.float16:
+                raise BadInputError(f"column {name!r} has dtype {col.dtype}; a TTree branch "
+                                    "holds bool, (u)int8-64, float32 or float64")
+            col = np.ascontiguousarray(col)  # e.g. a column view x[:, j]
+            n = len(col)
+        if length is None:
+            length = n
+        elif n != length:
+            raise BadInputError(f"column {name!r} has {n} entries but the columns before it "
+                                f"have {length}")
+        out[name] = col
+    return out, int(length or 0)
+
+
+#: output formats of the event writers: a TTree (the default: every ROOT version reads it) or
+#: an RNTuple (ROOT's successor format; uproot >= 5.7 writes it)
+FORMATS = ("ttree", "rntuple")
+
+
+class EventWriter:
+    r"""Writes a TTree (or RNTuple) chunk by chunk; the file appears at ``path`` only when
+    complete.
+
+    Use it as a context manager; each :meth:`write` appends events (flat numpy or jagged
+    awkward columns; the same columns every time). An awkward record array given as one
+    column ``"part"`` becomes branches ``part_<field>`` sharing a counter branch ``npart``.
+    If the block raises (or the process dies), nothing is left at ``path``.
+
+    Arguments:
+        path: The output ROOT file.
+        tree: The TTree name.
+        force: Whether an existing ``path`` may be replaced.
+        metadata: JSON-serialisable data stored as a TObjString ``flowstats_provenance``
+            next to the tree (e.g. :func:`flowstats._utils.provenance`).
+        basket_entries: Entries per TBasket (chunked readers stream basket by basket).
+        compression: An uproot compression (default ``uproot.ZLIB(1)``).
+        format: ``"ttree"`` (default) or ``"rntuple"``.
+    """
+
+    def __init__(self, path: PathLike, tree: str = "events", *, force: bool = False,
+                 metadata: Mapping[str, Any] | None = None,
+                 basket_entries: int = BASKET_ENTRIES, compression: Any = None,
+                 format: str = "ttree") -> None:
+        if not isinstance(tree, str) or not tree or ";" in tree:
+            raise BadInputError(f"bad tree name {tree!r}")
+        if format not in FORMATS:
+            hint = closest(str(format), FORMATS)
+            raise BadInputError(f"unknown output format {format!r}; use one of "
+                                f"{', '.join(FORMATS)}"
+                                + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        self.format = format
+        if int(basket_entries) < 1:
+            raise BadInputError(f"basket_entries must be >= 1, not {basket_entries}")
+        self.path = Path(path)
+        self.tree = tree
+        self.force = force
+        self.metadata = metadata
+        self.basket_entries = int(basket_entries)
+        self.compression = compression
+        self.num_entries = 0
+        self._stack: contextlib.ExitStack | None = None
+        self._file: Any = None
+        self._tree: Any = None
+        self._names: list[str] | None = None
+        check_output(self.path, force)
+
+    def __enter__(self) -> EventWriter:
+        import uproot
+
+        stack = contextlib.ExitStack()
+        try:
+            tmp = stack.enter_context(atomic_path(self.path, force=self.force))
+            options = {} if self.compression is None else {"compression": self.compression}
+            self._file = stack.enter_context(uproot.recreate(tmp, **options))
+            if self.metadata is not None:
+                from .._utils import _json_default
+
+                self._file[PROVENANCE_KEY] = json.dumps(self.metadata, default=_json_default)
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def write(self, columns: Mapping[str, Any], *, expected_entries: int | None = None) -> None:
+        r"""Appends events.
+
+        Arguments:
+            columns: Branch name -> numpy array (flat) or awkward array (jagged / records).
+            expected_entries: The total number of entries still to come, when known: sizes the
+                TTree's basket table once instead of growing it.
+        """
+        if self._file is None:
+            raise BadInputError("EventWriter.write called outside its with-block")
+        cols, n = _check_columns(columns)
+        if self._names is None:
+            self._names = list(cols)
+        elif list(cols) != self._names:
+            raise BadInputError(f"columns {list(cols)} differ from the first write's "
+                                f"{self._names}")
+        if n == 0 and self._tree is not None:
+            return
+        step = self.basket_entries
+        for start in range(0, max(n, 1), step):
+            chunk = {k: v[start:start + step] for k, v in cols.items()}
+            try:
+                if self._tree is None and self.format == "rntuple":
+                    self._tree = self._file.mkrntuple(self.tree, chunk)  # writes the chunk
+                elif self._tree is None:
+                    expected = max(n, expected_entries or 0)
+                    capacity = max(10, math.ceil(expected / step) + 2)
+                    self._tree = self._file.mktree(self.tree, chunk,
+                                                   initial_basket_capacity=capacity)
+                else:
+                    self._tree.extend(chunk)
+            except FlowstatsError:
+                raise
+            except (ValueError, TypeError) as err:
+                raise BadInputError(f"cannot write the columns to tree {self.tree!r}: "
+                                    f"{str(err).splitlines()[0]}") from None
+        self.num_entries += n
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        stack, self._stack = self._stack, None
+        tree, self._file, self._tree = self._tree, None, None
+        if stack is None:
+            return None
+        if exc[0] is None and tree is None:  # nothing written: leave no file behind
+            err = BadInputError(f"nothing was written to {str(self.path)!r}")
+            stack.__exit__(BadInputError, err, None)
+            raise err
+        return stack.__exit__(*exc)
+
+
+def write_events(path: PathLike, tree: str, columns: Mapping[str, Any], *,
+                 force: bool = False, metadata: Mapping[str, Any] | None = None,
+                 basket_entries: int = BASKET_ENTRIES, format: str = "ttree") -> Path:
+    r"""Writes columns as a TTree (or RNTuple) to a temporary file, renamed to ``path`` when
+    complete.
+
+    Arguments:
+        path: The output ROOT file.
+        tree: The TTree name.
+        columns: Branch name -> numpy array (flat, bool/int/float) or awkward array (jagged
+            or records; a record column ``"part"`` gives branches ``part_<field>`` and a
+            counter ``npart``). All of the same length.
+        force: Whether an existing ``path`` may be replaced.
+        metadata: JSON-serialisable provenance stored next to the tree (TObjString
+            ``flowstats_provenance``).
+        basket_entries: Entries per TBasket.
+        format: ``"ttree"`` (default: every ROOT version reads it) or ``"rntuple"``.
+    """
+    cols, n = _check_columns(columns)
+    with EventWriter(path, tree, force=force, metadata=metadata,
+                     basket_entries=basket_entries, format=format) as writer:
+        writer.write(cols)
+    log.info("wrote %d events (%d branches) to %s", n, len(cols), path)
+    return Path(path)
