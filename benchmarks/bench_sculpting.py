@@ -95,7 +95,9 @@ def worker(args: argparse.Namespace) -> None:
         for fraction in FRACTIONS:
             t = sculpting_test(m[use], r.score[use], fraction)
             rows.append({"seed": seed, "fraction": fraction, "chi2": t["chi2"],
-                         "ndf": t["ndf"], "p": t["p_value"], "seconds": seconds})
+                         "ndf": t["ndf"], "p": t["p_value"], "seconds": seconds,
+                         "edges": t["edges"], "bin_efficiency": t["bin_efficiency"],
+                         "bin_error": t["bin_error"]})
         print(f"# {args.sample} {args.method} seed {seed}: {seconds:.1f} s, p = "
               + ", ".join(f"{r['p']:.3g}" for r in rows[-len(FRACTIONS):]),
               file=sys.stderr, flush=True)
