@@ -9,9 +9,11 @@ efficiency in m (:func:`flowstats.anomaly.sculpting.flatness`) over the signal r
 sidebands: a method that sculpts the spectrum (e.g. CWoLa with features that follow m, or a
 score that depends on m through the features' scale) is flagged.
 
-It checks the method, not the background model: the pseudo-data follow the flow exactly, so a
-mismodelled sideband interpolation does not show up here (the sideband fit of the bump hunt
-and its goodness of fit are the checks of that).
+It checks the method: the pseudo-data follow the first sideband flow exactly, so that flow's
+own mismodelling is not in them; but the analysis retrains a flow on the pseudo-data's
+sidebands, which interpolates into the SR again, so a method whose selection learns
+interpolation errors (a classifier trained on many SR events) is flagged too. The sideband fit
+of the bump hunt and its goodness of fit check the background model itself.
 
 References:
     A. Hallin et al., LaCATHODE, arXiv:2210.14924 (background sculpting of CATHODE and CWoLa);
