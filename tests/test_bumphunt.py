@@ -314,3 +314,16 @@ def test_negative_weights_where_the_binned_sum_is_positive(sample, tmp_path):
         assert row["status"] == "ok" and np.isfinite(row["z_local"])
         # effective counts: sum w / sum w^2 = (0.8 - 0.2) / 1 of the events
         assert row["weight_scale"] == pytest.approx(0.6, abs=0.03)
+
+
+def test_large_signal_regions_warn_about_measured_sculpting(caplog):
+    import flowstats.bumphunt.core as core
+
+    m = np.random.default_rng(0).uniform(3000, 4000, 100_000)  # 40,000 in [3300, 3700)
+    with caplog.at_level("WARNING"):
+        core._warn_large_sr({"method": "cathode", "closure": False}, [(3300.0, 3700.0)], m)
+    assert "holds 40" in caplog.text and "run with --closure" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        core._warn_large_sr({"method": "cathode"}, [(3300.0, 3310.0)], m)  # ~1,000 events
+    assert caplog.text == ""
