@@ -72,8 +72,8 @@ def test_cathode_and_anode_find_injected_signal(withsignal):
 #: Pooled sculpting check. Each method scores POOL independent background-only samples; per
 #: efficiency, the flatness chi2 (flowstats.anomaly.sculpting, chi2(ndf) without sculpting) is
 #: summed over the samples, which is chi2(sum of ndf) without sculpting whatever the CPU's
-#: floating-point realisation of each training. The test fails below P_MIN: 5 methods x 2
-#: efficiencies at 1e-4 give a false alarm in 0.1 % of suites. With ~57 pooled ndf it fails
+#: floating-point realisation of each training. The test fails below P_MIN: 4 methods x 2
+#: efficiencies at 1e-4 give a false alarm in 0.08 % of suites. With ~57 pooled ndf it fails
 #: a pooled chi2/ndf above ~1.7 (the 1-1e-4 quantile of chi2(57)/57), far below what a
 #: sculpting score gives (test_pooled_check_flags_an_m_dependent_score: chi2/ndf > 5).
 POOL = (11, 21, 31)
