@@ -172,6 +172,8 @@ def test_score_api_input_errors():
         score(x, m, method="cathdoe", sr=SR)
     with pytest.raises(BadInputError, match="did you mean 'oversample'"):
         score(x, m, method="cathode", sr=SR, oversampl=3)
+    with pytest.raises(BadInputError, match="space='latnet': use one of latent, data"):
+        score(x, m, method="density", sr=SR, space="latnet")  # refused before any training
     bad = x.copy()
     bad[3, 1] = np.nan
     with pytest.raises(NonFiniteError, match="1 events"):

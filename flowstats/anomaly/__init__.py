@@ -121,6 +121,21 @@ def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
     return {"bounds": bounds, "positive": positive}
 
 
+def _prepare(x: np.ndarray, m: np.ndarray, names: list[str] | None,
+             sr: tuple[float, float] | str, sideband_width: float | None, min_sr: int,
+             min_sideband: int, flow: dict | None
+             ) -> tuple[np.ndarray, np.ndarray, list[str], Regions, np.ndarray, dict[str, Any]]:
+    r"""Checked inputs, regions, region codes and the flow options (with the automatic domain
+    maps) of :func:`score`; shared with the closure pseudo-data, whose sideband flow must be
+    the same flow (the same options: the saved one is reused)."""
+    x, m, names = _check_inputs(x, m, names)
+    regions = Regions(parse_window(sr), sideband_width)
+    codes = regions.check(m, min_sr=min_sr, min_sideband=min_sideband)
+    _check_not_constant(x, names, codes >= 0)
+    flow = {**_auto_preprocessing(x[codes >= 0], names), **(flow or {})}
+    return x, m, names, regions, codes, flow
+
+
 def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
           sr: tuple[float, float] | str, sideband_width: float | None = None,
           names: list[str] | None = None, seed: int = 0, device: str = "auto",
@@ -158,7 +173,7 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     Returns:
         A :class:`ScoreResult` with one score, fold and region per event.
     """
-    from .methods import METHODS
+    from .methods import METHODS, SPACES
 
     if method not in METHODS:
         hint = closest(method, METHODS)
@@ -177,11 +192,10 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
         raise BadInputError(f"k={options['k']!r}: cross-scoring needs at least 2 folds")
     if float(options.get("oversample", 4.0)) <= 0:
         raise BadInputError(f"oversample={options['oversample']!r} must be positive")
-    x, m, names = _check_inputs(x, m, names)
-    regions = Regions(parse_window(sr), sideband_width)
-    codes = regions.check(m, min_sr=min_sr, min_sideband=min_sideband)
-    _check_not_constant(x, names, codes >= 0)
-    options["flow"] = {**_auto_preprocessing(x[codes >= 0], names), **(options.get("flow") or {})}
+    if options.get("space", "latent") not in SPACES:
+        raise BadInputError(f"space={options['space']!r}: use one of {', '.join(SPACES)}")
+    x, m, names, regions, codes, options["flow"] = _prepare(
+        x, m, names, sr, sideband_width, min_sr, min_sideband, options.get("flow"))
     dev = resolve_device(device)
     if model_dir is not None:
         Path(model_dir).mkdir(parents=True, exist_ok=True)

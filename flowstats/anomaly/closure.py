@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .regions import SIDEBAND, Regions, parse_window
+from .regions import SIDEBAND
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,11 @@ def pseudo_background(x: np.ndarray, m: np.ndarray, *, sr: tuple[float, float] |
         The pseudo-data features, (n, d), in the original units.
     """
     from .._utils import resolve_device
-    from . import _auto_preprocessing, _check_inputs, _check_not_constant
+    from . import _prepare
     from .methods import _density
 
-    x, m, names = _check_inputs(x, m, names)
-    regions = Regions(parse_window(sr), sideband_width)
-    codes = regions.check(m, min_sr=min_sr, min_sideband=min_sideband)
-    _check_not_constant(x, names, codes >= 0)
-    flow = {**_auto_preprocessing(x[codes >= 0], names), **(options.get("flow") or {})}
+    x, m, names, _, codes, flow = _prepare(x, m, names, sr, sideband_width, min_sr,
+                                           min_sideband, options.get("flow"))
     sb = codes == SIDEBAND
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed,
                    device=resolve_device(device), model_dir=model_dir, flow=flow,

@@ -111,14 +111,6 @@ SPACES = ("latent", "data")
 LATENT_CLIP = 20.0
 
 
-def _space(space: str) -> str:
-    if space not in SPACES:
-        from ..exceptions import BadInputError
-
-        raise BadInputError(f"space={space!r}: use one of {', '.join(SPACES)}")
-    return space
-
-
 def _clip(u: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(u, nan=LATENT_CLIP), -LATENT_CLIP, LATENT_CLIP)
 
@@ -156,7 +148,7 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
                    model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
-    if _space(space) == "latent":
+    if space == "latent":
         score = 0.5 * np.sum(_clip(bkg.latent(x, m)) ** 2, axis=1)
     else:
         score = -bkg.log_prob(x, m)
@@ -216,7 +208,7 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
         logp = np.stack([dens.log_prob(xs, np.full(len(xs), mq)) for mq in m_q])
         return logsumexp(logp, axis=0) - np.log(n_mass)
 
-    if _space(space) == "latent":
+    if space == "latent":
         x = _clip(bkg.latent(x, m))
         score = 0.5 * np.sum(x**2, axis=1)  # -log N(u), up to a constant
         sr_flow, what = _latent_flow(flow), "sr_latent"
@@ -255,7 +247,7 @@ def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str
                    model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
     n = int(round(oversample * sr.sum()))
-    if _space(space) == "latent":
+    if space == "latent":
         u = _clip(bkg.latent(x, m))
         u_s = np.random.default_rng(seed + 12).standard_normal((n, x.shape[1]))
         return u, u_s, {"background": _summary(bkg), "n_samples": n, "space": space}

@@ -75,11 +75,10 @@ def _read(config: dict[str, Any]
     names = [config["mass"], *config["features"]]
     if config.get("label"):
         names.append(config["label"])
-    if len(set(names + ([config["weight"]] if config.get("weight") else []))) != \
-            len(names) + bool(config.get("weight")):
+    branches = names + ([config["weight"]] if config.get("weight") else [])
+    if len(set(branches)) != len(branches):
         raise ConfigError("the mass, features, label and weight branches must be different: "
-                          + ", ".join(names + ([config["weight"]] if config.get("weight")
-                                               else [])))
+                          + ", ".join(branches))
     events = read_events(config["input"], config["tree"], names, weight=config.get("weight"),
                          cut=config.get("cut"))
     m = events.column(config["mass"])
@@ -100,7 +99,7 @@ def _check_method(config: dict[str, Any]) -> None:
     r"""Refuses a sculpting method (or space) unless ``allow_sculpting`` is set."""
     why = SCULPTING_METHODS.get(config["method"])
     space = dict(config.get("score_options") or {}).get("space", "latent")
-    if why is None and space == "data" and config["method"] != "cwola":
+    if why is None and space == "data":
         why = ("data-space scores carry the m dependence of the features into the selection "
                "(LaCATHODE, arXiv:2210.14924); the default latent space does not")
     if why is None:

@@ -45,7 +45,8 @@ def histogram_edges(m_all_range: tuple[float, float], bin_width: float) -> np.nd
 
 def _nan_row(row: dict[str, Any], reason: str) -> dict[str, Any]:
     row.update({"background": math.nan, "background_unc": math.nan, "z_local": math.nan,
-                "p_local": math.nan, "log10_p_local": math.nan, "mu_hat": math.nan, "mu_upper_obs": math.nan,
+                "p_local": math.nan, "log10_p_local": math.nan, "mu_hat": math.nan,
+                "mu_upper_obs": math.nan,
                 "mu_upper_exp": [math.nan] * 5, "status": reason})
     return row
 
@@ -116,14 +117,15 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
     fit_range = fit_range_of(window, config, m_range)
     bin_width = config.get("bin_width") or (window[1] - window[0]) / BINS_PER_WINDOW
     edges = _edges(window, fit_range, float(bin_width))
-    counts, _ = np.histogram(m_selected, bins=edges, weights=w_selected)
-    counts = counts.astype(float)
-    h: Any = (counts, edges)
-    if w_selected is not None:
+    if w_selected is None:
+        counts = np.histogram(m_selected, bins=edges)[0].astype(float)
+        h: Any = (counts, edges)
+    else:  # sums of weights with sum-of-w^2 variances
         import hist
 
         h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
         h.fill(m_selected, weight=w_selected)
+        counts = np.asarray(h.values(), float)
     row: dict[str, Any] = {"sr": [float(window[0]), float(window[1])],
                            "efficiency": float(efficiency), "n_selected": int(len(m_selected)),
                            "fit_range": [float(edges[0]), float(edges[-1])]}
@@ -159,7 +161,8 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
     p_min = float(config.get("fit_pvalue_min", 0.01))
     if not res.fit.pvalue >= p_min:
         # the sideband template does not describe the sidebands: its SR prediction (and so
-        # this row's significance) is not trustworthy; kept, flagged, out of the global Z
+        # this row's significance) is not trustworthy; kept and flagged (global_significance
+        # leaves it out only with exclude_poor_fits)
         row["status"] = (f"poor fit: chi2/ndf = {res.fit.chi2:.1f}/{res.fit.ndof}, "
                          f"p = {res.fit.pvalue:.2g} < {p_min:g}")
         log.warning("window %g-%g efficiency %g: %s", window[0], window[1], efficiency,

@@ -58,6 +58,12 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+#: ``--format``, shared by the subcommands that write events (``fmt`` in the function)
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["ttree", "rntuple"]), default="ttree",
+    show_default=True, help="Output format: a TTree (read by every ROOT version) or an RNTuple.")
+
+
 def echo_json(data: Any) -> None:
     r"""Prints ``data`` as indented JSON on stdout (numpy scalars and arrays allowed)."""
     from .._utils import _json_default

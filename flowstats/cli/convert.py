@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import echo_json
+from . import echo_json, format_option
 
 __all__ = ["convert"]
 
@@ -21,9 +21,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="The ROOT file to write.")
 @click.option("--tree", default="events", show_default=True, help="Name of the output TTree.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-@click.option("--format", "fmt", type=click.Choice(["ttree", "rntuple"]), default="ttree",
-              show_default=True, help="Output format: a TTree (read by every ROOT version) "
-                                      "or an RNTuple.")
+@format_option
 @click.option("--in-tree", default="events", show_default=True,
               help="TTree of ROOT inputs (with --features).")
 @click.option("--features", "features", multiple=True, metavar="A,B,...",

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import numpy as np
 
-from . import echo_json
+from . import echo_json, format_option
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,6 @@ _SEED = click.option("--seed", type=int, default=0, show_default=True,
                      help="Seed of the random numbers (same seed, same events).")
 _FORCE = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 _TREE = click.option("--tree", default="events", show_default=True, help="Name of the TTree.")
-_FORMAT = click.option("--format", "fmt", type=click.Choice(["ttree", "rntuple"]),
-                       default="ttree", show_default=True,
-                       help="Output format: a TTree (read by every ROOT version) or an RNTuple.")
 
 
 def _check_count(value: int, option: str, minimum: int = 0) -> None:
@@ -57,7 +54,7 @@ def generate() -> None:
 @click.option("--m-y", type=float, default=100.0, show_default=True, help="Mass of Y (GeV).")
 @_SEED
 @_TREE
-@_FORMAT
+@format_option
 @_FORCE
 def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: float,
           m_y: float, seed: int, tree: str, fmt: str, force: bool) -> None:
@@ -104,7 +101,7 @@ def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: f
               help="Also write N unweighted events of the truth density to the tree 'truth'.")
 @_SEED
 @_TREE
-@_FORMAT
+@format_option
 @_FORCE
 def nlo(output: str, n: int, negative_fraction: float, n_truth: int, seed: int, tree: str,
         fmt: str, force: bool) -> None:

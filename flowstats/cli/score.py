@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import echo_json
+from . import echo_json, format_option
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
               show_default=True,
               help="Where the flow methods score: the sideband flow's latent space at each "
                    "event's m (no sculpting of m; LaCATHODE) or the features themselves.")
-@click.option("--format", "fmt", type=click.Choice(["ttree", "rntuple"]), default="ttree",
-              show_default=True, help="Output format: a TTree (read by every ROOT version) "
-                                      "or an RNTuple.")
+@format_option
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ...], method: str,
           sr: str, sideband_width: float | None, output: str, model_dir: str | None, seed: int,

@@ -22,6 +22,7 @@ import numpy as np
 
 from .._utils import _json_default, atomic_path, check_output, progress
 from ..exceptions import BadInputError
+from ..io.writing import check_format
 from . import dijet, nlo
 
 log = logging.getLogger(__name__)
@@ -95,8 +96,7 @@ def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "even
         all_trees[name] = _check_columns(cols, name)
     if step_size < 1:
         raise BadInputError(f"step_size must be >= 1, got {step_size}")
-    if format not in ("ttree", "rntuple"):
-        raise BadInputError(f"unknown output format {format!r}; use 'ttree' or 'rntuple'")
+    check_format(format)
     path = check_output(path, force)
     with atomic_path(path, force=force) as tmp, uproot.recreate(tmp) as file:
         for name, cols in all_trees.items():

@@ -127,8 +127,8 @@ def _header_problem(path: Path) -> str | None:
     return None
 
 
-#: what uproot raises on damaged content (beyond OSError and ValueError)
 def _read_errors() -> tuple[type[BaseException], ...]:
+    """What uproot raises on damaged content (beyond OSError and ValueError)."""
     import zlib
 
     import uproot
@@ -140,8 +140,6 @@ def _open_root(path: Path, display: str | None = None) -> Any:
     import uproot
 
     display = display or str(path)
-    if not Path(path).exists():
-        raise InputFileNotFoundError(display)
     problem = _header_problem(Path(path))
     if problem:
         raise DamagedFileError(display, problem)

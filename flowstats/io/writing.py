@@ -22,7 +22,8 @@ from ..exceptions import BadInputError, FlowstatsError, closest
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASKET_ENTRIES", "FORMATS", "PROVENANCE_KEY", "EventWriter", "write_events"]
+__all__ = ["BASKET_ENTRIES", "FORMATS", "PROVENANCE_KEY", "EventWriter", "check_format",
+           "write_events"]
 
 PathLike = str | os.PathLike
 
@@ -72,6 +73,16 @@ def _check_columns(columns: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
 FORMATS = ("ttree", "rntuple")
 
 
+def check_format(format: str) -> str:
+    r"""Returns ``format`` if it is one of :data:`FORMATS`, else a one-line error."""
+    if format not in FORMATS:
+        hint = closest(str(format), FORMATS)
+        raise BadInputError(f"unknown output format {format!r}; use one of "
+                            f"{', '.join(FORMATS)}"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return format
+
+
 class EventWriter:
     r"""Writes a TTree (or RNTuple) chunk by chunk; the file appears at ``path`` only when
     complete.
@@ -98,12 +109,7 @@ class EventWriter:
                  format: str = "ttree") -> None:
         if not isinstance(tree, str) or not tree or ";" in tree:
             raise BadInputError(f"bad tree name {tree!r}")
-        if format not in FORMATS:
-            hint = closest(str(format), FORMATS)
-            raise BadInputError(f"unknown output format {format!r}; use one of "
-                                f"{', '.join(FORMATS)}"
-                                + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-        self.format = format
+        self.format = check_format(format)
         if int(basket_entries) < 1:
             raise BadInputError(f"basket_entries must be >= 1, not {basket_entries}")
         self.path = Path(path)
