@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "closure": False,
     "closure_alpha": 0.01,
     "allow_sculpting": False,
+    "global_method": "gross-vitells",
+    "bumphunter_toys": 10000,
 }
 
 

@@ -167,16 +167,24 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
     """
     from .closure import closure_summary
     from .outputs import write_outputs
-    from .statistics import global_significance, skipped_row, window_statistics
+    from .statistics import bumphunter_global, global_significance, skipped_row, window_statistics
 
     if not config.get("output"):
         raise BadInputError("no output directory given (-o OUTDIR)")
     out = Path(config["output"])
     _check_method(config)
+    if config.get("global_method") == "bumphunter" and config.get("weight"):
+        raise ConfigError("global_method 'bumphunter' needs event counts (its local p-values and "
+                          "pseudo-experiments are Poisson): it cannot be used with weight")
     make_windows(config.get("sr"), config.get("scan"))  # bad window options fail before reading
     efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
     x, m, entries, label, weights = _read(config)
     windows, clipped = _windows_within_data(config, m)
+    if config.get("global_method") == "bumphunter":  # the windows must share one bin grid
+        from .statistics import BINS_PER_WINDOW, _grid
+
+        _grid(windows, float(config.get("bin_width")
+                             or (windows[0][1] - windows[0][0]) / BINS_PER_WINDOW))
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows)
     if not ((m >= lo) & (m < hi)).any():
@@ -237,6 +245,11 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
             rows.append(row)
             fits[(i, eff)] = extra
     glob = global_significance(rows, windows, efficiencies, config)
+    if config.get("global_method") == "bumphunter":
+        gv = {k: glob[k] for k in ("z_global", "p_global", "log10_p_global", "global_method")
+              if k in glob}
+        glob = {**glob, **bumphunter_global(rows, fits, windows, efficiencies, config),
+                "gross_vitells": gv}
     closure = closure_summary(results, windows, efficiencies, m,
                               float(config.get("closure_alpha", 0.01))) \
         if config.get("closure") else None

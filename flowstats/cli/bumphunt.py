@@ -61,12 +61,15 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--allow-sculpting", is_flag=True, default=None,
               help="Run a method that is refused by default because it sculpts the "
                    "background spectrum (cwola), with a warning.")
+@click.option("--global-method", type=click.Choice(["gross-vitells", "bumphunter"]),
+              help="Global significance: Gross-Vitells bound [default] or the BumpHunter "
+                   "statistic with seeded pseudo-experiments.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots.")
 @click.option("--force", is_flag=True, help="Replace an existing output directory.")
 def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, sr, scan, windows,
              window_width, window_step, efficiency, sideband_width, bin_width, fit_range,
              function, weight, output, config_file, scheduler, workers, seed, device, epochs, closure,
-             allow_sculpting, no_plots, force) -> None:
+             allow_sculpting, global_method, no_plots, force) -> None:
     r"""Enhanced bump hunt: anomaly score, selection, sideband fit, significances and limits.
 
     Interrupted runs resume from the windows already finished (same options, same OUTPUT);
@@ -96,6 +99,7 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
         "function": function, "weight": weight, "output": output, "scheduler": scheduler, "workers": workers,
         "seed": seed, "device": device, "score_options": score_options or None,
         "closure": closure, "allow_sculpting": allow_sculpting,
+        "global_method": global_method,
     }
     if sr is not None:
         file_config = {k: v for k, v in file_config.items() if k != "scan"}
