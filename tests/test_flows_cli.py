@@ -74,3 +74,25 @@ def test_train_bad_input_is_one_line(root_file, tmp_path, capsys, extra, message
     assert code == 2, err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "m").exists()
+
+
+def test_train_and_score_take_kind_and_base(root_file, tmp_path, capsys):
+    # issue 16: --kind / --base / --nu reach the saved model (train) and the sideband flow (score)
+    path, _ = root_file
+    out = tmp_path / "model"
+    assert main(["train", str(path), "--features", "a,b", "--context", "m", "--kind", "realnvp",
+                 "--base", "studentt", "--nu", "3", "--hidden", "8", "--transforms", "2",
+                 "--epochs", "1", "--device", "cpu", "-o", str(out)]) == 0
+    options = load(out).options
+    assert (options["kind"], options["base"], options["nu"]) == ("realnvp", "studentt", 3.0)
+    capsys.readouterr()
+    scores = tmp_path / "scores.root"
+    assert main(["score", str(path), "--mass", "m", "--features", "a", "--features", "b",
+                 "--method", "density", "--sr", "1.8:2.2", "--epochs", "1", "--kind", "maf",
+                 "--base", "studentt", "--model-dir", str(tmp_path / "models"),
+                 "-o", str(scores)]) == 0
+    saved = json.loads((tmp_path / "models" / "background" / "flow" / "config.json").read_text())
+    assert saved["options"]["kind"] == "maf" and saved["options"]["base"] == "studentt"
+    assert main(["train", str(path), "--features", "a", "--kind", "realnvp", "--epochs", "1",
+                 "-o", str(tmp_path / "bad")]) == 2
+    assert "at least two features" in capsys.readouterr().err

@@ -64,6 +64,30 @@ format_option = click.option(
     show_default=True, help="Output format: a TTree (read by every ROOT version) or an RNTuple.")
 
 
+#: flowstats.flows.models.KINDS and BASES (not imported here: torch would load with the CLI)
+KINDS = ("nsf", "maf", "realnvp", "cnf")
+BASES = ("normal", "studentt")
+
+
+def flow_options(default_kind: str | None = "nsf") -> Any:
+    r"""The ``--kind``, ``--base`` and ``--nu`` options of every command that trains a flow."""
+    def decorate(f: Any) -> Any:
+        f = click.option("--nu", type=float, default=None,
+                         help="Degrees of freedom of the Student-t base [1].")(f)
+        f = click.option("--base", type=click.Choice(BASES), default=None,
+                         help="Base distribution of the flow [normal].")(f)
+        return click.option("--kind", type=click.Choice(KINDS), default=default_kind,
+                            show_default=default_kind is not None,
+                            help="Flow: nsf (splines), maf, realnvp (coupling) or cnf "
+                                 "(continuous, FFJORD).")(f)
+    return decorate
+
+
+def base_options(base: str | None, nu: float | None) -> dict[str, Any]:
+    r"""The ``base``/``nu`` flow options given on the command line."""
+    return {**({"base": base} if base else {}), **({"nu": nu} if nu is not None else {})}
+
+
 def echo_json(data: Any) -> None:
     r"""Prints ``data`` as indented JSON on stdout (numpy scalars and arrays allowed)."""
     from .._utils import _json_default

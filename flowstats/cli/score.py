@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import echo_json, format_option
+from . import base_options, echo_json, flow_options, format_option
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
               show_default=True,
               help="Where the flow methods score: the sideband flow's latent space at each "
                    "event's m (no sculpting of m; LaCATHODE) or the features themselves.")
+@flow_options(default_kind=None)
 @format_option
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ...], method: str,
           sr: str, sideband_width: float | None, output: str, model_dir: str | None, seed: int,
           device: str, classifier: str | None, epochs: int | None, folds: int,
-          oversample: float, min_sr: int, space: str, fmt: str, force: bool) -> None:
+          oversample: float, min_sr: int, space: str, kind: str | None, base: str | None,
+          nu: float | None, fmt: str, force: bool) -> None:
     r"""Score every event of INPUTS with a resonant anomaly-detection method."""
     from .. import _utils
     from ..anomaly import parse_window
@@ -95,6 +97,9 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
         if epochs < 1:
             raise BadInputError(f"--epochs {epochs} must be at least 1")
         options["fit"] = {"epochs": epochs}
+    arch = {**({"kind": kind} if kind else {}), **base_options(base, nu)}
+    if arch:
+        options["flow"] = arch
     result = run_score(x, m, method=method, sr=window, sideband_width=sideband_width,
                        names=names, seed=seed, device=device, model_dir=model_dir,
                        min_sr=min_sr, min_sideband=min_sr, **options)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import echo_json
+from . import base_options, echo_json, flow_options
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def _bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 @click.option("--weight", default=None, help="Weight branch (default: unit weights).")
 @click.option("--context", default=None, help="Comma-separated context branches.")
 @click.option("--cut", default=None, help="Selection expression (uproot syntax).")
-@click.option("--kind", type=click.Choice(["nsf", "maf"]), default="nsf", show_default=True)
+@flow_options()
 @click.option("--transforms", default=4, show_default=True, type=int)
 @click.option("--hidden", default="64,64", show_default=True, help="Hidden layer sizes.")
 @click.option("--bins", default=8, show_default=True, type=int, help="Spline bins.")
@@ -61,7 +61,8 @@ def _bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 @click.option("--force", is_flag=True, help="Replace an existing model (and checkpoint).")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/.")
 def train(inputs: tuple[str, ...], tree: str, features: str, weight: str | None,
-          context: str | None, cut: str | None, kind: str, transforms: int, hidden: str,
+          context: str | None, cut: str | None, kind: str, base: str | None, nu: float | None,
+          transforms: int, hidden: str,
           bins: int, bounds: tuple[str, ...], positive: str | None, discrete: str | None,
           epochs: int, batch_size: int, lr: float, val_fraction: float, patience: int,
           seed: int, device: str, output: str, force: bool, resume: bool) -> None:
@@ -92,7 +93,7 @@ def train(inputs: tuple[str, ...], tree: str, features: str, weight: str | None,
     resolve_device(device)  # fail early on a bad device
     flow = Flow(feats, ctx, kind=kind, transforms=transforms, hidden=hidden_sizes, bins=bins,
                 bounds=_bounds(bounds), positive=_split(positive), discrete=_split(discrete),
-                seed=seed)
+                seed=seed, **base_options(base, nu))
     events = read_events(list(inputs), tree, feats + ctx, weight=weight, cut=cut)
     x, c = events.x[:, :len(feats)], (events.x[:, len(feats):] if ctx else None)
     history = flow.fit(x, events.weights if weight else None, c, epochs=epochs,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from . import base_options, flow_options
+
 __all__ = ["unweight"]
 
 
@@ -33,7 +35,7 @@ def _csv(text: str | None) -> list[str] | None:
 @click.option("--batch-size", default=1024, show_default=True, type=int)
 @click.option("--lr", default=1e-3, show_default=True, type=float)
 @click.option("--patience", default=20, show_default=True, type=int)
-@click.option("--kind", type=click.Choice(["nsf", "maf"]), default="nsf", show_default=True)
+@flow_options()
 @click.option("--transforms", default=4, show_default=True, type=int)
 @click.option("--hidden", default="64,64", show_default=True,
               help="Hidden layer sizes, comma-separated.")
@@ -62,7 +64,8 @@ def _csv(text: str | None) -> list[str] | None:
 def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: int,
              output: str, cut: str | None, model: str | None, model_out: str | None,
              report: str | None, epochs: int, batch_size: int, lr: float, patience: int,
-             kind: str, transforms: int, hidden: str, bins: int, positive: str,
+             kind: str, base: str | None, nu: float | None, transforms: int, hidden: str,
+             bins: int, positive: str,
              discrete: str, atom_fraction: float, split_on: str, members: int,
              no_marginal_maps: bool,
              test_fraction: float, val_fraction: float, report_bins: int,
@@ -88,6 +91,7 @@ def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: 
     result = run_unweight(
         list(inputs), features=_csv(features) or [], weight=weight, n=n, output=output,
         tree=tree, cut=cut, model=model, model_out=model_out, report=report, kind=kind,
+        **base_options(base, nu),
         transforms=transforms, hidden=hidden_sizes, bins=bins,
         positive="auto" if positive == "auto" else _csv(positive),
         discrete="auto" if discrete == "auto" else _csv(discrete), epochs=epochs,

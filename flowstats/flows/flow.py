@@ -8,11 +8,12 @@ and returns numpy arrays in the user's original observables.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from .._utils import check_finite, resolve_device
 from ..exceptions import BadInputError, IncompatibleModelError, WeightSumError
 from . import io, training
 from .loss import n_eff
-from .models import KINDS, build_flow
+from .models import build_flow, check_architecture
 from .preprocessing import Preprocessing, check_names
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ class Flow:
         features: The feature names (or their number).
         context: The context (conditioning) feature names (or their number); empty for an
             unconditional flow.
-        kind: ``"nsf"`` (autoregressive rational-quadratic splines) or ``"maf"`` (affine).
-        transforms: The number of autoregressive transforms.
+        kind: ``"nsf"`` (autoregressive rational-quadratic splines, the default), ``"maf"``
+            (autoregressive affine), ``"realnvp"`` (affine coupling) or ``"cnf"`` (continuous,
+            FFJORD); see :mod:`.models`.
+        transforms: The number of autoregressive (coupling) transforms.
         hidden: The hidden layer sizes of each transform's network.
         bins: The number of spline bins.
         bounds: ``{feature: (lower, upper)}`` of bounded observables (logit map).
@@ -62,6 +65,9 @@ class Flow:
         spline_bound: Half-width of the spline domain in standardised units; ``None`` picks
             ``max(5, 1.1 * max|z|)`` over the training data, so that no training event falls in
             the region where zuko's splines are the identity.
+        base: The base distribution, ``"normal"`` or ``"studentt"`` (``nu`` degrees of freedom).
+        nu: Degrees of freedom of the Student-t base (1: Cauchy, J. Tan's choice).
+        trace: Log-determinant of the ``"cnf"``: ``"exact"`` or ``"hutchinson"``.
 
     Example:
         >>> flow = Flow(["pt", "y"], positive=["pt"])
@@ -88,6 +94,9 @@ class Flow:
         discrete: Sequence[str] = (),
         seed: int = 0,
         spline_bound: float | None = None,
+        base: str = "normal",
+        nu: float = 1.0,
+        trace: str = "exact",
     ) -> None:
         self.features = _names(features, "x")
         self.context = _names(context, "c")
@@ -96,15 +105,14 @@ class Flow:
         clash = sorted(set(self.features) & set(self.context))
         if clash:
             raise BadInputError(f"{clash} are both features and context")
-        kind = str(kind).lower()
-        if kind not in KINDS:
-            raise BadInputError(f"unknown flow kind {kind!r}; use one of {list(KINDS)}")
+        kind = check_architecture(kind, len(self.features), base=base, nu=nu, trace=trace)
         self.options: dict[str, Any] = {
             "kind": kind, "transforms": int(transforms), "hidden": [int(h) for h in hidden],
             "bins": int(bins), "spline_bound": None if spline_bound is None
             else float(spline_bound),
             "bounds": {str(k): [float(v) for v in b] for k, b in (bounds or {}).items()},
             "positive": [str(p) for p in positive], "discrete": [str(p) for p in discrete],
+            "base": str(base), "nu": float(nu), "trace": str(trace),
         }
         self.seed = int(seed)
         if self.seed < 0:
@@ -143,7 +151,8 @@ class Flow:
         o = self.options
         self.module = build_flow(o["kind"], len(self.features), len(self.context),
                                  transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
-                                 bound=self.bound or 5.0, seed=self.seed)
+                                 bound=self.bound or 5.0, seed=self.seed, base=o["base"],
+                                 nu=o["nu"], trace=o["trace"])
         self.module.to(self.device)
 
     def to(self, device: str) -> Flow:
@@ -397,7 +406,7 @@ class Flow:
             x = np.where(d, np.floor(x) + 0.5, x)
         out = np.empty(len(x), dtype=np.float64)
         outside = 0
-        with torch.no_grad():
+        with torch.no_grad(), self._exact_trace():
             for sl, zs, ladj, ok, ct in self._batches(x, c, batch_size):
                 outside += int((zs.abs() > self.bound).any(-1).sum())
                 lq = self.module(ct).log_prob(zs).double() + ladj.double()
@@ -407,12 +416,27 @@ class Flow:
                         "an untrained identity map there)", outside, len(x), self.bound)
         return out
 
+    @contextlib.contextmanager
+    def _exact_trace(self) -> Iterator[None]:
+        r"""A cnf trained with Hutchinson's trace estimate evaluates densities with the exact
+        trace (the estimate is unbiased but noisy: a density is not)."""
+        transform = getattr(self.module, "transform", None)
+        noisy = getattr(transform, "exact", None) is False
+        if noisy:
+            transform.exact = True
+        try:
+            yield
+        finally:
+            if noisy:
+                transform.exact = False
+
     def latent(self, x: np.ndarray, context: np.ndarray | None = None, *,
                batch_size: int = 65536) -> np.ndarray:
         r"""Maps points to the flow's base (latent) space, shape ``(n, d)``.
 
         For events distributed as the flow's density (at their own context), the latent
-        points are independent standard normal whatever the context: a function of them
+        points are independent standard normal whatever the context (a Student-t base point
+        is mapped to the normal point of the same quantile): a function of them
         selects the same fraction of such events at every context value (no sculpting of the
         context's spectrum). Points outside a feature's domain get ``inf``.
 
@@ -434,6 +458,13 @@ class Flow:
                 u = self.module(ct).transform(zs).double()
                 out[sl] = torch.where(ok[:, None], u,
                                       torch.full_like(u, math.inf)).cpu().numpy()
+        if self.options["base"] == "studentt":
+            # to the standard-normal point of the same base quantile, sign by sign so that
+            # the far tails keep their precision: u = -Phi^-1(F_t(-z)) for z > 0
+            from scipy import stats
+
+            nu, a = self.options["nu"], np.abs(out)
+            out = np.sign(out) * stats.norm.isf(stats.t.sf(a, nu)).clip(0, None)
         return out
 
     def sample(self, n: int, context: np.ndarray | None = None, *, seed: int | None = None,
@@ -546,7 +577,9 @@ class Flow:
         flow = cls(config["features"], config["context"], kind=o["kind"],
                    transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
                    bounds=o["bounds"], positive=o["positive"], discrete=o["discrete"],
-                   seed=config["seed"], spline_bound=o["spline_bound"])
+                   seed=config["seed"], spline_bound=o["spline_bound"],
+                   base=o.get("base", "normal"), nu=o.get("nu", 1.0),
+                   trace=o.get("trace", "exact"))
         flow.pre = Preprocessing.from_dict(config["preprocessing"])
         cp = config.get("context_preprocessing")
         flow.cpre = None if cp is None else Preprocessing.from_dict(cp)

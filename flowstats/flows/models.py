@@ -1,4 +1,20 @@
-r"""Builds the zuko flows: autoregressive neural spline flows (default) or affine MAFs.
+r"""Builds the zuko flows: spline (default) or affine autoregressive flows, RealNVP coupling
+flows, or continuous flows, on a standard-normal or Student-t base.
+
+Kinds (``kind``):
+
+* ``"nsf"``: autoregressive rational-quadratic splines (the default);
+* ``"maf"``: autoregressive affine transforms;
+* ``"realnvp"``: affine coupling layers with alternating masks (zuko's :class:`~zuko.flows.RealNVP`;
+  at least two features);
+* ``"cnf"``: a continuous normalizing flow (FFJORD, zuko's :class:`~zuko.flows.CNF`): one neural
+  ODE whose log-determinant is the exact trace of its Jacobian (``trace="exact"``) or
+  Hutchinson's unbiased estimate (``trace="hutchinson"``, cheaper in many dimensions, noisy);
+  ``transforms`` and ``bins`` do not apply.
+
+Bases (``base``): ``"normal"``, or ``"studentt"`` with ``nu`` degrees of freedom, as J. Tan
+(ICML INNF 2020) uses for the discrete flows (nu = 1) so that events far in the tails do not have
+a near-zero base density that blows up the gradients.
 
 The spline flow is zuko's :class:`~zuko.flows.MAF` with monotonic rational-quadratic spline
 univariate transforms, exactly what :class:`zuko.flows.NSF` builds, except that the spline
@@ -11,6 +27,9 @@ References:
     | https://arxiv.org/abs/1906.04032
     | Masked Autoregressive Flow for Density Estimation (Papamakarios et al., 2017)
     | https://arxiv.org/abs/1705.07057
+    | Density estimation using Real NVP (Dinh et al., 2016) https://arxiv.org/abs/1605.08803
+    | FFJORD (Grathwohl et al., 2018) https://arxiv.org/abs/1810.01367
+    | J. Tan, ICML INNF workshop 2020 (Student-t base, nu = 1)
 """
 
 from __future__ import annotations
@@ -23,9 +42,34 @@ import zuko
 
 from ..exceptions import BadInputError
 
-__all__ = ["KINDS", "build_flow"]
+__all__ = ["BASES", "KINDS", "TRACES", "build_flow", "check_architecture"]
 
-KINDS = ("nsf", "maf")
+KINDS = ("nsf", "maf", "realnvp", "cnf")
+BASES = ("normal", "studentt")
+TRACES = ("exact", "hutchinson")
+
+
+def _studentt(nu: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor
+              ) -> torch.distributions.Distribution:
+    return torch.distributions.Independent(torch.distributions.StudentT(nu, loc, scale), 1)
+
+
+def check_architecture(kind: str, features: int, *, base: str = "normal", nu: float = 1.0,
+                       trace: str = "exact") -> str:
+    r"""Checks the kind, base and trace options; returns the kind in lower case."""
+    kind = str(kind).lower()
+    if kind not in KINDS:
+        raise BadInputError(f"unknown flow kind {kind!r}; use one of {list(KINDS)}")
+    if base not in BASES:
+        raise BadInputError(f"unknown flow base {base!r}; use one of {list(BASES)}")
+    if not float(nu) > 0:
+        raise BadInputError(f"the Student-t base needs nu > 0, got nu={nu!r}")
+    if trace not in TRACES:
+        raise BadInputError(f"unknown trace {trace!r} of the cnf; use one of {list(TRACES)}")
+    if kind == "realnvp" and features < 2:
+        raise BadInputError("a realnvp (coupling) flow needs at least two features; use nsf or "
+                            "maf for one")
+    return kind
 
 
 def build_flow(
@@ -38,22 +82,26 @@ def build_flow(
     bins: int = 8,
     bound: float = 5.0,
     seed: int = 0,
+    base: str = "normal",
+    nu: float = 1.0,
+    trace: str = "exact",
 ) -> zuko.flows.Flow:
     r"""Returns a freshly initialised zuko flow.
 
     Arguments:
-        kind: ``"nsf"`` (autoregressive rational-quadratic splines) or ``"maf"`` (affine).
+        kind: ``"nsf"``, ``"maf"``, ``"realnvp"`` or ``"cnf"`` (see the module).
         features: The number of features.
         context: The number of context features.
-        transforms: The number of autoregressive transforms.
-        hidden: The hidden layer sizes of each transform's MADE network.
+        transforms: The number of autoregressive or coupling transforms (not ``"cnf"``).
+        hidden: The hidden layer sizes of each transform's network (the ODE's for ``"cnf"``).
         bins: The number of spline bins (``"nsf"`` only).
         bound: The spline domain half-width :math:`B` (``"nsf"`` only).
         seed: Seeds the weight initialisation (the global torch RNG is left untouched).
+        base: ``"normal"`` or ``"studentt"``.
+        nu: Degrees of freedom of the Student-t base.
+        trace: ``"exact"`` or ``"hutchinson"`` log-determinant of the ``"cnf"``.
     """
-    kind = str(kind).lower()
-    if kind not in KINDS:
-        raise BadInputError(f"unknown flow kind {kind!r}; use one of {list(KINDS)}")
+    kind = check_architecture(kind, features, base=base, nu=nu, trace=trace)
     if features < 1:
         raise BadInputError("a flow needs at least one feature")
     if transforms < 1 or bins < 2 or any(int(h) < 1 for h in hidden):
@@ -67,5 +115,15 @@ def build_flow(
         options.update(univariate=univariate, shapes=[(bins,), (bins,), (bins - 1,)])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
-        flow = zuko.flows.MAF(int(features), int(context), **options)
+        if kind == "realnvp":
+            flow = zuko.flows.RealNVP(int(features), int(context), **options)
+        elif kind == "cnf":
+            flow = zuko.flows.CNF(int(features), int(context), hidden_features=hidden,
+                                  exact=trace == "exact")
+        else:
+            flow = zuko.flows.MAF(int(features), int(context), **options)
+    if base == "studentt":
+        flow.base = zuko.flows.UnconditionalDistribution(
+            _studentt, torch.full((int(features),), float(nu)), torch.zeros(int(features)),
+            torch.ones(int(features)), buffer=True)
     return flow

@@ -176,6 +176,8 @@ def unweight(
     model_out: str | os.PathLike | None = None,
     report: str | os.PathLike | None = None,
     kind: str = "nsf",
+    base: str = "normal",
+    nu: float = 1.0,
     transforms: int = 4,
     hidden: Sequence[int] = (64, 64),
     bins: int = 8,
@@ -217,7 +219,8 @@ def unweight(
         model_out: Where to save the trained flow (default ``<OUT stem>_model`` next to
             ``output``); ignored with ``model``.
         report: Directory for ``summary.json`` and the plots (None: no report).
-        kind: Flow kind, ``"nsf"`` or ``"maf"``.
+        kind: Flow kind, ``"nsf"``, ``"maf"``, ``"realnvp"`` or ``"cnf"``.
+        base, nu: Base distribution of the flow (``"normal"`` or ``"studentt"`` with ``nu``).
         transforms: Autoregressive transforms of the flow.
         hidden: Hidden layer sizes of each transform.
         bins: Spline bins.
@@ -335,7 +338,7 @@ def unweight(
         model_config: dict[str, Any] = {"loaded_from": str(model)}
     else:
         flow_options = {"kind": kind, "transforms": transforms, "hidden": tuple(hidden),
-                        "bins": bins}
+                        "bins": bins, "base": base, "nu": nu}
         fit_options = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                        "val_fraction": val_fraction, "patience": patience, "device": device}
         t0 = time.perf_counter()
