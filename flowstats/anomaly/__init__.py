@@ -4,8 +4,8 @@ The signal is assumed localised in a resonant feature m (e.g. m_jj). A signal re
 window in m and its sidebands are defined by :class:`~flowstats.anomaly.regions.Regions`; the
 background density of the other features x is learnt on the sidebands and interpolated into the
 SR. Methods (see :mod:`flowstats.anomaly.methods`): ``cathode`` (default), ``anode``,
-``cwola``, ``bootstrap``, ``density``. Every event (SR, sidebands and outside) gets a score, so a
-bump hunt can see how a cut on the score acts on the background at every mass.
+``ranode``, ``cwola``, ``bootstrap``, ``density``. Every event (SR, sidebands and outside) gets
+a score, so a bump hunt can see how a cut on the score acts on the background at every mass.
 
 Example::
 
@@ -21,7 +21,7 @@ score keeps the same background fraction at every m (benchmarks/bench_sculpting.
 background-like pseudo-data of the bump hunt's closure check.
 
 References:
-    ANODE arXiv:2001.04990; CATHODE arXiv:2109.00546; LaCATHODE arXiv:2210.14924; CWoLa
+    ANODE arXiv:2001.04990; R-ANODE arXiv:2312.11629; CATHODE arXiv:2109.00546; LaCATHODE arXiv:2210.14924; CWoLa
     hunting arXiv:1805.02664, arXiv:1902.02634; J. Tan, ICML INNF workshop 2020 (bootstrap).
 """
 
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_CLASSIFIER", "METHOD_NAMES", "Regions", "ScoreResult", "parse_window",
            "score"]
 
-METHOD_NAMES = ("cathode", "anode", "cwola", "bootstrap", "density")
+METHOD_NAMES = ("cathode", "anode", "ranode", "cwola", "bootstrap", "density")
 #: default classifier of cathode/cwola/bootstrap: the torch MLP ensemble (best-epoch
 #: averaging). Measured with CATHODE on dijet 1M + 1000 (benchmarks/bench_anomaly.py, seeds
 #: 0 1 2): max SIC / exact-LR optimum 0.90, 0.87, 0.91 (mean 0.89) for "mlp" against 0.87,
@@ -106,7 +106,7 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
 
 
 OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
-           "iterations", "max_flow_events", "n_mass", "space")
+           "iterations", "max_flow_events", "n_mass", "space", "signal_fraction")
 
 
 def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -146,7 +146,8 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     Arguments:
         x: Features, (n, d) (m must not be one of them).
         m: Resonant mass, (n,).
-        method: ``cathode`` (default), ``anode``, ``cwola``, ``bootstrap`` or ``density``.
+        method: ``cathode`` (default), ``anode``, ``ranode``, ``cwola``, ``bootstrap`` or
+            ``density``.
         sr: Signal region ``(lo, hi)`` or ``"lo:hi"``.
         sideband_width: Width of each adjacent sideband; None = everything outside the SR.
         names: Feature names (for messages and saved models).
@@ -161,6 +162,7 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             (dict), ``k`` (folds, 5),
             ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
             ``n_mass`` (5: SR mass points anode averages its densities over),
+            ``signal_fraction`` (ranode: ``"learn"``, the default, or a fixed fraction),
             ``space`` (``"latent"``, the default, or ``"data"``: where the flow-based methods
             score; in latent space every event is first mapped to the sideband flow's base
             space at its own m, where the background is N(0, 1) at every m, so that no cut

@@ -18,6 +18,9 @@ methods on x, which sculpt when the features depend on m (benchmarks/bench_sculp
   p_bkg is the standard normal), cross-fitted like the classifiers (an SR event is scored by
   the flow that did not see it), averaged over the SR's mass distribution. See :func:`anode`
   for the two simpler variants that sculpted the no-signal spectrum.
+* ``ranode`` (R-ANODE, arXiv:2312.11629): ANODE with the background density fixed from the
+  sidebands; only a signal density (and the signal fraction) is learnt in the SR, as the
+  mixture ``f p_S + (1 - f) p_bkg``; score ``log p_S - log p_bkg``. See :func:`ranode`.
 * ``cathode`` (arXiv:2109.00546): a classifier of SR data (label 1) against background samples
   (``oversample`` times as many, weighted down to the data's total), with k-fold
   cross-scoring; in latent space the samples are N(0, 1) draws and the data their u, in data
@@ -58,7 +61,7 @@ from .regions import SIDEBAND, SIGNAL_REGION
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "anode", "bootstrap", "cathode", "cwola", "density"]
+__all__ = ["METHODS", "anode", "bootstrap", "cathode", "cwola", "density", "ranode"]
 
 #: fewest optimiser steps per flow-training epoch (the batch size shrinks for small samples)
 MIN_STEPS = 50
@@ -70,6 +73,15 @@ def _fingerprint(*arrays: np.ndarray, **config: Any) -> str:
         h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
     h.update(json.dumps(config, sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
+
+
+def _fit_options(fit: dict | None, n: int) -> dict[str, Any]:
+    r"""Flow training options; small samples (e.g. the SR of ANODE) get at least MIN_STEPS
+    optimiser steps per epoch (a smaller batch)."""
+    options = {**DEFAULT_FIT, **(fit or {})}
+    n_train = (1 - options["val_fraction"]) * n
+    options["batch_size"] = int(max(64, min(options["batch_size"], n_train // MIN_STEPS)))
+    return options
 
 
 def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed: int,
@@ -94,11 +106,7 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
                  what, where)
     log.info("training the %s flow on %d events", what, len(x))
     dens = ConditionalDensity(names, seed=seed, flow=flow)
-    options = {**DEFAULT_FIT, **(fit or {})}
-    # small samples (e.g. the SR of ANODE): at least MIN_STEPS optimiser steps per epoch
-    n_train = (1 - options["val_fraction"]) * len(x)
-    options["batch_size"] = int(max(64, min(options["batch_size"], n_train // MIN_STEPS)))
-    dens.fit(x, m, device=device, **options)
+    dens.fit(x, m, device=device, **_fit_options(fit, len(x)))
     if where is not None:
         dens.save(where)
         (where / "fingerprint").write_text(key + "\n")
@@ -396,5 +404,86 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
     return lam, fold, {**info, "steps": steps, "alpha": alpha}
 
 
+def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
+           seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
+           flow: dict | None = None, fit: dict | None = None, k: int = 5,
+           space: str = "latent", signal_fraction: float | str = "learn",
+           max_flow_events: int | None = 250_000, **unused: Any
+           ) -> tuple[np.ndarray, np.ndarray, dict]:
+    r"""R-ANODE: a signal density learnt against the fixed sideband background.
+
+    Reading of Das, Kasieczka, Shih, "Residual ANODE" (arXiv:2312.11629, and its reference code
+    rd804/R-ANODE): ANODE learns the whole SR density p_data with one flow and divides by the
+    interpolated background; at small signal fractions the signal is a tiny correction to p_data
+    that the flow's error swamps. R-ANODE instead writes the SR data density as the mixture
+    ``p_data = f p_S + (1 - f) p_bkg`` with p_bkg frozen (the sideband flow evaluated in the
+    SR) and trains only p_S (and, in their "learnable w" variant, the fraction f) by maximum
+    likelihood of the SR data under the mixture. p_S then only has to describe the excess over
+    the background. The score is the likelihood ratio ``log p_S - log p_bkg``. Here:
+
+    * p_S is a flow of the features alone, not of m (the signal is localised in m anyway);
+      ``k`` such flows are cross-fitted as in :func:`anode` (an SR event is scored by the flow
+      that did not see it, other events by a fold drawn at random);
+    * the fraction is learnt by EM (``signal_fraction="learn"``, the default, starting at 1 %:
+      after every epoch the fraction that maximises the mixture likelihood at the current p_S,
+      :func:`flowstats.flows.training.em_fraction`) or fixed (a number in (0, 1)); with
+      infinite capacity every f above the true one fits equally well and gives the same ranking,
+      so f mainly sets how much of the bulk p_S may absorb;
+    * ``space="latent"`` (default): the mixture is learnt on the events' latent points u of
+      the sideband flow, where p_bkg is exactly the standard normal at every m (so the score,
+      a function of u only, cannot sculpt m); ``space="data"``: on x, with p_bkg the sideband
+      flow at each event's own m.
+
+    Arguments:
+        x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
+        k: Number of SR folds (signal flows).
+        space: ``"latent"`` or ``"data"``.
+        signal_fraction: ``"learn"`` or a fixed fraction in (0, 1).
+    """
+    from ..exceptions import BadInputError
+    from ..flows import Flow
+    from .background import DEFAULT_FLOW
+
+    learn = signal_fraction == "learn"
+    if not learn and not (isinstance(signal_fraction, (int, float))
+                          and 0 < float(signal_fraction) < 1):
+        raise BadInputError(f"ranode: signal_fraction={signal_fraction!r} must be 'learn' or a "
+                            "number in (0, 1)")
+    f0 = 0.01 if learn else float(signal_fraction)
+    rng = np.random.default_rng(seed + 21)
+    sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
+    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
+                   model_dir=model_dir, flow=flow, fit=fit,
+                   max_flow_events=max_flow_events)
+    fold = _random_folds(len(x), k, rng)
+    if space == "latent":
+        feats = _clip(bkg.latent(x, m))
+        log_b = -0.5 * np.sum(feats**2, axis=1) - 0.5 * feats.shape[1] * np.log(2 * np.pi)
+        options = {**DEFAULT_FLOW, **_latent_flow(flow)}
+    else:
+        feats, log_b = x, bkg.log_prob(x, m)
+        options = {**DEFAULT_FLOW, **(flow or {})}
+    score = np.empty(len(x))
+    summaries = []
+    for j in range(k):
+        train = sr & (fold != j) & np.isfinite(log_b)
+        sig = Flow(names, seed=seed + 1 + j, **options)
+        history = sig.fit(feats[train], background_log_prob=log_b[train],
+                          signal_fraction=f0, learn_fraction=learn, device=device,
+                          **_fit_options(fit, int(train.sum())))
+        summaries.append({"best_epoch": history["best_epoch"],
+                          "best_val_loss": history["best_val_loss"],
+                          "signal_fraction": history["best_signal_fraction"]})
+        if model_dir is not None:
+            sig.save(Path(model_dir) / "ranode" / f"fold{j}", force=True)
+        mine = fold == j
+        score[mine] = sig.log_prob(feats[mine]) - log_b[mine]
+    score = np.where(np.isfinite(score), score, -np.inf)
+    return score, fold, {"background": _summary(bkg), "signal": summaries, "space": space,
+                         "signal_fraction": "learn" if learn else f0,
+                         "mean_signal_fraction": float(np.mean([s["signal_fraction"]
+                                                                for s in summaries]))}
+
+
 METHODS = {"anode": anode, "bootstrap": bootstrap, "cathode": cathode, "cwola": cwola,
-           "density": density}
+           "density": density, "ranode": ranode}

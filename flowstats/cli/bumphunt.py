@@ -33,7 +33,7 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--features", help="Comma-separated auxiliary features x.")
 @click.option("--label", help="Truth-label branch (1 = signal), for ROC/SIC plots only.")
 @click.option("--cut", help="Preselection expression.")
-@click.option("--method", type=click.Choice(["cathode", "anode", "cwola", "bootstrap", "density"]),
+@click.option("--method", type=click.Choice(["cathode", "anode", "ranode", "cwola", "bootstrap", "density"]),
               help="Anomaly score [cathode].")
 @click.option("--sr", help="One signal region LO:HI, e.g. 3300:3700.")
 @click.option("--scan", help="Scan range LO:HI, e.g. 2800:5200.")

@@ -34,7 +34,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--features", multiple=True, required=True,
               help="Feature branches (comma-separated or repeated).")
 @click.option("--method", default="cathode", show_default=True,
-              type=click.Choice(["cathode", "anode", "cwola", "bootstrap", "density"]),
+              type=click.Choice(["cathode", "anode", "ranode", "cwola", "bootstrap", "density"]),
               help="Anomaly-detection method.")
 @click.option("--sr", required=True, help="Signal region LO:HI in the mass branch's units.")
 @click.option("--sideband-width", type=float, default=None,

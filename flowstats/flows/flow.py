@@ -247,6 +247,9 @@ class Flow:
         callback: Callable[[int, dict], Any] | None = None,
         clip: float = 5.0,
         keep_best: int = 0,
+        background_log_prob: np.ndarray | None = None,
+        signal_fraction: float = 0.01,
+        learn_fraction: bool = True,
     ) -> dict[str, Any]:
         r"""Trains the flow by weighted maximum likelihood; returns the history.
 
@@ -266,6 +269,14 @@ class Flow:
                 as an uninterrupted run on the CPU).
             progress: Show a progress bar (``None``: when stderr is a terminal).
             callback: ``callback(epoch, history)`` called after each epoch's checkpoint.
+            background_log_prob: A fixed background log-density ``log p_b(x)`` of every
+                event ``(n,)``: the flow is then trained as the signal density ``q`` of the
+                mixture ``f q + (1 - f) p_b`` (R-ANODE, arXiv:2312.11629), the signal
+                fraction ``f`` starting at ``signal_fraction`` and, with ``learn_fraction``,
+                re-estimated by EM after every epoch (``history["signal_fraction"]``,
+                ``history["best_signal_fraction"]``).
+            signal_fraction: The (initial) signal fraction, in (0, 1).
+            learn_fraction: Re-estimate the signal fraction after every epoch.
             clip: The gradient-norm clipping threshold.
             keep_best: Keep the states of the ``keep_best`` best epochs (for
                 :meth:`Ensemble.best_epochs`).
@@ -291,6 +302,17 @@ class Flow:
         c = self._check_context(context, n)
         if not 0 < val_fraction < 1:
             raise BadInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        log_b = None
+        if background_log_prob is not None:
+            log_b = np.asarray(background_log_prob, dtype=np.float64).reshape(-1)
+            if len(log_b) != n:
+                raise BadInputError(f"background_log_prob has {len(log_b)} entries but x has "
+                                    f"{n} events")
+            if np.isnan(log_b).any() or np.isposinf(log_b).any():
+                raise BadInputError("background_log_prob holds NaN or +inf")
+            if not 0 < signal_fraction < 1:
+                raise BadInputError(f"signal_fraction must lie in (0, 1), got "
+                                    f"{signal_fraction}")
         if epochs < 1 or batch_size < 1 or patience < 1 or not lr > 0:
             raise BadInputError(f"epochs ({epochs}), batch_size ({batch_size}), patience "
                                 f"({patience}) must be >= 1 and lr ({lr}) > 0")
@@ -341,7 +363,9 @@ class Flow:
             noise = self._noise(len(idx), np.random.default_rng([self.seed, salt]))
             z, ladj, ct = self._to_z(x[idx], None if c is None else c[idx], noise)
             wt = torch.as_tensor(w[idx], dtype=torch.float32, device=self.device)
-            return training.Split(z, ladj, wt, ct)
+            lb = None if log_b is None else torch.as_tensor(log_b[idx], dtype=torch.float32,
+                                                            device=self.device)
+            return training.Split(z, ladj, wt, ct, log_b=lb)
 
         train_split, val_split = split(tr, 2**31 + 1), split(va, 2**31 + 2)
         if self.pre.discrete.any():
@@ -359,9 +383,11 @@ class Flow:
             patience=int(patience), seed=self.seed, clip=float(clip), keep_best=int(keep_best),
             checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
             resume=bool(resume), progress=progress, callback=callback,
+            signal_fraction=float(signal_fraction), learn_fraction=bool(learn_fraction),
             fingerprint=training.fingerprint(
-                x, w, c, np.array([epochs, batch_size, lr, val_fraction, patience, clip,
-                                   keep_best, self.seed]),
+                x, w, c, log_b, np.array([epochs, batch_size, lr, val_fraction, patience, clip,
+                                          keep_best, self.seed, signal_fraction,
+                                          learn_fraction]),
                 np.frombuffer(repr(sorted(o.items())).encode(), np.uint8)))
         if checkpoint_dir is not None:
             Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)

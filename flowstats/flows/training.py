@@ -52,6 +52,9 @@ class Split:
         w: Weights ``(n,)``, float32.
         c: Standardised context ``(n, c)`` or ``None``.
         redraw: For dequantised features: ``redraw(epoch) -> (z, ladj)`` draws new noise.
+        log_b: A fixed background log-density of every event ``(n,)`` (same units as the
+            flow's): the flow is then the signal density of the mixture
+            ``f q + (1 - f) p_b`` (R-ANODE; see :func:`train`).
     """
 
     z: Tensor
@@ -59,6 +62,7 @@ class Split:
     w: Tensor
     c: Tensor | None = None
     redraw: Callable[[int], tuple[Tensor, Tensor]] | None = None
+    log_b: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.w)
@@ -82,6 +86,8 @@ class TrainOptions:
     progress: bool | None = None
     callback: Callable[[int, dict], Any] | None = None
     fingerprint: str = ""
+    signal_fraction: float = 0.01
+    learn_fraction: bool = True
 
 
 def cosine_lr(lr: float, epoch: int, epochs: int, floor: float = 1e-2) -> float:
@@ -109,16 +115,56 @@ def _clone(state: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(state)
 
 
+#: bounds of the mixture's signal fraction
+FRACTION_RANGE = (1e-6, 1 - 1e-6)
+
+
+def mixture(log_q: Tensor, log_b: Tensor | None, fraction: float) -> Tensor:
+    r"""``log(f q + (1 - f) p_b)`` of the R-ANODE mixture (``log_q`` itself without ``log_b``)."""
+    if log_b is None:
+        return log_q
+    return torch.logaddexp(log_q + math.log(fraction), log_b + math.log1p(-fraction))
+
+
 @torch.no_grad()
-def evaluate(module: torch.nn.Module, split: Split, norm: float, batch_size: int) -> float:
-    r"""Weighted NLL :math:`-\sum w \log q / \mathrm{norm}` over a whole split (batched)."""
-    total = torch.zeros((), dtype=torch.float64, device=split.w.device)
+def _log_q(module: torch.nn.Module, split: Split, batch_size: int) -> Tensor:
+    parts = []
     for s in range(0, len(split), batch_size):
         sl = slice(s, s + batch_size)
         c = None if split.c is None else split.c[sl]
-        log_q = module(c).log_prob(split.z[sl]) + split.ladj[sl]
-        total += torch.dot(split.w[sl].double(), log_q.double())
-    return float(-total / norm)
+        parts.append((module(c).log_prob(split.z[sl]) + split.ladj[sl]).double())
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def evaluate(module: torch.nn.Module, split: Split, norm: float, batch_size: int,
+             fraction: float = 1.0) -> float:
+    r"""Weighted NLL :math:`-\sum w \log q / \mathrm{norm}` over a whole split (batched);
+    of the mixture :func:`mixture` when the split has a background ``log_b``."""
+    log_q = mixture(_log_q(module, split, batch_size),
+                    None if split.log_b is None else split.log_b.double(), fraction)
+    return float(-torch.dot(split.w.double(), log_q) / norm)
+
+
+@torch.no_grad()
+def em_fraction(module: torch.nn.Module, split: Split, fraction: float, batch_size: int,
+                iterations: int = 50) -> float:
+    r"""The signal fraction of the mixture that maximises the weighted likelihood of ``split``
+    at fixed densities: EM fixed-point iterations of ``f <- sum w r / sum w``, ``r`` the
+    posterior signal probability of each event (Dempster, Laird, Rubin 1977)."""
+    log_q = _log_q(module, split, batch_size)
+    log_b = split.log_b.double()
+    w = split.w.double()
+    f = fraction
+    for _ in range(iterations):
+        r = torch.sigmoid(log_q + math.log(f) - log_b - math.log1p(-f))
+        new = float(torch.dot(w, r) / w.sum())
+        new = min(max(new, FRACTION_RANGE[0]), FRACTION_RANGE[1])
+        if abs(new - f) < 1e-7:
+            f = new
+            break
+        f = new
+    return f
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -160,9 +206,13 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
     val_norm = float(val_split.w.double().sum())
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "lr": [], "train_time": [],
                                "train_cpu_time": [], "val_time": []}
+    mixed = train_split.log_b is not None
     st: dict[str, Any] = {"epoch": 0, "lr_scale": 1.0, "bad_epochs": 0, "best_val": math.inf,
                           "best_epoch": -1, "nan_restores": 0, "finished": False,
-                          "stopped_early": False}
+                          "stopped_early": False, "fraction": float(o.signal_fraction),
+                          "best_fraction": float(o.signal_fraction)}
+    if mixed:
+        history["signal_fraction"] = []
     best_model, best_opt = _clone(module.state_dict()), _clone(optimizer.state_dict())
     kept: list[dict[str, Any]] = []
 
@@ -194,6 +244,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
         st["lr_scale"] *= 0.5
         module.load_state_dict(best_model)
         optimizer.load_state_dict(best_opt)
+        st["fraction"] = st["best_fraction"]
         for group in optimizer.param_groups:
             group["lr"] *= 0.5
         log.warning("non-finite %s at epoch %d: restored the best state (epoch %d) and halved "
@@ -206,6 +257,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
     epochs = range(st["epoch"], o.epochs) if not st["finished"] else range(0)
     bar = progress_bar(epochs, total=len(epochs), desc="train", enabled=o.progress)
     z, ladj, w, c = train_split.z, train_split.ladj, train_split.w, train_split.c
+    log_b = train_split.log_b
     for epoch in bar:
         st["epoch"] = epoch
         t0, c0 = time.perf_counter(), time.process_time()
@@ -222,6 +274,8 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
             idx = perm[s:s + o.batch_size]
             dist = module(None if c is None else c[idx])
             log_q = dist.log_prob(z[idx]) + ladj[idx]
+            if mixed:
+                log_q = mixture(log_q, log_b[idx], st["fraction"])
             loss = loss_module.weighted_nll(log_q, w[idx], wbar * len(idx))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -237,8 +291,14 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
             gc.collect(0)  # zuko's lazy transforms are reference cycles holding the batch
         t1, c1 = time.perf_counter(), time.process_time()
         module.eval()
-        val = evaluate(module, val_split, val_norm, max(o.batch_size, 65536))
+        if mixed and o.learn_fraction:
+            st["fraction"] = em_fraction(module, train_split, st["fraction"],
+                                         max(o.batch_size, 65536))
+        val = evaluate(module, val_split, val_norm, max(o.batch_size, 65536),
+                       st["fraction"])
         t2 = time.perf_counter()
+        if mixed:
+            history["signal_fraction"].append(st["fraction"])
         history["train_loss"].append(total / n)
         history["val_loss"].append(val)
         history["lr"].append(lr)
@@ -249,7 +309,8 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
             guard("validation loss")
             st["bad_epochs"] += 1
         elif val < st["best_val"]:
-            st.update(best_val=val, best_epoch=epoch, bad_epochs=0)
+            st.update(best_val=val, best_epoch=epoch, bad_epochs=0,
+                      best_fraction=st["fraction"])
             best_model, best_opt = _clone(module.state_dict()), _clone(optimizer.state_dict())
         else:
             st["bad_epochs"] += 1
@@ -285,4 +346,6 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
                epochs_run=len(history["val_loss"]), stopped_early=st["stopped_early"],
                nan_restores=st["nan_restores"], n_train=n, sum_weights_train=wsum,
                kept=kept)
+    if mixed:
+        out["best_signal_fraction"] = st["best_fraction"]
     return out
