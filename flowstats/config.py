@@ -55,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
     "allow_sculpting": False,
     "global_method": "gross-vitells",
     "bumphunter_toys": 10000,
+    "background": "fit",
 }
 
 

@@ -253,3 +253,27 @@ def test_cli_bad_inputs_exit_2(small_root, tmp_path, capsys, extra, message):
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["cathode", "ranode"])
+def test_background_template_closes_without_signal(background_samples, method):
+    # issue 16: the method's background template predicts the SR background after a cut. On
+    # background-only samples the selected SR count n = ceil(eps N) and the template's
+    # prediction b = N e_t differ by the quantile's and the template's binomial spreads,
+    # N eps (1 - eps) (1 + N / n_t), which the model's Poisson b + sigma_b^2 covers; the pulls,
+    # pooled over the samples and two cuts, are chi2(6) at most
+    from flowstats.bumphunt.scoring import select_top
+
+    chi2 = 0.0
+    for s, (x, m) in zip(POOL, background_samples):
+        r = score(x, m, method=method, sr=SR, seed=s, device="cpu", names=dijet.FEATURES,
+                  **FAST)
+        assert r.template is not None and len(r.template) == 4 * int((r.region == 1).sum())
+        n_sr = int((r.region == 1).sum())
+        for eps in (0.1, 0.01):
+            sel = select_top(r.score, r.region, eps) & (r.region == 1)
+            e_t = np.mean(r.template >= r.score[sel].min())
+            b = n_sr * e_t
+            var = b + n_sr**2 * e_t * (1 - e_t) / len(r.template) + e_t**2 * n_sr
+            chi2 += (sel.sum() - b) ** 2 / var
+    assert stats.chi2.sf(chi2, 6) > P_MIN, chi2

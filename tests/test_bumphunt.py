@@ -327,3 +327,36 @@ def test_large_signal_regions_warn_about_measured_sculpting(caplog):
     with caplog.at_level("WARNING"):
         core._warn_large_sr({"method": "cathode"}, [(3300.0, 3310.0)], m)  # ~1,000 events
     assert caplog.text == ""
+
+
+def test_template_background_finds_the_injected_signal(tmp_path, capsys):
+    # issue 16: background 'template' (cut and count against the method's own template): the
+    # rows say so, carry the template counts, and with 400 injected signal events in a 30k
+    # sample the selected SR holds more than the template predicts (the no-cut row cannot see
+    # it: there b is the SR count itself)
+    path = tmp_path / "sig.root"
+    write(path, dijet.generate(n_background=30_000, n_signal=400, seed=12), tree="events")
+    cfg = _config(path, tmp_path / "out", method="cathode", background="template",
+                  efficiency=[0.05],
+                  score_options={**FAST, "k": 3, "classifier": "hgb",
+                                 "flow": {"transforms": 3, "hidden": [32, 32]},
+                                 "fit": {"epochs": 6, "batch_size": 1024, "lr": 3e-3}})
+    summary = run_bumphunt(cfg, plots=False)
+    rows = {r["efficiency"]: r for r in summary["windows"]}
+    assert all(r["background_method"] == "template" for r in rows.values())
+    assert rows[1.0]["background"] == pytest.approx(rows[1.0]["n_sr"])
+    cut = rows[0.05]
+    assert cut["n_template"] == 4 * rows[1.0]["n_sr"] and cut["n_template_selected"] > 0
+    assert cut["n_sr"] > cut["background"] + 3 * np.sqrt(cut["background"]), cut
+    assert cut["z_local"] > 3
+    ws = json.loads((tmp_path / "out" / "workspaces" / "sr_3300_3700_eff_0p05.json").read_text())
+    assert ws["observations"][0]["data"] == [cut["n_sr"]]
+    # a method without a template, and bumphunter with it: one line, exit 2
+    for extra, message in ((["--method", "bootstrap"], "has none"),
+                           (["--global-method", "bumphunter"], "gives only the SR count")):
+        capsys.readouterr()
+        code = main(["bumphunt", str(path), "--features", ",".join(dijet.FEATURES), "--sr",
+                     "3300:3700", "--background", "template", "-o", str(tmp_path / "x"),
+                     *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err

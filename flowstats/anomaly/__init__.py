@@ -66,6 +66,10 @@ class ScoreResult:
         region: (n,) region code: 1 SR, 0 sideband, -1 outside.
         method: The method name.
         info: Training summaries, timings and the resolved options.
+        template: Scores of the method's background template of the SR (``oversample`` x
+            n_SR background draws, each scored by a model that never saw it), or None when the
+            method has none (cwola, bootstrap, anode and ranode in data space). The fraction of
+            them above a threshold estimates the SR background efficiency of that cut.
     """
 
     score: np.ndarray
@@ -73,6 +77,7 @@ class ScoreResult:
     region: np.ndarray
     method: str
     info: dict[str, Any] = field(default_factory=dict)
+    template: np.ndarray | None = None
 
 
 def _check_inputs(x: np.ndarray, m: np.ndarray, names: list[str] | None
@@ -202,8 +207,9 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     if model_dir is not None:
         Path(model_dir).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    values, fold, info = METHODS[method](x, m, codes, names, seed=seed, device=dev,
-                                         model_dir=model_dir, regions=regions, **options)
+    values, fold, info, template = METHODS[method](x, m, codes, names, seed=seed, device=dev,
+                                                   model_dir=model_dir, regions=regions,
+                                                   **options)
     elapsed = time.perf_counter() - start
     config = {"method": method, "sr": list(regions.sr), "sideband_width": sideband_width,
               "features": names, "device": dev, "n_events": len(x),
@@ -215,4 +221,5 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
                    {**provenance(seed, config), "info": info})
     log.info("%s scores of %d events in %.1f s", method, len(x), elapsed)
     return ScoreResult(np.asarray(values, dtype=np.float64), np.asarray(fold, dtype=np.int64),
-                       codes, method, info)
+                       codes, method, info,
+                       None if template is None else np.asarray(template, dtype=np.float64))

@@ -2,8 +2,11 @@ r"""The anomaly scores: ``anode``, ``cathode``, ``cwola``, ``bootstrap``, ``dens
 
 Each method takes the features ``x`` (n, d), the resonant mass ``m`` (n,) and the region code of
 every event (1 SR, 0 sideband, -1 outside), and returns a score for EVERY event (higher = more
-signal-like) and the fold whose model scored it. Fold numbers: ``0..k-1`` for the cross-scored
-methods (the fold model never saw the event), ``-1`` for ``density``.
+signal-like), the fold whose model scored it, a summary, and, where it has one, the scores of a
+**background template** of the SR (``oversample`` x n_SR background draws, each scored by a
+model that did not see it; None otherwise): in latent space standard-normal draws, in data
+space (cathode, density) draws of the sideband flow at SR masses. Fold numbers: ``0..k-1`` for
+the cross-scored methods (the fold model never saw the event), ``-1`` for ``density``.
 
 Every flow-based method works by default in the latent space of the sideband flow
 (``space="latent"``, LaCATHODE, arXiv:2210.14924): each event's features are mapped to the
@@ -135,8 +138,9 @@ def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
             device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-            fit: dict | None = None, space: str = "latent",
-            max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            fit: dict | None = None, space: str = "latent", regions: Any = None,
+            oversample: float = 4.0, max_flow_events: int | None = 250_000,
+            **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
     r"""Outlier score of the sideband background flow.
 
     ``space="latent"`` (default): half the squared norm of the event's latent point at its
@@ -156,12 +160,17 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
                    model_dir=model_dir, flow=flow, fit=fit,
                    max_flow_events=max_flow_events)
+    n_t = int(round(float(oversample) * (codes == SIGNAL_REGION).sum()))
     if space == "latent":
         score = 0.5 * np.sum(_clip(bkg.latent(x, m)) ** 2, axis=1)
+        u_t = np.random.default_rng(seed + 12).standard_normal((n_t, x.shape[1]))
+        template = 0.5 * np.sum(u_t**2, axis=1)
     else:
         score = -bkg.log_prob(x, m)
+        m_t = sample_mass(m[codes == SIGNAL_REGION], n_t, regions.sr, seed=seed + 11)
+        template = -bkg.log_prob(bkg.sample(m_t, seed=seed + 12), m_t)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
-                                                       "space": space}
+                                                       "space": space}, template
 
 
 def _summary(dens: ConditionalDensity) -> dict:
@@ -172,7 +181,8 @@ def _summary(dens: ConditionalDensity) -> dict:
 def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
           device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
           fit: dict | None = None, k: int = 5, n_mass: int = 5, space: str = "latent",
-          max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+          oversample: float = 4.0, max_flow_events: int | None = 250_000,
+          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray | None]:
     r"""ANODE (arXiv:2001.04990): the ratio of an SR density to the sideband background's.
 
     The score of an event is ``log p_SR - log p_bkg``, one function of the event's features
@@ -223,6 +233,12 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     else:
         score = -marginal(bkg, x)
         sr_flow, what = flow, "sr"
+    # the background template (latent space: standard-normal draws, scored like the events)
+    template = f_t = None
+    if space == "latent":
+        u_t = np.random.default_rng(seed + 12).standard_normal(
+            (int(round(float(oversample) * sr.sum())), x.shape[1]))
+        template, f_t = 0.5 * np.sum(u_t**2, axis=1), _random_folds(len(u_t), k, rng)
     summaries = []
     for j in range(k):
         train = sr & (fold != j)
@@ -232,10 +248,12 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
         summaries.append(_summary(sig))
         mine = fold == j
         score[mine] += marginal(sig, x[mine])
+        if template is not None:
+            template[f_t == j] += marginal(sig, u_t[f_t == j])
     # where either density underflows, the score is not a number: rank such events lowest
     score = np.where(np.isfinite(score), score, -np.inf)
     return score, fold, {"background": _summary(bkg), "sr": summaries,
-                         "masses": m_q.tolist(), "space": space}
+                         "masses": m_q.tolist(), "space": space}, template
 
 
 def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
@@ -280,7 +298,8 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
             fit: dict | None = None, regions: Any = None,
             classifier: str = "mlp", classifier_options: dict | None = None, k: int = 5,
             oversample: float = 4.0, space: str = "latent",
-            max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+            max_flow_events: int | None = 250_000,
+            **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
 
     ``space="latent"`` (default) is LaCATHODE (arXiv:2210.14924): the classifier separates the
@@ -306,16 +325,19 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     xt = np.concatenate([x[sr], x_s])
     yt = np.concatenate([np.ones(sr.sum()), np.zeros(len(x_s))]).astype(np.int64)
     ft = np.concatenate([fold[sr], f_s])
-    score = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, seed=seed + 31,
-                        model_dir=None if model_dir is None else Path(model_dir) / "cathode",
-                        **_classifier_options(classifier, classifier_options, device))
-    return score, fold, info
+    # every event, and the background samples (the template: each scored by the fold model
+    # that did not train on it)
+    both = cross_score(xt, yt, ft, np.concatenate([x, x_s]), np.concatenate([fold, f_s]), k=k,
+                       kind=classifier, seed=seed + 31,
+                       model_dir=None if model_dir is None else Path(model_dir) / "cathode",
+                       **_classifier_options(classifier, classifier_options, device))
+    return both[:len(x)], fold, info, both[len(x):]
 
 
 def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
           device: str = "cpu", model_dir: str | Path | None = None, classifier: str = "mlp",
           classifier_options: dict | None = None, k: int = 5,
-          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
     r"""CWoLa hunting: SR against sideband events (arXiv:1805.02664, arXiv:1902.02634).
 
     Arguments:
@@ -329,7 +351,7 @@ def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     score = cross_score(x[use], y, fold[use], x, fold, k=k, kind=classifier, seed=seed + 31,
                         model_dir=None if model_dir is None else Path(model_dir) / "cwola",
                         **_classifier_options(classifier, classifier_options, device))
-    return score, fold, {"n_sr": int(y.sum()), "n_sideband": int((y == 0).sum())}
+    return score, fold, {"n_sr": int(y.sum()), "n_sideband": int((y == 0).sum())}, None
 
 
 def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
@@ -338,7 +360,8 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
               regions: Any = None, classifier: str = "mlp",
               classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
               alpha: float = 0.1, iterations: int = 2, space: str = "latent",
-              max_flow_events: int | None = 250_000, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict]:
+              max_flow_events: int | None = 250_000,
+              **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
     Arguments:
@@ -401,15 +424,16 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
     if iterations == 0:
         lam = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, weights=wt, seed=seed + 31,
                           **copts)
-    return lam, fold, {**info, "steps": steps, "alpha": alpha}
+    # no template: the final reference is data-driven, not a background sample
+    return lam, fold, {**info, "steps": steps, "alpha": alpha}, None
 
 
 def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
            seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
            flow: dict | None = None, fit: dict | None = None, k: int = 5,
            space: str = "latent", signal_fraction: float | str = "learn",
-           max_flow_events: int | None = 250_000, **unused: Any
-           ) -> tuple[np.ndarray, np.ndarray, dict]:
+           oversample: float = 4.0, max_flow_events: int | None = 250_000, **unused: Any
+           ) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray | None]:
     r"""R-ANODE: a signal density learnt against the fixed sideband background.
 
     Reading of Das, Kasieczka, Shih, "Residual ANODE" (arXiv:2312.11629, and its reference code
@@ -464,6 +488,12 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
         feats, log_b = x, bkg.log_prob(x, m)
         options = {**DEFAULT_FLOW, **(flow or {})}
     score = np.empty(len(x))
+    template = f_t = None
+    if space == "latent":  # the background template: standard-normal draws
+        u_t = np.random.default_rng(seed + 12).standard_normal(
+            (int(round(float(oversample) * sr.sum())), x.shape[1]))
+        lb_t = -0.5 * np.sum(u_t**2, axis=1) - 0.5 * x.shape[1] * np.log(2 * np.pi)
+        template, f_t = np.empty(len(u_t)), _random_folds(len(u_t), k, rng)
     summaries = []
     for j in range(k):
         train = sr & (fold != j) & np.isfinite(log_b)
@@ -478,11 +508,13 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
             sig.save(Path(model_dir) / "ranode" / f"fold{j}", force=True)
         mine = fold == j
         score[mine] = sig.log_prob(feats[mine]) - log_b[mine]
+        if template is not None:
+            template[f_t == j] = sig.log_prob(u_t[f_t == j]) - lb_t[f_t == j]
     score = np.where(np.isfinite(score), score, -np.inf)
     return score, fold, {"background": _summary(bkg), "signal": summaries, "space": space,
                          "signal_fraction": "learn" if learn else f0,
                          "mean_signal_fraction": float(np.mean([s["signal_fraction"]
-                                                                for s in summaries]))}
+                                                                for s in summaries]))}, template
 
 
 METHODS = {"anode": anode, "bootstrap": bootstrap, "cathode": cathode, "cwola": cwola,

@@ -113,6 +113,27 @@ def _check_method(config: dict[str, Any]) -> None:
                 "check it with --closure", what, why)
 
 
+def _check_template(config: dict[str, Any]) -> None:
+    r"""``background: template`` needs a method with a template, counts and a fitted reference
+    for nothing else."""
+    from .statistics import TEMPLATE_METHODS
+
+    if config.get("background", "fit") != "template":
+        return
+    space = dict(config.get("score_options") or {}).get("space", "latent")
+    if config["method"] not in TEMPLATE_METHODS or (
+            config["method"] in ("anode", "ranode") and space == "data"):
+        raise ConfigError(f"background 'template' needs a method with a background template "
+                          f"({', '.join(TEMPLATE_METHODS)}; anode and ranode in latent space): "
+                          f"method {config['method']!r} has none")
+    if config.get("weight"):
+        raise ConfigError("background 'template' estimates event counts: it cannot be used "
+                          "with weight")
+    if config.get("global_method") == "bumphunter":
+        raise ConfigError("global_method 'bumphunter' needs a background spectrum in m; "
+                          "background 'template' gives only the SR count")
+
+
 def _windows_within_data(config: dict[str, Any], m: np.ndarray
                          ) -> tuple[list[tuple[float, float]], list[float] | None]:
     r"""The windows, with a scan range that reaches beyond the data clipped to the data.
@@ -167,7 +188,13 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
     """
     from .closure import closure_summary
     from .outputs import write_outputs
-    from .statistics import bumphunter_global, global_significance, skipped_row, window_statistics
+    from .statistics import (
+        bumphunter_global,
+        global_significance,
+        skipped_row,
+        template_statistics,
+        window_statistics,
+    )
 
     if not config.get("output"):
         raise BadInputError("no output directory given (-o OUTDIR)")
@@ -176,6 +203,7 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
     if config.get("global_method") == "bumphunter" and config.get("weight"):
         raise ConfigError("global_method 'bumphunter' needs event counts (its local p-values and "
                           "pseudo-experiments are Poisson): it cannot be used with weight")
+    _check_template(config)
     make_windows(config.get("sr"), config.get("scan"))  # bad window options fail before reading
     efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
     x, m, entries, label, weights = _read(config)
@@ -239,8 +267,11 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
             continue
         for eff in efficiencies:
             selected = select_top(res["score"], res["region"], eff)
-            row, extra = window_statistics(m[selected], window, eff, config, m_range,
-                                           None if weights is None else weights[selected])
+            if config.get("background") == "template":
+                row, extra = template_statistics(res, selected, window, eff, config, m, m_range)
+            else:
+                row, extra = window_statistics(m[selected], window, eff, config, m_range,
+                                               None if weights is None else weights[selected])
             row["n_sr_total"] = int((res["region"] == 1).sum())
             rows.append(row)
             fits[(i, eff)] = extra

@@ -30,9 +30,10 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
         config: The resolved analysis configuration.
 
     Returns:
-        ``{"index", "window", "score", "fold", "region", "seconds"}``, and ``"closure_score"``
-        (the scores of the closure pseudo-data, see :mod:`flowstats.anomaly.closure`) when
-        ``config["closure"]`` is set; ``{"index", "window", "error", "seconds"}`` when the
+        ``{"index", "window", "score", "fold", "region", "seconds"}``, ``"template"`` (the
+        scores of the method's SR background template, when it has one) and
+        ``"closure_score"`` (the scores of the closure pseudo-data, see
+        :mod:`flowstats.anomaly.closure`) when ``config["closure"]`` is set; ``{"index", "window", "error", "seconds"}`` when the
         window cannot be scored (too few events in the SR or sidebands).
     """
     import torch
@@ -77,6 +78,8 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
     }
     if closure is not None:
         out["closure_score"] = closure.score
+    if result.template is not None:
+        out["template"] = result.template
     return out
 
 
@@ -106,8 +109,7 @@ def save_window(path: Path, result: dict[str, Any]) -> None:
 
     with atomic_path(path, force=True) as tmp:
         with open(tmp, "wb") as fh:
-            extra = ({"closure_score": result["closure_score"]}
-                     if "closure_score" in result else {})
+            extra = {k: result[k] for k in ("closure_score", "template") if k in result}
             np.savez(fh, score=result["score"], fold=result["fold"], region=result["region"],
                      window=np.asarray(result["window"], float),
                      seconds=np.asarray(result["seconds"], float), **extra)
@@ -119,6 +121,7 @@ def load_window(path: Path, index: int) -> dict[str, Any]:
         out = {"index": index, "window": tuple(float(v) for v in data["window"]),
                "score": data["score"], "fold": data["fold"], "region": data["region"],
                "seconds": float(data["seconds"])}
-        if "closure_score" in data:
-            out["closure_score"] = data["closure_score"]
+        for key in ("closure_score", "template"):
+            if key in data:
+                out[key] = data[key]
         return out

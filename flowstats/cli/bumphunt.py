@@ -61,6 +61,9 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--allow-sculpting", is_flag=True, default=None,
               help="Run a method that is refused by default because it sculpts the "
                    "background spectrum (cwola), with a warning.")
+@click.option("--background", type=click.Choice(["fit", "template"]),
+              help="SR background after the cut: sideband fit in m [default] or the method's "
+                   "background template (cut and count).")
 @click.option("--global-method", type=click.Choice(["gross-vitells", "bumphunter"]),
               help="Global significance: Gross-Vitells bound [default] or the BumpHunter "
                    "statistic with seeded pseudo-experiments.")
@@ -69,7 +72,7 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, sr, scan, windows,
              window_width, window_step, efficiency, sideband_width, bin_width, fit_range,
              function, weight, output, config_file, scheduler, workers, seed, device, epochs, closure,
-             allow_sculpting, global_method, no_plots, force) -> None:
+             allow_sculpting, background, global_method, no_plots, force) -> None:
     r"""Enhanced bump hunt: anomaly score, selection, sideband fit, significances and limits.
 
     Interrupted runs resume from the windows already finished (same options, same OUTPUT);
@@ -99,7 +102,7 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
         "function": function, "weight": weight, "output": output, "scheduler": scheduler, "workers": workers,
         "seed": seed, "device": device, "score_options": score_options or None,
         "closure": closure, "allow_sculpting": allow_sculpting,
-        "global_method": global_method,
+        "global_method": global_method, "background": background,
     }
     if sr is not None:
         file_config = {k: v for k, v in file_config.items() if k != "scan"}

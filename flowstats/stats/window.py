@@ -45,7 +45,7 @@ from .model import counting_workspace, gaussian_template, load_model
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WindowResult", "window_significance"]
+__all__ = ["WindowResult", "counting_significance", "window_significance"]
 
 
 @dataclass
@@ -77,6 +77,38 @@ class WindowResult:
                 "s": self.s, "z_local": self.z_local, "p_local": self.p_local, "q0": self.q0,
                 "z_exp": self.z_exp, "mu_upper_obs": self.mu_upper_obs,
                 "mu_upper_exp": self.mu_upper_exp, "fit": self.fit.to_dict()}
+
+
+def counting_significance(n: float, b: float, sigma_b: float, s: float, *, where: str,
+                          cl: float = 0.95, limits: bool = True, backend: str = "numpy",
+                          optimizer: str = "minuit"
+                          ) -> tuple[dict[str, Any], dict[str, Any], float | None, list[float]]:
+    r"""Discovery significance and CLs limits of a single-bin counting experiment.
+
+    ``n`` observed for ``mu * s + gamma * b``, ``sigma_b`` as a Poisson-constrained
+    ``shapesys`` (none when 0), fitted with ``optimizer``.
+
+    Returns:
+        ``(workspace, discovery, mu_upper_obs, mu_upper_exp)``; the limits are None / [] when
+        ``limits`` is False.
+    """
+    # POI range wide enough for any limit: n + 10 sigma of the total spread, in units of s
+    mu_max = max(1.0, (abs(n - b) + 10.0 * np.sqrt(n + b + sigma_b**2) + 10.0) / s)
+    spec = counting_workspace(s, b, n, sigma_b=sigma_b if sigma_b > 0 else None,
+                              poi_bounds=(0.0, mu_max), validate=False)  # load_model validates
+    set_backend(backend)
+    _, model, data = load_model(spec, where=where)
+    up_obs, up_exp = None, []
+    with use_optimizer(optimizer):
+        calc = AsymptoticCLs(model, data)
+        disc = discovery(model, data, calculator=calc)
+        if limits:
+            try:
+                ul = upper_limit(model, data, cl=cl, calculator=calc)
+                up_obs, up_exp = ul.obs, ul.exp
+            except FitError as err:
+                raise FitError(f"{where}: {err}") from None
+    return spec, disc, up_obs, up_exp
 
 
 def window_significance(h: Any, window: tuple[float, float], *, mass: float | None = None,
@@ -142,22 +174,9 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
     scale = n / var_w if var_w > 0 and not np.isclose(var_w, n, rtol=1e-9) else 1.0
     if scale != 1.0:
         n, b, s, sigma_b = n * scale, b * scale, s * scale, sigma_b * scale
-    # POI range wide enough for any limit: n + 10 sigma of the total spread, in units of s
-    mu_max = max(1.0, (abs(n - b) + 10.0 * np.sqrt(n + b + sigma_b**2) + 10.0) / s)
-    spec = counting_workspace(s, b, n, sigma_b=sigma_b if sigma_b > 0 else None,
-                              poi_bounds=(0.0, mu_max), validate=False)  # load_model validates
-    set_backend(backend)
-    _, model, data = load_model(spec, where=f"window [{window[0]:g}, {window[1]:g})")
-    up_obs, up_exp = None, []
-    with use_optimizer(optimizer):
-        calc = AsymptoticCLs(model, data)
-        disc = discovery(model, data, calculator=calc)
-        if limits:
-            try:
-                ul = upper_limit(model, data, cl=cl, calculator=calc)
-                up_obs, up_exp = ul.obs, ul.exp
-            except FitError as err:
-                raise FitError(f"window [{window[0]:g}, {window[1]:g}): {err}") from None
+    spec, disc, up_obs, up_exp = counting_significance(
+        n, b, sigma_b, s, where=f"window [{window[0]:g}, {window[1]:g})", cl=cl,
+        limits=limits, backend=backend, optimizer=optimizer)
     if scale != 1.0:  # report yields in weighted events again
         n, b, s, sigma_b = n / scale, b / scale, s / scale, sigma_b / scale
     return WindowResult(window=(float(window[0]), float(window[1])), mass=mass, n_obs=n, b=b,
