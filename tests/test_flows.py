@@ -313,7 +313,7 @@ def test_bad_inputs_are_clear_errors():
     with pytest.raises(BadInputError, match="declared positive"):
         Flow(["a", "b"], positive=["b"]).fit(x)
     with pytest.raises(BadInputError, match="unknown flow kind"):
-        Flow(["a"], kind="realnvp")
+        Flow(["a"], kind="glow")
     with pytest.raises(Exception) as err:
         load("/nonexistent/model")
     assert "does not exist" in str(err.value)
