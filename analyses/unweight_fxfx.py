@@ -17,10 +17,10 @@ its exact weighted fraction and its own flows (three seeds, sampled as a mixture
 flowstats.unweighting.model. Continuous features are mapped onto their empirical CDF first, so the
 sharp Z peak in m_ll and the steep pT_ll spectrum need no spline resolution.
 
-Results (seed 1; 2,500 test events, N_eff 959): chi2/ndf m_ll 42.5/30 (p 0.06), pT_ll 12.0/18
-(0.85), y_ll 43.4/29 (0.04), lep1_pt 36.9/30 (0.18), n_partons 1.2/2 (0.55); AUC 0.535 +- 0.012.
-Baseline (a) fails: pT_ll p 4e-4, n_partons p 1e-9 (AUC 0.556). Seed 0: all p >= 0.14,
-AUC 0.518 +- 0.013. About 1 min on 2 CPU cores.
+Results (seed 1; 2,500 test events, N_eff 959): chi2/ndf m_ll 45.2/29 (p 0.03), pT_ll 12.3/18
+(0.83), y_ll 39.7/29 (0.09), lep1_pt 34.3/30 (0.27), n_partons 1.2/2 (0.55); AUC 0.524 +- 0.013.
+Baseline (a) fails: pT_ll p 4e-4, n_partons p 1e-9 (AUC 0.556). About 40 s on one CPU core
+(20 s of training; 65 s with the earlier 150-epoch schedule).
 
 Adapt: change the settings in ``analyses/unweight_fxfx.yaml`` (features, flow size, epochs) or
 pass another config with ``--config``. Run::

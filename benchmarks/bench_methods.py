@@ -145,7 +145,7 @@ def main() -> None:
                     res, opt = r["result"], r["optimum"]
                     r["ratio_max_sic"] = _ratio(res["max_sic"], opt["max_sic"])
                     r["ratio_sic_0.2"] = _ratio(res["sic_at_0.2"], opt["sic_at_0.2"])
-                    print(f"| {n_signal} | {kind} | {r['method']} | {seed} | {bpd:.3f} | "
+                    print(f"| {n_signal} | {kind} | {r['method']} | {seed} | {bpd:.5f} | "
                           f"{flow_s:.0f} | {res['auc']:.3f} | {res['max_sic']:.2f} | "
                           f"{r['ratio_max_sic']:.2f} | {res['sic_at_0.2']:.2f} | "
                           f"{r['ratio_sic_0.2']:.2f} | {r['wall_s']:.0f} |", flush=True)

@@ -30,11 +30,13 @@ def _csv(text: str | None) -> list[str] | None:
               help="Where to save the trained flow [default: <OUT stem>_model next to OUT].")
 @click.option("--report", type=click.Path(), default=None,
               help="Directory for summary.json and plots (held-out test events only).")
-@click.option("--epochs", default=200, show_default=True, type=int,
-              help="Maximum epochs (early stopping on the weighted validation loss).")
-@click.option("--batch-size", default=1024, show_default=True, type=int)
-@click.option("--lr", default=1e-3, show_default=True, type=float)
-@click.option("--patience", default=20, show_default=True, type=int)
+@click.option("--epochs", default=40, show_default=True, type=int,
+              help="Epochs of the cosine learning-rate schedule (the best validation epoch "
+                   "is kept).")
+@click.option("--batch-size", default=2048, show_default=True, type=int)
+@click.option("--lr", default=2e-3, show_default=True, type=float)
+@click.option("--patience", default=40, show_default=True, type=int,
+              help="Stop after this many epochs without a better validation loss.")
 @flow_options()
 @click.option("--transforms", default=4, show_default=True, type=int)
 @click.option("--hidden", default="64,64", show_default=True,
