@@ -29,10 +29,10 @@ __all__ = ["SIZES", "run_demo"]
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"n_background": 200_000, "n_signal": 400, "epochs": 15, "nlo_events": 200_000,
              "nlo_generate": 100_000, "nlo_epochs": 30, "scan": (3100.0, 3900.0),
-             "width": 400.0, "step": 200.0},
+             "width": 400.0, "step": 200.0, "score_options": {}},
     "quick": {"n_background": 40_000, "n_signal": 400, "epochs": 2, "nlo_events": 20_000,
               "nlo_generate": 5_000, "nlo_epochs": 3, "scan": (3300.0, 3700.0),
-              "width": 400.0, "step": 400.0},
+              "width": 400.0, "step": 400.0, "score_options": {}},
 }
 
 
@@ -71,7 +71,8 @@ def run_demo(output: str | Path, *, seed: int = 0, quick: bool = False, force: b
         "scan": {"range": list(size["scan"]), "width": size["width"], "step": size["step"]},
         "efficiency": [0.2, 0.05, 0.01], "output": str(out / "bumphunt"), "seed": seed,
         "device": device, "scheduler": scheduler,
-        "score_options": {"fit": {"epochs": size["epochs"]}}, "closure": True,
+        "score_options": {"fit": {"epochs": size["epochs"]}, **size["score_options"]},
+        "closure": True,
     })
     t0 = time.perf_counter()
     hunt = run_bumphunt(config, force=True)

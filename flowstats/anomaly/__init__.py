@@ -161,7 +161,9 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
         model_dir: Directory where trained models are saved; a flow saved there from the same
             events and settings is reused instead of retrained. Provenance is written there.
         min_sr, min_sideband: Minimum numbers of events in the SR and the sidebands.
-        options: Method options: ``flow`` (architecture dict: kind, transforms, hidden, bins),
+        options: Method options: ``flow`` (architecture dict: kind, base, transforms,
+            hidden, bins, and ``decorrelate``: shift each feature's log / logit by a slope in
+            log m fitted on the sidebands before the sideband flow),
             ``fit`` (flow training dict: epochs, batch_size, lr, patience), ``classifier``
             (``mlp``, the default, or ``hgb``, cwola's default), ``classifier_options``
             (dict), ``k`` (folds, 5),

@@ -42,17 +42,88 @@ class ConditionalDensity:
         flow: Flow architecture options (see :data:`DEFAULT_FLOW`).
     """
 
-    def __init__(self, names: list[str], *, seed: int = 0, flow: dict[str, Any] | None = None):
+    def __init__(self, names: list[str], *, seed: int = 0, flow: dict[str, Any] | None = None,
+                 decorrelate: bool = False):
         self.names = list(names)
         self.seed = int(seed)
         self.flow_options = {**DEFAULT_FLOW, **(flow or {})}
+        self.decorrelate = bool(decorrelate)
         self.m_mean = 0.0
         self.m_std = 1.0
+        #: per feature: slope of its mapped value against log m, and the centre of log m
+        self.slopes = np.zeros(len(self.names))
+        self.log_m0 = 0.0
         self.flow: Any = None
         self.history: dict[str, Any] = {}
 
     def _context(self, m: np.ndarray) -> np.ndarray:
         return ((np.asarray(m, dtype=np.float64) - self.m_mean) / self.m_std).reshape(-1, 1)
+
+    # ---- the decorrelating pre-map: g(x') = g(x) - slope (log m - log m0) per feature, g the
+    # feature's own flow map (log for positive features, logit for bounded ones, identity)
+
+    def _maps(self) -> list[tuple[str, float, float]]:
+        bounds = self.flow_options.get("bounds") or {}
+        positive = set(self.flow_options.get("positive") or [])
+        out = []
+        for n in self.names:
+            if n in bounds:
+                out.append(("logit", float(bounds[n][0]), float(bounds[n][1])))
+            elif n in positive:
+                out.append(("log", 0.0, 0.0))
+            else:
+                out.append(("identity", 0.0, 0.0))
+        return out
+
+    def _g(self, x: np.ndarray) -> np.ndarray:
+        g = np.array(x, dtype=np.float64, copy=True)
+        for j, (kind, lo, hi) in enumerate(self._maps()):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if kind == "log":
+                    g[:, j] = np.log(x[:, j])
+                elif kind == "logit":
+                    t = (x[:, j] - lo) / (hi - lo)
+                    g[:, j] = np.log(t) - np.log1p(-t)
+        return g
+
+    def _g_inv(self, g: np.ndarray) -> np.ndarray:
+        x = np.array(g, dtype=np.float64, copy=True)
+        for j, (kind, lo, hi) in enumerate(self._maps()):
+            if kind == "log":
+                x[:, j] = np.exp(g[:, j])
+            elif kind == "logit":
+                x[:, j] = lo + (hi - lo) / (1 + np.exp(-g[:, j]))
+        return x
+
+    def _log_g_prime(self, x: np.ndarray) -> np.ndarray:
+        r"""log |dg/dx| per event and feature."""
+        out = np.zeros_like(x, dtype=np.float64)
+        for j, (kind, lo, hi) in enumerate(self._maps()):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if kind == "log":
+                    out[:, j] = -np.log(x[:, j])
+                elif kind == "logit":
+                    out[:, j] = np.log(hi - lo) - np.log(x[:, j] - lo) - np.log(hi - x[:, j])
+        return out
+
+    def _shift(self, m: np.ndarray) -> np.ndarray:
+        return np.outer(np.log(np.asarray(m, dtype=np.float64)) - self.log_m0, self.slopes)
+
+    def _to_flow(self, x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""The pre-mapped features x' and log |dx'/dx| summed over the features."""
+        x = np.asarray(x, dtype=np.float64)
+        if not self.decorrelate:
+            return x, np.zeros(len(x))
+        xp = self._g_inv(self._g(x) - self._shift(m))
+        # dx'/dx = g'(x) / g'(x') (the shift does not depend on x)
+        with np.errstate(invalid="ignore"):
+            ladj = np.sum(self._log_g_prime(x) - self._log_g_prime(xp), axis=1)
+        return xp, ladj
+
+    def _from_flow(self, xp: np.ndarray, m: np.ndarray) -> np.ndarray:
+        if not self.decorrelate:
+            return xp
+        return self._g_inv(self._g(xp) + self._shift(m))
 
     def fit(self, x: np.ndarray, m: np.ndarray, *, device: str = "cpu",
             **fit_options: Any) -> ConditionalDensity:
@@ -67,6 +138,15 @@ class ConditionalDensity:
         from ..flows import Flow
 
         self.m_mean, self.m_std = float(np.mean(m)), float(np.std(m) + 1e-12)
+        if self.decorrelate:
+            # least-squares slope of every mapped feature against log m on the training events
+            # (the sidebands: a straight line in log m interpolates across the SR)
+            lm = np.log(np.asarray(m, dtype=np.float64))
+            self.log_m0 = float(lm.mean())
+            g = self._g(np.asarray(x, dtype=np.float64))
+            dl = lm - self.log_m0
+            self.slopes = (dl @ (g - g.mean(axis=0))) / float(dl @ dl)
+            x, _ = self._to_flow(x, m)
         self.flow = Flow(self.names, context=["m"], seed=self.seed, **self.flow_options)
         options = {**DEFAULT_FIT, **fit_options}
         self.history = self.flow.fit(x, context=self._context(m), device=device, **options) or {}
@@ -74,7 +154,8 @@ class ConditionalDensity:
 
     def log_prob(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         r"""log p(x | m) of every event, in the original feature units."""
-        return np.asarray(self.flow.log_prob(x, self._context(m)), dtype=np.float64)
+        xp, ladj = self._to_flow(x, m)
+        return np.asarray(self.flow.log_prob(xp, self._context(m)), dtype=np.float64) + ladj
 
     def latent(self, x: np.ndarray, m: np.ndarray) -> np.ndarray:
         r"""Each event mapped to the flow's standard-normal base space at its own mass.
@@ -83,11 +164,13 @@ class ConditionalDensity:
         that is a function of them has the same background efficiency at every m (LaCATHODE,
         arXiv:2210.14924).
         """
-        return np.asarray(self.flow.latent(x, self._context(m)), dtype=np.float64)
+        xp, _ = self._to_flow(x, m)
+        return np.asarray(self.flow.latent(xp, self._context(m)), dtype=np.float64)
 
     def sample(self, m: np.ndarray, *, seed: int = 0) -> np.ndarray:
         r"""One x sample per mass value in ``m``."""
-        return np.asarray(self.flow.sample(len(m), self._context(m), seed=seed), dtype=np.float64)
+        xp = np.asarray(self.flow.sample(len(m), self._context(m), seed=seed), dtype=np.float64)
+        return self._from_flow(xp, m)
 
     def save(self, directory: str | Path) -> None:
         r"""Saves the flow and the context scaling under ``directory``."""
@@ -95,7 +178,8 @@ class ConditionalDensity:
         directory.mkdir(parents=True, exist_ok=True)
         self.flow.save(directory / "flow", force=True)
         meta = {"names": self.names, "seed": self.seed, "flow": self.flow_options,
-                "m_mean": self.m_mean, "m_std": self.m_std}
+                "m_mean": self.m_mean, "m_std": self.m_std, "decorrelate": self.decorrelate,
+                "slopes": [float(s) for s in self.slopes], "log_m0": self.log_m0}
         (directory / "density.json").write_text(json.dumps(meta, indent=2, default=list))
 
     @classmethod
@@ -105,8 +189,11 @@ class ConditionalDensity:
         meta = json.loads((directory / "density.json").read_text())
         from ..flows import load
 
-        new = cls(meta["names"], seed=meta["seed"], flow=meta["flow"])
+        new = cls(meta["names"], seed=meta["seed"], flow=meta["flow"],
+                  decorrelate=meta.get("decorrelate", False))
         new.m_mean, new.m_std = meta["m_mean"], meta["m_std"]
+        new.slopes = np.asarray(meta.get("slopes", np.zeros(len(new.names))), dtype=np.float64)
+        new.log_m0 = float(meta.get("log_m0", 0.0))
         new.flow = load(directory / "flow")
         return new
 

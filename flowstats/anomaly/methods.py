@@ -108,7 +108,9 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
         log.info("the %s flow in %s was trained on other events or settings: retraining",
                  what, where)
     log.info("training the %s flow on %d events", what, len(x))
-    dens = ConditionalDensity(names, seed=seed, flow=flow)
+    flow = dict(flow or {})
+    decorrelate = bool(flow.pop("decorrelate", False))
+    dens = ConditionalDensity(names, seed=seed, flow=flow, decorrelate=decorrelate)
     dens.fit(x, m, device=device, **_fit_options(fit, len(x)))
     if where is not None:
         dens.save(where)
@@ -128,7 +130,8 @@ def _clip(u: np.ndarray) -> np.ndarray:
 
 def _latent_flow(flow: dict | None) -> dict:
     r"""Flow options for densities of latent points (no domain maps: they are unbounded)."""
-    return {**(flow or {}), "bounds": {}, "positive": []}
+    return {k: v for k, v in (flow or {}).items() if k != "decorrelate"} | {"bounds": {},
+                                                                             "positive": []}
 
 
 def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -486,7 +489,8 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
         options = {**DEFAULT_FLOW, **_latent_flow(flow)}
     else:
         feats, log_b = x, bkg.log_prob(x, m)
-        options = {**DEFAULT_FLOW, **(flow or {})}
+        options = {**DEFAULT_FLOW, **{k: v for k, v in (flow or {}).items()
+                                      if k != "decorrelate"}}
     score = np.empty(len(x))
     template = f_t = None
     if space == "latent":  # the background template: standard-normal draws
