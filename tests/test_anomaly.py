@@ -16,6 +16,7 @@ from scipy import stats
 from flowstats.anomaly import score
 from flowstats.anomaly.metrics import evaluate
 from flowstats.anomaly.sculpting import sculpting_test
+from flowstats.bumphunt.statistics import TEMPLATE_METHODS
 from flowstats.cli import main
 from flowstats.datasets import dijet
 from flowstats.exceptions import BadInputError, NonFiniteError
@@ -99,14 +100,46 @@ def background_samples():
 def test_no_sculpting_without_signal(background_samples, method):
     # the flow methods score in the sideband flow's latent space (LaCATHODE, arXiv:2210.14924):
     # the top 10 % and 1 % of all events keep the same fraction at every m_jj
-    scores = []
+    scores, template_chi2 = [], 0.0
     for s, (x, m) in zip(POOL, background_samples):
         r = score(x, m, method=method, sr=SR, seed=s, device="cpu", names=dijet.FEATURES,
                   **FAST)
         scores.append((r.score, r.region))
+        if method in TEMPLATE_METHODS:
+            template_chi2 += _template_pulls(r)
     for fraction in (0.10, 0.01):
         chi2, ndf, p = _pooled(background_samples, scores, fraction)
         assert p > P_MIN, (method, fraction, chi2, ndf, p)
+    # issue 16: the background template of the methods the bump hunt accepts with background
+    # 'template' predicts the SR background after a cut (pooled over the 3 samples x 2 cuts).
+    # anode's does not (chi2 34 for 6 ndf here): its SR densities learn where the SR latent
+    # points differ from N(0, 1), the sideband flow's interpolation error, so its cut keeps
+    # more SR events than N(0, 1) template events; the bump hunt refuses it for 'template'.
+    if method in TEMPLATE_METHODS:
+        assert stats.chi2.sf(template_chi2, 6) > P_MIN, (method, template_chi2)
+
+
+def _template_pulls(r) -> float:
+    r"""Squared pulls of the selected SR counts against the template's prediction at eps 0.1
+    and 0.01 (background only: chi2(2) at most).
+
+    The selected SR count is n = ceil(eps N); the template predicts b = N e_t, e_t the
+    fraction of the n_t template scores above the cut. They differ by the quantile's and the
+    template's binomial spreads, N eps (1 - eps) (1 + N / n_t), which the counting model's
+    Poisson b + sigma_b^2 (binomial template and Poisson normalisation errors) covers.
+    """
+    from flowstats.bumphunt.scoring import select_top
+
+    n_sr = int((r.region == 1).sum())
+    assert r.template is not None and len(r.template) == 4 * n_sr
+    chi2 = 0.0
+    for eps in (0.1, 0.01):
+        sel = select_top(r.score, r.region, eps) & (r.region == 1)
+        e_t = np.mean(r.template >= r.score[sel].min())
+        b = n_sr * e_t
+        var = b + n_sr**2 * e_t * (1 - e_t) / len(r.template) + e_t**2 * n_sr
+        chi2 += (sel.sum() - b) ** 2 / var
+    return chi2
 
 
 def test_pooled_check_flags_an_m_dependent_score(background_samples):
@@ -254,30 +287,6 @@ def test_cli_bad_inputs_exit_2(small_root, tmp_path, capsys, extra, message):
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()
-
-
-@pytest.mark.parametrize("method", ["cathode", "ranode"])
-def test_background_template_closes_without_signal(background_samples, method):
-    # issue 16: the method's background template predicts the SR background after a cut. On
-    # background-only samples the selected SR count n = ceil(eps N) and the template's
-    # prediction b = N e_t differ by the quantile's and the template's binomial spreads,
-    # N eps (1 - eps) (1 + N / n_t), which the model's Poisson b + sigma_b^2 covers; the pulls,
-    # pooled over the samples and two cuts, are chi2(6) at most
-    from flowstats.bumphunt.scoring import select_top
-
-    chi2 = 0.0
-    for s, (x, m) in zip(POOL, background_samples):
-        r = score(x, m, method=method, sr=SR, seed=s, device="cpu", names=dijet.FEATURES,
-                  **FAST)
-        assert r.template is not None and len(r.template) == 4 * int((r.region == 1).sum())
-        n_sr = int((r.region == 1).sum())
-        for eps in (0.1, 0.01):
-            sel = select_top(r.score, r.region, eps) & (r.region == 1)
-            e_t = np.mean(r.template >= r.score[sel].min())
-            b = n_sr * e_t
-            var = b + n_sr**2 * e_t * (1 - e_t) / len(r.template) + e_t**2 * n_sr
-            chi2 += (sel.sum() - b) ** 2 / var
-    assert stats.chi2.sf(chi2, 6) > P_MIN, chi2
 
 
 def test_decorrelating_premap_is_a_normalised_bijection():

@@ -352,7 +352,8 @@ def test_template_background_finds_the_injected_signal(tmp_path, capsys):
     ws = json.loads((tmp_path / "out" / "workspaces" / "sr_3300_3700_eff_0p05.json").read_text())
     assert ws["observations"][0]["data"] == [cut["n_sr"]]
     # a method without a template, and bumphunter with it: one line, exit 2
-    for extra, message in ((["--method", "bootstrap"], "has none"),
+    for extra, message in ((["--method", "bootstrap"], "it has none"),
+                           (["--method", "anode"], "fails the background-only closure"),
                            (["--global-method", "bumphunter"], "gives only the SR count")):
         capsys.readouterr()
         code = main(["bumphunt", str(path), "--features", ",".join(dijet.FEATURES), "--sr",

@@ -121,11 +121,13 @@ def _check_template(config: dict[str, Any]) -> None:
     if config.get("background", "fit") != "template":
         return
     space = dict(config.get("score_options") or {}).get("space", "latent")
-    if config["method"] not in TEMPLATE_METHODS or (
-            config["method"] in ("anode", "ranode") and space == "data"):
+    if config["method"] not in TEMPLATE_METHODS or (config["method"] == "ranode"
+                                                     and space == "data"):
+        why = ("its template fails the background-only closure" if config["method"] == "anode"
+               else "it has none")
         raise ConfigError(f"background 'template' needs a method with a background template "
-                          f"({', '.join(TEMPLATE_METHODS)}; anode and ranode in latent space): "
-                          f"method {config['method']!r} has none")
+                          f"that closes ({', '.join(TEMPLATE_METHODS)}; ranode in latent "
+                          f"space): method {config['method']!r} cannot be used, {why}")
     if config.get("weight"):
         raise ConfigError("background 'template' estimates event counts: it cannot be used "
                           "with weight")
