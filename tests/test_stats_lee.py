@@ -185,3 +185,24 @@ def test_bumphunt_global_significance_at_z_100():
     assert np.isfinite(out["log10_p_global"]) and out["log10_p_global"] < -2000
     assert out["global_by_efficiency"]["0.1"]["z_global"] == pytest.approx(out["z_global"],
                                                                           abs=0.05)
+
+
+def test_non_positive_covariance_is_a_fit_error_not_a_crash(spectrum, monkeypatch):
+    # a sideband fit whose covariance is not positive definite predicts sigma_b = NaN (seen with
+    # ATEN_CPU_CAPABILITY=default on the Z scan): the window gets a FitError, which the bump
+    # hunt turns into a "fit failed" row, instead of pyhf failing deep inside its fit
+    from flowstats.bumphunt.statistics import window_statistics
+    from flowstats.exceptions import FitError
+    from flowstats.stats.fit import BackgroundFit
+
+    counts, edges = spectrum
+    monkeypatch.setattr(BackgroundFit, "predict", lambda self, window: (100.0, float("nan")))
+    with pytest.raises(FitError, match="not finite"):
+        S.window_significance((counts, edges), (3300.0, 3700.0), function="dijet4")
+    centres = np.repeat(0.5 * (edges[1:] + edges[:-1]), counts.astype(int))
+    row, extra = window_statistics(centres, (3300.0, 3700.0), 1.0,
+                                   {"function": "dijet4", "resolution": 0.05, "cl": 0.95,
+                                    "sqrt_s": 13000.0}, (edges[0], edges[-1]))
+    assert row["status"].startswith("fit failed") and np.isnan(row["z_local"])
+    with pytest.raises(FitError, match="cannot build the counting model"):
+        S.window.counting_significance(10.0, 5.0, float("nan"), 1.0, where="test")

@@ -92,6 +92,9 @@ def counting_significance(n: float, b: float, sigma_b: float, s: float, *, where
         ``(workspace, discovery, mu_upper_obs, mu_upper_exp)``; the limits are None / [] when
         ``limits`` is False.
     """
+    if not all(np.isfinite(v) for v in (n, b, sigma_b, s)) or b <= 0 or s <= 0:
+        raise FitError(f"{where}: cannot build the counting model from n = {n:g}, b = {b:g} "
+                       f"+- {sigma_b:g}, s = {s:g}")
     # POI range wide enough for any limit: n + 10 sigma of the total spread, in units of s
     mu_max = max(1.0, (abs(n - b) + 10.0 * np.sqrt(n + b + sigma_b**2) + 10.0) / s)
     spec = counting_workspace(s, b, n, sigma_b=sigma_b if sigma_b > 0 else None,
@@ -162,6 +165,12 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
     else:
         fit = fit_background(h, sr=window, function=function, sqrt_s=sqrt_s, what=what)
     b, sigma_fit = fit.predict(window)
+    if not (np.isfinite(b) and np.isfinite(sigma_fit)):
+        # e.g. a covariance that is not positive definite (a fit at a boundary): no model can
+        # be built on it (pyhf would fail deep inside its fit)
+        raise FitError(f"{what}: the background prediction in the window ({b:g} +- "
+                       f"{sigma_fit:g}) is not finite; the fit's covariance is not positive "
+                       "definite")
     n = float(counts[mask].sum())
     s = float(gaussian_template(np.array([lo_w, hi_w]), mass, width, signal_yield)[0])
     if not s > 0:
