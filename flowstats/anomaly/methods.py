@@ -118,6 +118,34 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
     return dens
 
 
+def _background(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
+                seed: int, device: str, model_dir: str | Path | None, flow: dict | None,
+                fit: dict | None, max_flow_events: int | None) -> ConditionalDensity:
+    r"""The sideband background flow p_bkg(x | m) of every flow-based method (trained on the
+    sideband events, or reloaded from ``model_dir/background``)."""
+    sb = codes == SIDEBAND
+    return _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
+                    model_dir=model_dir, flow=flow, fit=fit, max_flow_events=max_flow_events)
+
+
+def _flow_only(flow: dict | None) -> dict:
+    r"""The options of a :class:`~flowstats.flows.Flow` among the sideband-flow options
+    (``decorrelate`` belongs to :class:`ConditionalDensity`)."""
+    return {k: v for k, v in (flow or {}).items() if k != "decorrelate"}
+
+
+def _normal_template(n_sr: int, d: int, oversample: float, seed: int) -> np.ndarray:
+    r"""``oversample`` x ``n_sr`` standard-normal points in d dimensions: the background of the
+    SR in latent space (the same draws for every method at one seed)."""
+    return np.random.default_rng(seed + 12).standard_normal((int(round(float(oversample) * n_sr)),
+                                                             d))
+
+
+def _log_normal(u: np.ndarray) -> np.ndarray:
+    r"""log N(u; 0, 1) of every row of ``u``."""
+    return -0.5 * np.sum(u**2, axis=1) - 0.5 * u.shape[1] * np.log(2 * np.pi)
+
+
 #: the spaces a flow-based score can be computed in
 SPACES = ("latent", "data")
 #: latent coordinates are clipped to +-LATENT_CLIP (points outside a feature's domain map to inf)
@@ -130,8 +158,7 @@ def _clip(u: np.ndarray) -> np.ndarray:
 
 def _latent_flow(flow: dict | None) -> dict:
     r"""Flow options for densities of latent points (no domain maps: they are unbounded)."""
-    return {k: v for k, v in (flow or {}).items() if k != "decorrelate"} | {"bounds": {},
-                                                                             "positive": []}
+    return _flow_only(flow) | {"bounds": {}, "positive": []}
 
 
 def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -159,18 +186,17 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         flow, fit: Flow architecture and training options.
         space: ``"latent"`` or ``"data"``.
     """
-    sb = codes == SIDEBAND
-    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit,
-                   max_flow_events=max_flow_events)
-    n_t = int(round(float(oversample) * (codes == SIGNAL_REGION).sum()))
+    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
+                      flow=flow, fit=fit, max_flow_events=max_flow_events)
+    sr = codes == SIGNAL_REGION
     if space == "latent":
         score = 0.5 * np.sum(_clip(bkg.latent(x, m)) ** 2, axis=1)
-        u_t = np.random.default_rng(seed + 12).standard_normal((n_t, x.shape[1]))
-        template = 0.5 * np.sum(u_t**2, axis=1)
+        template = 0.5 * np.sum(_normal_template(sr.sum(), x.shape[1], oversample, seed) ** 2,
+                                axis=1)
     else:
         score = -bkg.log_prob(x, m)
-        m_t = sample_mass(m[codes == SIGNAL_REGION], n_t, regions.sr, seed=seed + 11)
+        m_t = sample_mass(m[sr], int(round(float(oversample) * sr.sum())), regions.sr,
+                          seed=seed + 11)
         template = -bkg.log_prob(bkg.sample(m_t, seed=seed + 12), m_t)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
                                                        "space": space}, template
@@ -217,10 +243,9 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     from scipy.special import logsumexp
 
     rng = np.random.default_rng(seed + 21)
-    sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
-    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit,
-                   max_flow_events=max_flow_events)
+    sr = codes == SIGNAL_REGION
+    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
+                      flow=flow, fit=fit, max_flow_events=max_flow_events)
     fold = _random_folds(len(x), k, rng)
     # the SR's mass distribution, as n_mass equal-probability points (its quantiles)
     m_q = np.quantile(m[sr], (np.arange(n_mass) + 0.5) / n_mass)
@@ -239,8 +264,7 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     # the background template (latent space: standard-normal draws, scored like the events)
     template = f_t = None
     if space == "latent":
-        u_t = np.random.default_rng(seed + 12).standard_normal(
-            (int(round(float(oversample) * sr.sum())), x.shape[1]))
+        u_t = _normal_template(sr.sum(), x.shape[1], oversample, seed)
         template, f_t = 0.5 * np.sum(u_t**2, axis=1), _random_folds(len(u_t), k, rng)
     summaries = []
     for j in range(k):
@@ -271,14 +295,13 @@ def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str
     N(0, 1) directly (LaCATHODE, arXiv:2210.14924). In data space the samples are drawn from
     the sideband flow at SR masses drawn from the SR's mass distribution (CATHODE).
     """
-    sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
-    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit,
-                   max_flow_events=max_flow_events)
+    sr = codes == SIGNAL_REGION
+    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
+                      flow=flow, fit=fit, max_flow_events=max_flow_events)
     n = int(round(oversample * sr.sum()))
     if space == "latent":
         u = _clip(bkg.latent(x, m))
-        u_s = np.random.default_rng(seed + 12).standard_normal((n, x.shape[1]))
+        u_s = _normal_template(sr.sum(), x.shape[1], oversample, seed)
         return u, u_s, {"background": _summary(bkg), "n_samples": n, "space": space}
     m_s = sample_mass(m[sr], n, regions.sr, seed=seed + 11)
     x_s = bkg.sample(m_s, seed=seed + 12)
@@ -478,25 +501,22 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
                             "number in (0, 1)")
     f0 = 0.01 if learn else float(signal_fraction)
     rng = np.random.default_rng(seed + 21)
-    sb, sr = codes == SIDEBAND, codes == SIGNAL_REGION
-    bkg = _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
-                   model_dir=model_dir, flow=flow, fit=fit,
-                   max_flow_events=max_flow_events)
+    sr = codes == SIGNAL_REGION
+    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
+                      flow=flow, fit=fit, max_flow_events=max_flow_events)
     fold = _random_folds(len(x), k, rng)
     if space == "latent":
         feats = _clip(bkg.latent(x, m))
-        log_b = -0.5 * np.sum(feats**2, axis=1) - 0.5 * feats.shape[1] * np.log(2 * np.pi)
+        log_b = _log_normal(feats)
         options = {**DEFAULT_FLOW, **_latent_flow(flow)}
     else:
         feats, log_b = x, bkg.log_prob(x, m)
-        options = {**DEFAULT_FLOW, **{k: v for k, v in (flow or {}).items()
-                                      if k != "decorrelate"}}
+        options = {**DEFAULT_FLOW, **_flow_only(flow)}
     score = np.empty(len(x))
     template = f_t = None
     if space == "latent":  # the background template: standard-normal draws
-        u_t = np.random.default_rng(seed + 12).standard_normal(
-            (int(round(float(oversample) * sr.sum())), x.shape[1]))
-        lb_t = -0.5 * np.sum(u_t**2, axis=1) - 0.5 * x.shape[1] * np.log(2 * np.pi)
+        u_t = _normal_template(sr.sum(), x.shape[1], oversample, seed)
+        lb_t = _log_normal(u_t)
         template, f_t = np.empty(len(u_t)), _random_folds(len(u_t), k, rng)
     summaries = []
     for j in range(k):

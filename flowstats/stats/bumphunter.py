@@ -19,7 +19,8 @@ child seeds of one :class:`numpy.random.SeedSequence`, so the same seed gives th
 serially and on any dask cluster.
 
 :func:`scan_pvalues` and :func:`statistic` reproduce pyBumpHunter 0.5's ``BumpHunter1D`` scan
-(mode "excess", no sideband normalisation) on the same histograms (tests/test_stats_lee.py),
+(mode "excess", no sideband normalisation) on the same histograms
+(tests/test_stats_bumphunter.py),
 except that a scan here is given as explicit ``(start, stop)`` bin ranges.
 
 References:
