@@ -23,7 +23,8 @@ Baseline (a) fails: pT_ll p 4e-4, n_partons p 1e-9 (AUC 0.556). About 40 s on on
 (20 s of training; 65 s with the earlier 150-epoch schedule).
 
 Adapt: change the settings in ``analyses/unweight_fxfx.yaml`` (features, flow size, epochs) or
-pass another config with ``--config``. Run::
+pass another config with ``--config``; it is validated against
+``flowstats/schema/unweight.schema.json`` (an unknown key names the closest valid one). Run::
 
     python analyses/unweight_fxfx.py -o fxfx-unweighted --force
 
@@ -39,9 +40,9 @@ import sys
 from pathlib import Path
 
 import torch
-import yaml
 
 import flowstats
+from flowstats.unweighting import UnweightSettings, run_unweight
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONFIG = HERE / "unweight_fxfx.yaml"
@@ -58,20 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    config = yaml.safe_load(Path(args.config).read_text())
-    lhe = (HERE / config.pop("input")).resolve()
-    criteria = config.pop("criteria")
     out = Path(args.outdir)
+    # validated; "input" is relative to the YAML file
+    settings = UnweightSettings.from_yaml(args.config, {
+        "output": str(out / "unweighted.root"), "model_out": str(out / "model"),
+        "report": str(out / "report"), "force": args.force})
+    if settings.criteria is None or len(settings.input) != 1:
+        parser.error(f"{args.config}: needs one 'input' (an LHE file) and 'criteria'")
     out.mkdir(parents=True, exist_ok=True)
 
     root = out / "zjets_fxfx.root"
     if args.force or not root.exists():
-        flowstats.convert_lhe(lhe, root, tree=config["tree"], force=args.force)
+        flowstats.convert_lhe(settings.input[0], root, tree=settings.tree, force=args.force)
 
-    result = flowstats.unweight(root, output=out / "unweighted.root",
-                                model_out=out / "model", report=out / "report",
-                                force=args.force, **config)
-    return check(result.summary, criteria)
+    result = run_unweight(settings.replace(input=[str(root)]))
+    return check(result.summary, settings.criteria)
 
 
 def check(summary: dict, criteria: dict) -> int:

@@ -17,6 +17,7 @@ _LAZY = {
     "Events": "flowstats.io",
     "convert_lhe": "flowstats.lhe",
     "unweight": "flowstats.unweighting",
+    "unweight_from_config": "flowstats.unweighting",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,6 +1,8 @@
 r"""Analysis configuration: YAML files validated against a JSON Schema shipped in the package.
 
-A configuration holds every option of ``flowstats bumphunt``; options given on the command line
+A configuration holds every option of ``flowstats bumphunt`` (``schema/analysis.schema.json``)
+or of ``flowstats unweight`` (``schema/unweight.schema.json``, used by
+:class:`flowstats.unweighting.settings.UnweightSettings`); options given on the command line
 override the file. Unknown keys are errors that name the key and suggest the closest valid one.
 """
 
@@ -11,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from .exceptions import ConfigError, InputFileNotFoundError, closest
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULTS", "load_config", "resolve_config", "schema", "validate"]
+__all__ = ["DEFAULTS", "check_keys", "load_config", "load_yaml", "resolve_config", "schema", "validate"]
 
 #: defaults applied after validation (the schema's "default" entries)
 DEFAULTS: dict[str, Any] = {
@@ -59,11 +61,22 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    r"""The JSON Schema of analysis configurations (``flowstats/schema/analysis.schema.json``)."""
-    text = resources.files("flowstats").joinpath("schema/analysis.schema.json").read_text()
+@cache
+def schema(name: str = "analysis") -> dict[str, Any]:
+    r"""A JSON Schema shipped in the package, ``flowstats/schema/<name>.schema.json``.
+
+    Arguments:
+        name: ``"analysis"`` (bump hunt) or ``"unweight"``.
+    """
+    text = resources.files("flowstats").joinpath(f"schema/{name}.schema.json").read_text()
     return json.loads(text)
+
+
+@cache
+def _validator(name: str) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema(name))
 
 
 def _where(path: Any) -> str:
@@ -71,42 +84,61 @@ def _where(path: Any) -> str:
     return ".".join(parts) if parts else "the top level"
 
 
-def validate(config: Mapping[str, Any], source: str = "configuration") -> None:
-    r"""Validates ``config`` against the schema; raises :class:`ConfigError` naming the bad key.
+def validate(config: Mapping[str, Any], source: str = "configuration", *,
+             schema_name: str = "analysis") -> None:
+    r"""Validates ``config`` against a schema; raises :class:`ConfigError` naming the bad key.
 
     Arguments:
         config: The configuration mapping.
         source: Where it came from (a file name), for the message.
+        schema_name: The schema, see :func:`schema`.
     """
-    import jsonschema
-
     if not isinstance(config, Mapping):
         raise ConfigError(f"{source}: expected a mapping of options, got {type(config).__name__}")
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(schema_name).iter_errors(dict(config)),
+                    key=lambda e: list(e.absolute_path))
     if not errors:
         return
     err = errors[0]
     if err.validator == "additionalProperties":
         allowed = list(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in allowed]
-        key = extra[0]
-        where = _where(list(err.absolute_path) + [key])
-        hint = closest(key, allowed)
-        msg = f"{source}: unknown key {where!r}"
-        if hint:
-            msg += f" (did you mean {hint[0]!r}?)"
-        else:
-            msg += f"; valid keys: {', '.join(allowed)}"
-        raise ConfigError(msg)
+        raise _unknown_key(extra[0], allowed, list(err.absolute_path), source)
     raise ConfigError(f"{source}: bad value at {_where(err.absolute_path)!r}: {err.message}")
 
 
-def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    r"""Reads and validates a YAML analysis configuration (without applying defaults).
+def _unknown_key(key: Any, allowed: list[str], path: list[Any], source: str) -> ConfigError:
+    hint = closest(str(key), allowed)
+    msg = f"{source}: unknown key {_where([*path, key])!r}"
+    if hint:
+        msg += f" (did you mean {hint[0]!r}?)"
+    else:
+        msg += f"; valid keys: {', '.join(allowed)}"
+    return ConfigError(msg)
+
+
+def check_keys(config: Mapping[str, Any], source: str = "configuration", *,
+               schema_name: str = "analysis") -> None:
+    r"""Raises :class:`ConfigError` for the first top-level key that ``schema_name`` lacks
+    (naming it and the closest valid key); the values are not looked at.
+
+    Arguments:
+        config: The configuration mapping.
+        source: Where it came from (a file name), for the message.
+        schema_name: The schema, see :func:`schema`.
+    """
+    allowed = list(schema(schema_name)["properties"])
+    for key in config:
+        if key not in allowed:
+            raise _unknown_key(key, allowed, [], source)
+
+
+def load_yaml(path: str | os.PathLike, schema_name: str) -> dict[str, Any]:
+    r"""Reads a YAML file and validates it against a schema (without applying defaults).
 
     Arguments:
         path: The YAML file.
+        schema_name: The schema, see :func:`schema`.
     """
     import yaml
 
@@ -117,8 +149,17 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         config = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}".replace("\n", " ")) from None
-    validate(config, source=str(path))
+    validate(config, source=str(path), schema_name=schema_name)
     return config
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    r"""Reads and validates a YAML bump-hunt configuration (without applying defaults).
+
+    Arguments:
+        path: The YAML file.
+    """
+    return load_yaml(path, "analysis")
 
 
 def resolve_config(file_config: Mapping[str, Any] | None = None,

@@ -1,77 +1,108 @@
-r"""``flowstats unweight``: negatively weighted events in, N unit-weight events out."""
+r"""``flowstats unweight``: negatively weighted events in, N unit-weight events out.
+
+Every option may come from a YAML file (``--config``, validated against
+``flowstats/schema/unweight.schema.json``); options given on the command line override it.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from . import base_options, flow_options
+from . import flow_options
 
 __all__ = ["unweight"]
 
 
-def _csv(text: str | None) -> list[str] | None:
+def _default(name: str) -> str:
+    r"""``[default: ...]`` of an option, from the schema (options default to None here, so
+    that a ``--config`` file is only overridden by what is given)."""
+    from ..config import schema
+
+    value = schema("unweight")["properties"][name]["default"]
+    if isinstance(value, list):
+        value = ",".join(map(str, value)) or "none"
+    elif isinstance(value, bool):
+        value = str(value).lower()
+    return f"[default: {value}]"
+
+
+def _hidden(text: str | None) -> list[int] | None:
     if text is None:
         return None
-    return [t.strip() for t in text.split(",") if t.strip()]
+    from ..exceptions import BadInputError
+
+    try:
+        return [int(h) for h in text.split(",") if h.strip()]
+    except ValueError:
+        raise BadInputError(f"--hidden must be comma-separated integers, got {text!r}"
+                            ) from None
 
 
 @click.command("unweight")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path())
-@click.option("--tree", "-t", default="events", show_default=True,
-              help="TTree name (for LHE input: the name of the converted tree).")
-@click.option("--features", "-f", required=True, help="Comma-separated feature branches.")
-@click.option("--weight", "-w", required=True, help="Event-weight branch.")
-@click.option("-n", "n", required=True, type=int, help="Number of unweighted events to write.")
-@click.option("-o", "--output", required=True, type=click.Path(), help="Output ROOT file.")
-@click.option("--cut", default=None, help="Selection applied first (uproot expression).")
-@click.option("--model", type=click.Path(), default=None,
-              help="Use this saved flow instead of training one.")
-@click.option("--model-out", type=click.Path(), default=None,
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--config", "config_file", type=click.Path(),
+              help="YAML file with any of these options (INPUTS, -f, -w, -n, -o included); "
+                   "options given here override it.")
+@click.option("--mode", type=click.Choice(["features", "events"]),
+              help="Learn flat features or whole events (not implemented yet) "
+                   + _default("mode"))
+@click.option("--tree", "-t",
+              help="TTree name (for LHE input: the name of the converted tree) "
+                   + _default("tree"))
+@click.option("--features", "-f", help="Comma-separated feature branches (required).")
+@click.option("--weight", "-w", help="Event-weight branch (required).")
+@click.option("-n", "n", type=int, help="Number of unweighted events to write (required).")
+@click.option("-o", "--output", type=click.Path(), help="Output ROOT file (required).")
+@click.option("--cut", help="Selection applied first (uproot expression).")
+@click.option("--model", type=click.Path(), help="Use this saved flow instead of training one.")
+@click.option("--model-out", type=click.Path(),
               help="Where to save the trained flow [default: <OUT stem>_model next to OUT].")
-@click.option("--report", type=click.Path(), default=None,
+@click.option("--report", type=click.Path(),
               help="Directory for summary.json and plots (held-out test events only).")
-@click.option("--epochs", default=40, show_default=True, type=int,
+@click.option("--epochs", type=int,
               help="Epochs of the cosine learning-rate schedule (the best validation epoch "
-                   "is kept).")
-@click.option("--batch-size", default=2048, show_default=True, type=int)
-@click.option("--lr", default=2e-3, show_default=True, type=float)
-@click.option("--patience", default=40, show_default=True, type=int,
-              help="Stop after this many epochs without a better validation loss.")
-@flow_options()
-@click.option("--transforms", default=4, show_default=True, type=int)
-@click.option("--hidden", default="64,64", show_default=True,
-              help="Hidden layer sizes, comma-separated.")
-@click.option("--bins", default=8, show_default=True, type=int, help="Spline bins.")
-@click.option("--positive", default="auto", show_default=True,
-              help="Log-mapped features (comma-separated, 'auto': min > 0, '' none).")
-@click.option("--discrete", default="auto", show_default=True,
-              help="Integer features to dequantise ('auto': integer columns, '' none).")
-@click.option("--atom-fraction", default=0.02, show_default=True, type=float,
+                   "is kept) " + _default("epochs"))
+@click.option("--batch-size", type=int, help=_default("batch_size"))
+@click.option("--lr", type=float, help=_default("lr"))
+@click.option("--patience", type=int,
+              help="Stop after this many epochs without a better validation loss "
+                   + _default("patience"))
+@flow_options(None)
+@click.option("--transforms", type=int, help=_default("transforms"))
+@click.option("--hidden", help="Hidden layer sizes, comma-separated " + _default("hidden"))
+@click.option("--bins", type=int, help="Spline bins " + _default("bins"))
+@click.option("--positive",
+              help="Log-mapped features (comma-separated, 'auto': min > 0, '' none) "
+                   + _default("positive"))
+@click.option("--discrete",
+              help="Integer features to dequantise ('auto': integer columns, '' none) "
+                   + _default("discrete"))
+@click.option("--atom-fraction", type=float,
               help="A value held by this fraction of events (e.g. pT = 0) gets its own "
-                   "category and flow; 0 disables.")
-@click.option("--split-on", default="",
+                   "category and flow; 0 disables " + _default("atom_fraction"))
+@click.option("--split-on",
               help="Integer features (comma-separated) whose every value gets its own flow "
                    "and exact weighted fraction, instead of dequantisation (e.g. njet).")
-@click.option("--members", default=1, show_default=True, type=int,
-              help="Flows per category (different seeds), sampled as an equal mixture.")
-@click.option("--no-marginal-maps", is_flag=True,
-              help="Do not map continuous features onto their empirical CDF before the flow.")
-@click.option("--test-fraction", default=0.25, show_default=True, type=float)
-@click.option("--val-fraction", default=0.2, show_default=True, type=float)
-@click.option("--report-bins", default=30, show_default=True, type=int)
-@click.option("--no-plots", is_flag=True, help="Report without PNG plots.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--force", is_flag=True, help="Overwrite existing outputs.")
-def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: int,
-             output: str, cut: str | None, model: str | None, model_out: str | None,
-             report: str | None, epochs: int, batch_size: int, lr: float, patience: int,
-             kind: str, base: str | None, nu: float | None, transforms: int, hidden: str,
-             bins: int, positive: str,
-             discrete: str, atom_fraction: float, split_on: str, members: int,
-             no_marginal_maps: bool,
-             test_fraction: float, val_fraction: float, report_bins: int,
-             no_plots: bool, seed: int, device: str, force: bool) -> None:
+@click.option("--members", type=int,
+              help="Flows per category (different seeds), sampled as an equal mixture "
+                   + _default("members"))
+@click.option("--marginal-maps/--no-marginal-maps", default=None,
+              help="Map continuous features onto their empirical CDF before the flow "
+                   + _default("marginal_maps"))
+@click.option("--test-fraction", type=float, help=_default("test_fraction"))
+@click.option("--val-fraction", type=float, help=_default("val_fraction"))
+@click.option("--report-bins", type=int, help=_default("report_bins"))
+@click.option("--folds", type=int,
+              help="Folds of the classifier two-sample test " + _default("folds"))
+@click.option("--plots/--no-plots", default=None,
+              help="Report with PNG plots " + _default("plots"))
+@click.option("--seed", type=int, help=_default("seed"))
+@click.option("--device", help="auto, cpu or cuda " + _default("device"))
+@click.option("--force", is_flag=True, default=None, help="Overwrite existing outputs.")
+def unweight(inputs: tuple[str, ...], config_file: str | None, hidden: str | None,
+             **options: Any) -> None:
     r"""Unweight INPUTS (ROOT or LHE[.gz]) with a normalizing flow.
 
     Writes N events to OUTPUT with the input's branch names, each with weight sigma/N
@@ -80,28 +111,19 @@ def unweight(inputs: tuple[str, ...], tree: str, features: str, weight: str, n: 
 
     Example: flowstats unweight zjets.lhe.gz -f m_ll,pT_ll,y_ll,lep1_pt -w weight
     -n 100000 -o unweighted.root --report report/
+
+    or, with the options in a file: flowstats unweight --config unweight.yaml -n 1000
     """
-    from ..exceptions import BadInputError
-    from ..unweighting.core import unweight as run_unweight
+    from ..unweighting.core import run_unweight
+    from ..unweighting.settings import UnweightSettings
     from . import echo_json
 
-    try:
-        hidden_sizes = [int(h) for h in _csv(hidden) or []]
-    except ValueError:
-        raise BadInputError(f"--hidden must be comma-separated integers, got {hidden!r}"
-                            ) from None
-    result = run_unweight(
-        list(inputs), features=_csv(features) or [], weight=weight, n=n, output=output,
-        tree=tree, cut=cut, model=model, model_out=model_out, report=report, kind=kind,
-        **base_options(base, nu),
-        transforms=transforms, hidden=hidden_sizes, bins=bins,
-        positive="auto" if positive == "auto" else _csv(positive),
-        discrete="auto" if discrete == "auto" else _csv(discrete), epochs=epochs,
-        batch_size=batch_size, lr=lr, patience=patience, atom_fraction=atom_fraction,
-        marginal_maps=not no_marginal_maps, split_on=_csv(split_on) or [], members=members,
-        test_fraction=test_fraction,
-        val_fraction=val_fraction, seed=seed, device=device, report_bins=report_bins,
-        plots=not no_plots, force=force)
+    overrides = {**options, "input": list(inputs) or None, "hidden": _hidden(hidden)}
+    if config_file is not None:
+        settings = UnweightSettings.from_yaml(config_file, overrides)
+    else:
+        settings = UnweightSettings.from_mapping({}, "command line", overrides)
+    result = run_unweight(settings)
     s = result.summary
     out = {"output": str(result.output), "n": result.n, "weight_per_event": result.weight,
            "sum_weights": result.sigma, "model": None if result.model is None

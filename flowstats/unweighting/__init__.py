@@ -5,14 +5,26 @@ events with the same branch names, each with weight sigma/N, plus an optional re
 compares them with held-out test events (chi2 with the correct variances of both samples, a
 classifier two-sample test, baselines, negative-density bins).
 
-Submodules: :mod:`.core` (the pipeline), :mod:`.compare` (histogram chi2, negative bins),
-:mod:`.twosample` (classifier test), :mod:`.baselines`, :mod:`.evaluate`, :mod:`.report`.
+``unweight_from_config(path)`` does the same with the settings of a YAML file (validated
+against ``flowstats/schema/unweight.schema.json``, :class:`.settings.UnweightSettings`).
+
+Submodules: :mod:`.core` (the pipeline), :mod:`.settings` (the validated settings),
+:mod:`.stages` (read, split, fit, sample, write, report), :mod:`.compare` (histogram chi2,
+negative bins), :mod:`.twosample` (classifier test), :mod:`.baselines`, :mod:`.evaluate`, :mod:`.report`.
 The package is ``flowstats.unweighting`` so that ``flowstats.unweight`` stays the function
 (resolved lazily by the top-level package).
 """
 
 from __future__ import annotations
 
-from .core import UnweightResult, default_model_path, unweight
+from .core import (
+    UnweightResult,
+    UnweightSettings,
+    default_model_path,
+    run_unweight,
+    unweight,
+    unweight_from_config,
+)
 
-__all__ = ["UnweightResult", "default_model_path", "unweight"]
+__all__ = ["UnweightResult", "UnweightSettings", "default_model_path", "run_unweight",
+           "unweight", "unweight_from_config"]

@@ -1,17 +1,28 @@
 r"""Flow unweighting: weighted (negatively weighted) events in, unit-weight events out.
 
-Steps of :func:`unweight`:
+:func:`unweight` (keyword arguments), :func:`unweight_from_config` (a YAML file or mapping) and
+``flowstats unweight`` (:mod:`flowstats.cli.unweight`) build one
+:class:`~.settings.UnweightSettings` (validated against ``schema/unweight.schema.json``) and
+hand it to :func:`run_unweight`, which runs the stages of :mod:`.stages`:
 
-1. validate everything (arguments, outputs that would be overwritten, the input file, tree,
-   branches, finite values, sum of weights > 0) before any work: bad input writes nothing;
+1. check everything before any work: the settings, outputs that would be overwritten
+   (:func:`~.stages.check_outputs`), the device, then the input file, tree, branches, finite
+   values and sum of weights > 0 (:func:`~.stages.read`): bad input writes nothing;
 2. split the events into training (+ validation, inside :meth:`Flow.fit`) and test parts by
-   seed; the test events are never seen by the flow;
-3. train a :class:`~flowstats.flows.Flow` on the weighted training events by weighted maximum
-   likelihood with early stopping on the weighted validation loss (or load one);
-4. sample N events and write them with the input's branch names, each with weight
-   :math:`\sigma/N` (:math:`\sigma` = sum of the input weights, so cross-sections are kept);
-5. save the model (default ``<OUT stem>_model/`` next to OUT.root);
-6. optionally write the report (:mod:`.report`): every comparison uses the test events only.
+   seed (:func:`~.stages.split`); the test events are never seen by the flow;
+3. train a :class:`~flowstats.flows.Flow` per category on the weighted training events by
+   weighted maximum likelihood with early stopping on the weighted validation loss, or load
+   one (:func:`~.stages.fit`);
+4. sample N events (:func:`~.stages.sample`) and write them with the input's branch names,
+   each with weight :math:`\sigma/N` (:math:`\sigma` = sum of the input weights, so
+   cross-sections are kept), and save the model (default ``<OUT stem>_model/`` next to
+   OUT.root) (:func:`~.stages.columns`, :func:`~.stages.write`);
+5. summarise, and optionally write the report (:func:`~.stages.report`): every comparison
+   uses the test events only.
+
+A :class:`Mode` is the four stages that know what the events are (``read``, ``fit``,
+``sample``, ``columns``); the others are shared (:data:`MODES`). Mode ``"features"`` learns
+flat branches; mode ``"events"`` (whole events) is not implemented yet.
 
 References:
     | B. Stienen and R. Verheyen, "Phase space sampling and inference from weighted events with
@@ -25,22 +36,51 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._utils import check_output, provenance, resolve_device
+from .._utils import provenance, resolve_device
 from ..exceptions import BadInputError
+from . import stages
+from .settings import UnweightSettings
+from .stages import MAX_DISCRETE_VALUES, default_model_path, detect_discrete, split_indices
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UnweightResult", "default_model_path", "detect_discrete", "split_indices", "unweight"]
+__all__ = ["MAX_DISCRETE_VALUES", "MODES", "Mode", "UnweightResult", "UnweightSettings",
+           "default_model_path", "detect_discrete", "run_unweight", "split_indices",
+           "unweight", "unweight_from_config"]
 
-#: integer observables with at most this many distinct values are dequantised automatically
-MAX_DISCRETE_VALUES = 50
+
+class Mode(NamedTuple):
+    r"""The stages that know what the events are; the others are shared.
+
+    Arguments:
+        read: ``(settings) -> Inputs``: the weighted events, with a matrix of named columns
+            that the report compares (and what else the mode needs in ``Inputs.data``).
+        fit: ``(inputs, split, settings, device) -> Fitted``: trains on the training part
+            (``split.train``), or loads ``settings.model``.
+        sample: ``(fitted, inputs, settings) -> Generated``: ``settings.n`` events of weight
+            ``sigma / n``, with the matrix the report compares.
+        columns: ``(generated, inputs, settings) -> {branch: array}``: the branches to write
+            (the weight branch included).
+    """
+
+    read: Callable[[UnweightSettings], stages.Inputs]
+    fit: Callable[[stages.Inputs, stages.Split, UnweightSettings, str], stages.Fitted]
+    sample: Callable[[stages.Fitted, stages.Inputs, UnweightSettings], stages.Generated]
+    columns: Callable[[stages.Generated, stages.Inputs, UnweightSettings],
+                      dict[str, np.ndarray]]
+
+
+#: the implemented modes (``settings.mode``)
+MODES: dict[str, Mode] = {
+    "features": Mode(stages.read, stages.fit, stages.sample, stages.columns),
+}
 
 
 @dataclass
@@ -66,101 +106,80 @@ class UnweightResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def default_model_path(output: str | os.PathLike) -> Path:
-    r"""The default model directory for ``output``: ``<dir>/<stem>_model``.
+def _stopwatch() -> Callable[[], float]:
+    t0 = time.perf_counter()
+    return lambda: time.perf_counter() - t0
+
+
+def run_unweight(settings: UnweightSettings) -> UnweightResult:
+    r"""Runs the stages of :mod:`.stages` for ``settings`` (see the module).
 
     Arguments:
-        output: The unweighted ROOT file.
+        settings: Validated settings (:meth:`UnweightSettings.from_mapping`,
+            :meth:`~UnweightSettings.from_yaml`).
     """
-    output = Path(output)
-    return output.with_name(f"{output.stem}_model")
+    if settings.mode not in MODES:
+        raise BadInputError(f"mode {settings.mode!r} is not implemented yet; implemented: "
+                            f"{', '.join(MODES)}")
+    mode = MODES[settings.mode]
+    total = _stopwatch()
+    timings: dict[str, float] = {}
+    outputs = stages.check_outputs(settings)
+    device = resolve_device(settings.device)
+
+    clock = _stopwatch()
+    inputs = mode.read(settings)
+    timings["read_s"] = clock()
+    parts = stages.split(inputs, settings)
+    clock = _stopwatch()
+    fitted = mode.fit(inputs, parts, settings, device)
+    if settings.model is None:
+        timings["train_s"] = clock()
+        log.info("trained in %.1f s", timings["train_s"])
+    clock = _stopwatch()
+    generated = mode.sample(fitted, inputs, settings)
+    timings["sample_s"] = clock()
+    timings["sample_rate_per_s"] = settings.n / max(timings["sample_s"], 1e-9)
+    prov = provenance(settings.seed, {**settings.to_dict(), "device": device, **fitted.config})
+    clock = _stopwatch()
+    stages.write(mode.columns(generated, inputs, settings), fitted, outputs, settings, prov)
+    timings["write_s"] = clock()
+
+    summary = stages.summarise(inputs, parts, fitted, generated, outputs, settings)
+    timings["total_s"] = total()
+    summary["timings"] = timings
+    summary["provenance"] = prov
+    if settings.report is not None:
+        stages.report(summary, inputs, parts, fitted, generated, settings)
+    timings["total_s"] = total()
+    log.info("wrote %d unweighted events (weight %.6g each) to %s", settings.n, generated.unit,
+             outputs.output)
+    return UnweightResult(output=outputs.output, n=settings.n, sigma=inputs.sigma,
+                          weight=generated.unit, model=outputs.model_out,
+                          report=outputs.report, summary=summary)
 
 
-def split_indices(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Sorted indices of the training (incl. validation) and test events, drawn by seed.
+def unweight_from_config(config: str | os.PathLike | Mapping[str, Any] | UnweightSettings,
+                         **overrides: Any) -> UnweightResult:
+    r"""Unweights with the settings of a YAML file (or a mapping, or settings), with
+    ``overrides``.
 
     Arguments:
-        n: Number of events.
-        test_fraction: Fraction held out for the report.
-        seed: Seed of the split.
+        config: A YAML file (``input`` and ``model`` relative to its directory), a mapping of
+            options or :class:`UnweightSettings`.
+        overrides: Options replacing the configuration's (None values mean "not given").
+
+    Example::
+
+        unweight_from_config("analyses/unweight_fxfx.yaml", output="out.root", n=1000)
     """
-    n_test = int(round(n * test_fraction))
-    perm = np.random.default_rng([int(seed), 7]).permutation(n)
-    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-
-
-def detect_discrete(x: np.ndarray, names: Sequence[str]) -> list[str]:
-    r"""Features whose values are all integers, with at most 50 distinct values.
-
-    Arguments:
-        x: (n, d) events.
-        names: Feature names.
-    """
-    out = []
-    for k, name in enumerate(names):
-        col = x[:, k]
-        if np.all(col == np.round(col)) and len(np.unique(col)) <= MAX_DISCRETE_VALUES:
-            out.append(name)
-    return out
-
-
-def _names_option(value: Sequence[str] | str | None, what: str, features: Sequence[str],
-                  detected: list[str]) -> list[str]:
-    if value is None or (isinstance(value, str) and value == "auto"):
-        return detected
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v]
-    value = [str(v) for v in value]
-    from ..exceptions import closest
-
-    for name in value:
-        if name not in features:
-            hint = closest(name, features)
-            raise BadInputError(f"{what} {name!r} is not one of the features {list(features)}"
-                                + (f"; did you mean {hint[0]!r}?" if hint else ""))
-    return value
-
-
-def _history_summary(history: Mapping[str, Any]) -> dict[str, Any]:
-    keep = ("train_loss", "val_loss", "best_epoch", "best_val_loss", "epochs_run",
-            "stopped_early", "n_train", "n_val", "n_eff_train", "n_eff_val", "train_time",
-            "nan_restores", "spline_bound")
-    return {k: history[k] for k in keep if k in history}
-
-
-def _negative_regions(x: np.ndarray, w: np.ndarray, features: Sequence[str], bins: int
-                      ) -> dict[str, list[dict[str, float]]]:
-    from .compare import binning, histogram, negative_bins
-
-    found = {}
-    for k, name in enumerate(features):
-        edges = binning(x[:, k], bins)
-        hits = negative_bins(*histogram(x[:, k], w, edges), edges)
-        if hits:
-            found[name] = hits
-            log.warning("feature %r: %d bins of the weighted input are significantly negative "
-                        "(z < -3); a flow cannot reproduce a negative density there", name,
-                        len(hits))
-    return found
-
-
-def _validate(n: int, features: Sequence[str], weight: str | None, test_fraction: float,
-              val_fraction: float, epochs: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise BadInputError(f"the number of events to generate must be a positive integer, "
-                            f"got N = {n}")
-    if not features:
-        raise BadInputError("no features given (e.g. --features m_ll,pT_ll)")
-    if not weight:
-        raise BadInputError("no weight branch given: unweighting needs the event weights "
-                            "(--weight)")
-    if weight in features:
-        raise BadInputError(f"the weight branch {weight!r} is also listed as a feature")
-    for what, frac in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
-        if not 0 < frac < 1:
-            raise BadInputError(f"{what} must be in (0, 1), got {frac}")
-    if epochs < 1:
-        raise BadInputError(f"epochs must be >= 1, got {epochs}")
+    if isinstance(config, UnweightSettings):
+        settings = UnweightSettings.from_mapping(config.to_dict(), "settings", overrides)
+    elif isinstance(config, Mapping):
+        settings = UnweightSettings.from_mapping(config, "configuration", overrides)
+    else:
+        settings = UnweightSettings.from_yaml(config, overrides)
+    return run_unweight(settings)
 
 
 def unweight(
@@ -206,6 +225,10 @@ def unweight(
     Every output event has the weight ``sigma / n`` (``sigma`` = sum of the input weights) in a
     branch named like the input weight branch; the features keep their branch names and the
     TTree its name.
+
+    The arguments are validated as :class:`~.settings.UnweightSettings` (``inputs`` is its
+    ``input``) and the stages run by :func:`run_unweight`; :func:`unweight_from_config` takes
+    them from a YAML file.
 
     Arguments:
         inputs: ROOT or LHE (``.lhe``, ``.lhe.gz``, converted on the fly) file(s).
@@ -261,194 +284,6 @@ def unweight(
     References:
         B. Stienen and R. Verheyen, SciPost Phys. 10 (2021) 038, arXiv:2011.13445.
     """
-    from ..io import read_events, write_events
-    from .model import UnweightModel
-
-    timings: dict[str, float] = {}
-    t_start = time.perf_counter()
-    if isinstance(features, str):
-        features = [f for f in features.split(",") if f]
-    features = [str(f) for f in features]
-    _validate(n, features, weight, test_fraction, val_fraction, epochs)
-    n = int(n)
-    seed = int(seed)
-    output = Path(output)
-    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    input_paths = {Path(p).resolve() for p in paths if Path(p).exists()}
-    if output.resolve() in input_paths:
-        raise BadInputError(f"the output {str(output)!r} is also an input; inputs are never "
-                            "modified")
-    check_output(output, force)
-    model_out = None if model is not None else Path(model_out or default_model_path(output))
-    if model_out is not None:
-        check_output(model_out, force)
-        if model_out.exists() and not ((model_out / "unweight_model.json").is_file()
-                                       or (model_out / "config.json").is_file()):
-            raise BadInputError(f"{str(model_out)!r} exists and is not a flowstats model "
-                                "directory; refusing to replace it")
-    if report is not None:
-        from .report import check_report_dir
-
-        report = check_report_dir(report, force)
-    if model is not None and not Path(model).is_dir():
-        raise BadInputError(f"model directory {str(model)!r} does not exist")
-    device = resolve_device(device)
-
-    # ---- read and check the input (raises on missing branches, NaN, sum w <= 0, ...)
-    t0 = time.perf_counter()
-    events = read_events(paths, tree, features, weight, cut)
-    timings["read_s"] = time.perf_counter() - t0
-    x, w = events.x, events.weights
-    sigma = float(w.sum())
-    notes: list[str] = []
-    if np.all(w > 0):
-        notes.append("all input weights are positive: there are no negative weights to remove; "
-                     "the flow still unweights (variable weights -> unit weights)")
-        log.warning("all %d input weights are positive; unweighting anyway", len(w))
-    input_negative = _negative_regions(x, w, features, report_bins)
-    if input_negative:
-        notes.append("the weighted input density is significantly negative in some bins "
-                     f"of {sorted(input_negative)} (input_negative_density_bins): a flow (a "
-                     "positive density) cannot reproduce those regions")
-    train_idx, test_idx = split_indices(len(x), test_fraction, seed)
-    if len(test_idx) < 1 or len(train_idx) < 2:
-        raise BadInputError(f"{len(x)} events are too few to split off test_fraction="
-                            f"{test_fraction}")
-    x_train, w_train = x[train_idx], w[train_idx]
-    x_test, w_test = x[test_idx], w[test_idx]
-    if report is not None and w_test.sum() <= 0:
-        raise BadInputError(f"the {len(test_idx)} test events have a sum of weights "
-                            f"{w_test.sum():.4g} <= 0; use more events or a larger "
-                            "test_fraction")
-    discrete_names = _names_option(discrete, "discrete feature", features,
-                                   detect_discrete(x, features))
-    split_names = _names_option(split_on if split_on else [], "split_on feature", features, [])
-    bad = [f for f in split_names if f not in detect_discrete(x, features)]
-    if bad:
-        raise BadInputError(f"split_on features {bad} are not integer valued with at most "
-                            f"{MAX_DISCRETE_VALUES} distinct values")
-    discrete_names = [f for f in discrete_names if f not in split_names]
-    if isinstance(positive, str) and positive == "auto":
-        positive_names: list[str] | str = "auto"
-    else:
-        positive_names = _names_option(positive, "positive feature", features, [])
-        bad = [p for p in positive_names if x[:, features.index(p)].min() <= 0]
-        if bad:
-            raise BadInputError(f"positive (log-mapped) features {bad} have values <= 0")
-
-    # ---- the model: load or train (one flow per category of point masses)
-    histories: dict[str, Any] = {}
-    if model is not None:
-        umodel = UnweightModel.load(model, features=features, device=device)
-        notes.append("model loaded from --model: the test events are held out only if the "
-                     "model was trained by flowstats unweight on the same input and seed")
-        model_config: dict[str, Any] = {"loaded_from": str(model)}
-    else:
-        flow_options = {"kind": kind, "transforms": transforms, "hidden": tuple(hidden),
-                        "bins": bins, "base": base, "nu": nu}
-        fit_options = {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                       "val_fraction": val_fraction, "patience": patience, "device": device}
-        t0 = time.perf_counter()
-        umodel = UnweightModel.fit(x_train, w_train, features, discrete=discrete_names,
-                                   positive=positive_names, bounds=bounds,
-                                   atom_fraction=atom_fraction,
-                                   marginal_maps=marginal_maps, split_on=split_names,
-                                   members=members,
-                                   flow_options=flow_options,
-                                   fit_options=fit_options, seed=seed)
-        timings["train_s"] = time.perf_counter() - t0
-        histories = umodel.histories
-        model_config = {**flow_options, "hidden": list(hidden), "discrete": discrete_names,
-                        "positive": positive_names, "bounds": dict(bounds or {}),
-                        "atom_fraction": atom_fraction, "marginal_maps": marginal_maps,
-                        "split_on": split_names, "members": members}
-        for drop in umodel.dropped:
-            notes.append(f"category {drop['label']} dropped ({drop['n_train']} training events, "
-                         f"weighted fraction {drop['fraction']:.4f}): too few events or a "
-                         "non-positive cross-section; the other categories are scaled up")
-        log.info("trained in %.1f s", timings["train_s"])
-    model_config["categories"] = umodel.describe()["categories"]
-    model_config["atoms"] = umodel.atoms
-    if umodel.atoms:
-        notes.append(f"point masses {umodel.atoms}: one flow per category "
-                     f"({len(umodel.categories)} categories)")
-
-    # ---- generate and write
-    t0 = time.perf_counter()
-    x_gen = umodel.sample(n, seed=seed + 1)
-    timings["sample_s"] = time.perf_counter() - t0
-    timings["sample_rate_per_s"] = n / max(timings["sample_s"], 1e-9)
-    unit = sigma / n
-    w_gen = np.full(n, unit)
-    columns: dict[str, np.ndarray] = {}
-    for k, name in enumerate(features):
-        columns[name] = x_gen[:, k].astype(np.int32) if name in discrete_names else x_gen[:, k]
-    columns[weight] = w_gen
-    config = {"inputs": [str(p) for p in paths], "tree": tree, "features": features,
-              "weight": weight, "n": n, "cut": cut, "model": None if model is None
-              else str(model), "epochs": epochs, "batch_size": batch_size, "lr": lr,
-              "patience": patience, "test_fraction": test_fraction,
-              "val_fraction": val_fraction, "device": device, **model_config}
-    prov = provenance(seed, config)
-    t0 = time.perf_counter()
-    write_events(output, tree, columns, force=force, metadata=prov)
-    if model_out is not None:
-        umodel.save(model_out, force=force)
-    timings["write_s"] = time.perf_counter() - t0
-
-    summary: dict[str, Any] = {
-        "input": {"paths": [str(p) for p in paths], "tree": tree, "features": features,
-                  "weight": weight, "n": len(x), "sum_weights": sigma,
-                  "negative_fraction": float(np.mean(w < 0)), "n_eff": float(events.n_eff),
-                  "all_weights_positive": bool(np.all(w > 0))},
-        "split": {"seed": seed, "test_fraction": test_fraction, "val_fraction": val_fraction,
-                  "n_train_and_val": len(train_idx), "n_test": len(test_idx)},
-        "input_negative_density_bins": input_negative,
-        "output": {"path": str(output), "n": n, "weight_per_event": unit,
-                   "sum_weights": float(w_gen.sum())},
-        "model": {"path": str(model if model is not None else model_out),
-                  "loaded": model is not None, **model_config},
-        "training": {label: _history_summary(h) for label, h in histories.items()},
-        "seeds": {"split": seed, "flow": seed, "sample": seed + 1, "baselines": seed,
-                  "classifier": seed},
-        "notes": notes,
-    }
-
-    if report is not None:
-        from .evaluate import evaluate
-        from .report import write_report
-
-        t0 = time.perf_counter()
-        ev = evaluate(features, x_test, w_test, x_gen, w_gen, x_train, w_train,
-                      discrete=[*discrete_names, *split_names], bins=report_bins, folds=folds,
-                      seed=seed)
-        timings["evaluate_s"] = time.perf_counter() - t0
-        s = ev.summary
-        summary.update({
-            "test": s["test"],
-            "features": s["flow"]["features"],
-            "pairs": s["flow"]["pairs"],
-            "classifier": s["flow"].get("classifier"),
-            "chi2_sum": s["flow"]["chi2_sum"], "ndf_sum": s["flow"]["ndf_sum"],
-            "min_p_value": s["flow"]["min_p_value"],
-            "baselines": {"drop_negatives": s["drop_negatives"],
-                          "hit_or_miss": s["hit_or_miss"]},
-            "negative_density_bins": s["negative_density_bins"],
-            "chi2_bins": report_bins,
-        })
-        if s["negative_density_bins"]:
-            notes.append("the weighted test density is significantly negative in some bins "
-                         "(negative_density_bins): a flow cannot reproduce those")
-        timings["total_s"] = time.perf_counter() - t_start
-        summary["timings"] = timings
-        summary["provenance"] = prov
-        t0 = time.perf_counter()
-        write_report(report, summary, features, ev, x_test, w_test, histories or None,
-                     force=force, plots=plots)
-        timings["report_s"] = time.perf_counter() - t0
-    timings["total_s"] = time.perf_counter() - t_start
-    summary["timings"] = timings
-    summary["provenance"] = prov
-    log.info("wrote %d unweighted events (weight %.6g each) to %s", n, unit, output)
-    return UnweightResult(output=output, n=n, sigma=sigma, weight=unit, model=model_out,
-                          report=report, summary=summary)
+    options = dict(locals())  # exactly the arguments: the settings validate them
+    options["input"] = options.pop("inputs")
+    return run_unweight(UnweightSettings.from_mapping(options, "unweight()"))
