@@ -5,10 +5,14 @@ r"""Events in and out: ROOT TTrees and RNTuples (and Les Houches files), one mod
   :func:`list_branches` (TTree and RNTuple alike, chunked, with one-line errors);
 * :mod:`.writing` - :func:`write_events`, :class:`EventWriter` (TTree by default, RNTuple on
   request; atomic);
-* :mod:`.lhe` - :func:`~flowstats.io.lhe.convert_lhe`, Les Houches events to ROOT.
+* :mod:`.lhe` - :func:`~flowstats.io.lhe.convert_lhe`, Les Houches events to ROOT (with the
+  whole event record, header and init block);
+* :mod:`.lhe_writing` - :func:`~flowstats.io.lhe_writing.write_lhe`,
+  :class:`~flowstats.io.lhe_writing.LHEWriter`: those columns back to a Les Houches file;
+  :func:`~flowstats.io.lhe_writing.read_lhe_blocks` (also importable from ``.lhe``).
 
-The layers import downwards only: ``lhe`` uses ``writing``; ``reading`` uses ``events`` and,
-for LHE inputs, ``lhe``.
+The layers import downwards only: ``lhe`` uses ``lhe_writing`` and ``writing``; ``reading``
+uses ``events`` and, for LHE inputs, ``lhe``.
 """
 
 from __future__ import annotations

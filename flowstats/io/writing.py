@@ -89,8 +89,9 @@ class EventWriter:
 
     Use it as a context manager; each :meth:`write` appends events (flat numpy or jagged
     awkward columns; the same columns every time). An awkward record array given as one
-    column ``"part"`` becomes branches ``part_<field>`` sharing a counter branch ``npart``.
-    If the block raises (or the process dies), nothing is left at ``path``.
+    column ``"part"`` becomes branches ``part_<field>`` sharing a counter branch ``npart``
+    (``counters`` renames such a counter). If the block raises (or the process dies), nothing
+    is left at ``path``.
 
     Arguments:
         path: The output ROOT file.
@@ -98,6 +99,9 @@ class EventWriter:
         force: Whether an existing ``path`` may be replaced.
         metadata: JSON-serialisable data stored as a TObjString ``flowstats_provenance``
             next to the tree (e.g. :func:`flowstats._utils.provenance`).
+        strings: More texts stored as TObjStrings next to the tree, name -> text (e.g. the
+            header of a converted LHE file).
+        counters: Record column -> name of its counter branch (default ``"n" + column``).
         basket_entries: Entries per TBasket (chunked readers stream basket by basket).
         compression: An uproot compression (default ``uproot.ZLIB(1)``).
         format: ``"ttree"`` (default) or ``"rntuple"``.
@@ -105,6 +109,8 @@ class EventWriter:
 
     def __init__(self, path: PathLike, tree: str = "events", *, force: bool = False,
                  metadata: Mapping[str, Any] | None = None,
+                 strings: Mapping[str, str] | None = None,
+                 counters: Mapping[str, str] | None = None,
                  basket_entries: int = BASKET_ENTRIES, compression: Any = None,
                  format: str = "ttree") -> None:
         if not isinstance(tree, str) or not tree or ";" in tree:
@@ -116,6 +122,15 @@ class EventWriter:
         self.tree = tree
         self.force = force
         self.metadata = metadata
+        self.strings = dict(strings or {})
+        for key, text in self.strings.items():
+            if (not isinstance(key, str) or not key or "/" in key or ";" in key
+                    or key in (tree, PROVENANCE_KEY)):
+                raise BadInputError(f"bad name {key!r} for a TObjString next to tree {tree!r}")
+            if not isinstance(text, str):
+                raise BadInputError(f"the TObjString {key!r} must be a str, not "
+                                    f"{type(text).__name__}")
+        self.counters = dict(counters or {})
         self.basket_entries = int(basket_entries)
         self.compression = compression
         self.num_entries = 0
@@ -137,6 +152,8 @@ class EventWriter:
                 from .._utils import _json_default
 
                 self._file[PROVENANCE_KEY] = json.dumps(self.metadata, default=_json_default)
+            for key, text in self.strings.items():
+                self._file[key] = text
         except BaseException:
             stack.close()
             raise
@@ -170,8 +187,9 @@ class EventWriter:
                 elif self._tree is None:
                     expected = max(n, expected_entries or 0)
                     capacity = max(10, math.ceil(expected / step) + 2)
-                    self._tree = self._file.mktree(self.tree, chunk,
-                                                   initial_basket_capacity=capacity)
+                    self._tree = self._file.mktree(
+                        self.tree, chunk, initial_basket_capacity=capacity,
+                        counter_name=self._counter_name)
                 else:
                     self._tree.extend(chunk)
             except FlowstatsError:
@@ -180,6 +198,9 @@ class EventWriter:
                 raise BadInputError(f"cannot write the columns to tree {self.tree!r}: "
                                     f"{str(err).splitlines()[0]}") from None
         self.num_entries += n
+
+    def _counter_name(self, counted: str) -> str:
+        return self.counters.get(counted, "n" + counted)
 
     def __exit__(self, *exc: Any) -> bool | None:
         stack, self._stack = self._stack, None
