@@ -13,7 +13,7 @@ import uproot
 
 from flowstats.cli import main
 from flowstats.config import load_yaml, schema
-from flowstats.exceptions import BadInputError, ConfigError
+from flowstats.exceptions import BadInputError, ConfigError, InputFileNotFoundError
 from flowstats.io import PROVENANCE_KEY, write_events
 from flowstats.unweighting import UnweightSettings, unweight, unweight_from_config
 from flowstats.unweighting.settings import _plain
@@ -48,7 +48,7 @@ def test_defaults_are_those_of_unweight_and_of_the_schema():
     assert set(properties) == set(defaults)
     assert {k: v["default"] for k, v in properties.items()} == defaults
     # the analysis-level keys, and nothing else beyond unweight()'s keywords
-    assert set(defaults) - {"input", *params} == {"mode", "criteria"}
+    assert set(defaults) - {"input", *params} == {"criteria"}
 
 
 def test_unknown_key_named_with_suggestion(tmp_path):
@@ -84,7 +84,7 @@ def test_bad_value_names_the_key(key, value, error, match):
 
 
 @pytest.mark.parametrize(("missing", "match"), [
-    ("input", "no input files given"), ("features", "no features given"),
+    ("input", "no input files given"),
     ("weight", "no weight branch given"), ("n", "no number of events to generate given"),
     ("output", "no output file given")])
 def test_missing_required_option(missing, match):
@@ -130,12 +130,21 @@ def test_unweight_keeps_its_messages(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_events_mode_not_implemented_yet(tmp_path):
-    settings = UnweightSettings.from_mapping({"mode": "events", "input": "x.lhe",
-                                              "weight": "weight", "n": 5, "output": "o.root"})
-    assert settings.features == []  # not needed for whole events
-    with pytest.raises(BadInputError, match="not implemented yet"):
-        unweight_from_config(settings.to_dict(), output=str(tmp_path / "o.root"))
+def test_mode_resolution_and_events_mode_errors(tmp_path):
+    base = {"input": "x.lhe", "weight": "weight", "n": 5, "output": "o.root"}
+    settings = UnweightSettings.from_mapping(base)
+    assert settings.features == [] and settings.resolved_mode == "events"
+    assert UnweightSettings.from_mapping({**base, "features": "a"}).resolved_mode == "features"
+    with pytest.raises(BadInputError, match="mode 'events' learns whole events"):
+        UnweightSettings.from_mapping({**base, "mode": "events", "features": "a"})
+    with pytest.raises(BadInputError, match="no features given"):
+        UnweightSettings.from_mapping({**base, "mode": "features"})
+    with pytest.raises(BadInputError, match="needs whole events"):
+        UnweightSettings.from_mapping({**base, "features": "a", "lhe": "o.lhe"})
+    # a missing input is reported before anything is written
+    with pytest.raises(InputFileNotFoundError):
+        unweight_from_config(settings.to_dict(), input=str(tmp_path / "x.lhe"),
+                             output=str(tmp_path / "o.root"))
     assert not any(tmp_path.iterdir())
 
 
@@ -176,7 +185,7 @@ def test_cli_unknown_key_and_missing_options_exit_2(tmp_path, capsys):
         ([tmp_path / "in.root", "-f", "a,b", "-w", "w", "-o", tmp_path / "o.root"],
          "no number of events", "-n"),
         ([tmp_path / "in.root", "-f", "a,b", "-w", "w", "-n", 10, "-o", tmp_path / "o.root",
-          "--mode", "events"], "not implemented yet", "features"),
+          "--mode", "events"], "mode 'events' learns whole events", "features"),
     ]
     for args, first, second in cases:
         code = main(["unweight", *map(str, args)])

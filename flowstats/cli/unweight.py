@@ -45,16 +45,22 @@ def _hidden(text: str | None) -> list[int] | None:
 @click.option("--config", "config_file", type=click.Path(),
               help="YAML file with any of these options (INPUTS, -f, -w, -n, -o included); "
                    "options given here override it.")
-@click.option("--mode", type=click.Choice(["features", "events"]),
-              help="Learn flat features or whole events (not implemented yet) "
-                   + _default("mode"))
+@click.option("--mode", type=click.Choice(["auto", "features", "events"]),
+              help="Learn flat features or whole events (auto: whole events when no "
+                   "--features are given) " + _default("mode"))
 @click.option("--tree", "-t",
               help="TTree name (for LHE input: the name of the converted tree) "
                    + _default("tree"))
-@click.option("--features", "-f", help="Comma-separated feature branches (required).")
+@click.option("--features", "-f",
+              help="Comma-separated feature branches; without them, whole events are learnt "
+                   "(the input: an LHE file or a ROOT file from 'flowstats convert').")
 @click.option("--weight", "-w", help="Event-weight branch (required).")
 @click.option("-n", "n", type=int, help="Number of unweighted events to write (required).")
 @click.option("-o", "--output", type=click.Path(), help="Output ROOT file (required).")
+@click.option("--lhe", type=click.Path(),
+              help="Whole events: also write them as this Les Houches file (.lhe or .lhe.gz).")
+@click.option("--sqrt-s", "sqrt_s", type=float,
+              help="Whole events: collision energy in GeV [default: from the LHE init block].")
 @click.option("--cut", help="Selection applied first (uproot expression).")
 @click.option("--model", type=click.Path(), help="Use this saved flow instead of training one.")
 @click.option("--model-out", type=click.Path(),

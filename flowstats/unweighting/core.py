@@ -22,7 +22,7 @@ hand it to :func:`run_unweight`, which runs the stages of :mod:`.stages`:
 
 A :class:`Mode` is the four stages that know what the events are (``read``, ``fit``,
 ``sample``, ``columns``); the others are shared (:data:`MODES`). Mode ``"features"`` learns
-flat branches; mode ``"events"`` (whole events) is not implemented yet.
+flat branches; mode ``"events"`` whole events (:mod:`.whole`).
 
 References:
     | B. Stienen and R. Verheyen, "Phase space sampling and inference from weighted events with
@@ -44,8 +44,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._utils import provenance, resolve_device
-from ..exceptions import BadInputError
-from . import stages
+from . import stages, whole
 from .settings import UnweightSettings
 from .stages import MAX_DISCRETE_VALUES, default_model_path, detect_discrete, split_indices
 
@@ -68,6 +67,8 @@ class Mode(NamedTuple):
             ``sigma / n``, with the matrix the report compares.
         columns: ``(generated, inputs, settings) -> {branch: array}``: the branches to write
             (the weight branch included).
+        checks: ``(summary, inputs, split, fitted, generated, settings)``: the mode's own
+            checks, added to the report's summary (optional).
     """
 
     read: Callable[[UnweightSettings], stages.Inputs]
@@ -75,11 +76,13 @@ class Mode(NamedTuple):
     sample: Callable[[stages.Fitted, stages.Inputs, UnweightSettings], stages.Generated]
     columns: Callable[[stages.Generated, stages.Inputs, UnweightSettings],
                       dict[str, np.ndarray]]
+    checks: Callable[..., None] | None = None
 
 
 #: the implemented modes (``settings.mode``)
 MODES: dict[str, Mode] = {
     "features": Mode(stages.read, stages.fit, stages.sample, stages.columns),
+    "events": Mode(whole.read, whole.fit, whole.sample, whole.columns, whole.checks),
 }
 
 
@@ -118,10 +121,7 @@ def run_unweight(settings: UnweightSettings) -> UnweightResult:
         settings: Validated settings (:meth:`UnweightSettings.from_mapping`,
             :meth:`~UnweightSettings.from_yaml`).
     """
-    if settings.mode not in MODES:
-        raise BadInputError(f"mode {settings.mode!r} is not implemented yet; implemented: "
-                            f"{', '.join(MODES)}")
-    mode = MODES[settings.mode]
+    mode = MODES[settings.resolved_mode]
     total = _stopwatch()
     timings: dict[str, float] = {}
     outputs = stages.check_outputs(settings)
@@ -142,14 +142,21 @@ def run_unweight(settings: UnweightSettings) -> UnweightResult:
     timings["sample_rate_per_s"] = settings.n / max(timings["sample_s"], 1e-9)
     prov = provenance(settings.seed, {**settings.to_dict(), "device": device, **fitted.config})
     clock = _stopwatch()
-    stages.write(mode.columns(generated, inputs, settings), fitted, outputs, settings, prov)
+    extra = whole.root_extras(inputs) if mode is MODES["events"] else {}
+    stages.write(mode.columns(generated, inputs, settings), fitted, outputs, settings, prov,
+                 **extra)
+    lhe = whole.write_lhe(generated, inputs, settings) if settings.lhe is not None else None
     timings["write_s"] = clock()
 
     summary = stages.summarise(inputs, parts, fitted, generated, outputs, settings)
     timings["total_s"] = total()
     summary["timings"] = timings
     summary["provenance"] = prov
+    if lhe is not None:
+        summary["output"]["lhe"] = lhe
     if settings.report is not None:
+        if mode.checks is not None:
+            mode.checks(summary, inputs, parts, fitted, generated, settings)
         stages.report(summary, inputs, parts, fitted, generated, settings)
     timings["total_s"] = total()
     log.info("wrote %d unweighted events (weight %.6g each) to %s", settings.n, generated.unit,
@@ -185,10 +192,13 @@ def unweight_from_config(config: str | os.PathLike | Mapping[str, Any] | Unweigh
 def unweight(
     inputs: str | os.PathLike | Sequence[str | os.PathLike],
     *,
-    features: Sequence[str] | str,
+    features: Sequence[str] | str = (),
     weight: str,
     n: int,
     output: str | os.PathLike,
+    mode: str = "auto",
+    lhe: str | os.PathLike | None = None,
+    sqrt_s: float | None = None,
     tree: str = "events",
     cut: str | None = None,
     model: str | os.PathLike | None = None,
@@ -232,10 +242,16 @@ def unweight(
 
     Arguments:
         inputs: ROOT or LHE (``.lhe``, ``.lhe.gz``, converted on the fly) file(s).
-        features: Flat branches to model (list or comma-separated string).
+        features: Flat branches to model (list or comma-separated string); none: whole
+            events (mode ``"events"``, :mod:`.whole`).
         weight: The event-weight branch (negative weights allowed, positive sum).
         n: Number of unweighted events to write (> 0).
         output: The output ROOT file.
+        mode: ``"features"``, ``"events"`` or ``"auto"`` (features when ``features`` are given,
+            else whole events).
+        lhe: Mode ``"events"``: also write the events as this Les Houches file.
+        sqrt_s: Mode ``"events"``: collision energy in GeV (None: from the input's LHE
+            ``<init>`` block).
         tree: TTree name (for LHE inputs: the name given to the converted tree).
         cut: Optional selection (uproot expression) applied before anything else.
         model: Directory of a saved flow to use instead of training.

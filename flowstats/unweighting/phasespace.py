@@ -1,8 +1,8 @@
 r"""Phase-space coordinates of whole events: four-vectors <-> flow coordinates, exactly.
 
-A category of events (fixed particle content, see :func:`category_key`) has ``a`` non-parton
-final-state particles (leptons, photons, neutrinos, ...; canonical order by PDG id) and ``k``
-partons (quarks and gluons, ordered by pT). Its events are mapped onto coordinates that build
+A category of events (fixed particle content, see :func:`category_key`; lepton generations
+merged, :func:`particle_class`) has ``a`` non-parton final-state particles (leptons, photons,
+neutrinos, ...; canonical order by class) and ``k`` partons (quarks and gluons, ordered by pT). Its events are mapped onto coordinates that build
 in what physics requires, so that *every* point a flow generates is a physical event:
 
 * **on-shell masses**: particles are built from (pT or a pair's rest-frame momentum, rapidity,
@@ -50,21 +50,44 @@ import numpy as np
 
 from ..exceptions import BadInputError
 
-__all__ = ["PARTONS", "Topology", "boost", "category_key", "cos_theta_cs", "incoming",
-           "invariant_mass", "rapidity"]
+__all__ = ["CHARGED_LEPTONS", "NEUTRINOS", "PARTONS", "Topology", "boost", "category_key",
+           "cos_theta_cs", "incoming", "invariant_mass", "particle_class", "rapidity"]
 
 #: |PDG id| of partons (quarks and gluons): interchangeable "jets" within a category
 PARTONS = (1, 2, 3, 4, 5, 6, 21)
+#: |PDG id| of the charged leptons and of the neutrinos (one class each, see
+#: :func:`particle_class`)
+CHARGED_LEPTONS = (11, 13, 15)
+NEUTRINOS = (12, 14, 16)
+
+
+def particle_class(pids: np.ndarray | Sequence[int] | int) -> np.ndarray:
+    r"""PDG ids with the lepton generations merged (lepton universality): every charged lepton
+    becomes :math:`\pm 11`, every neutrino :math:`\pm 12`, keeping the sign; other ids stay.
+
+    Events that differ only in their lepton flavours share a category (and its flows); the
+    flavours are part of each event's record template, with its exact weighted fraction.
+
+    Arguments:
+        pids: PDG ids.
+    """
+    pids = np.asarray(pids, dtype=np.int64)
+    a, sign = np.abs(pids), np.sign(pids)
+    return np.where(np.isin(a, CHARGED_LEPTONS), 11 * sign,
+                    np.where(np.isin(a, NEUTRINOS), 12 * sign, pids))
 
 
 def category_key(pids: Sequence[int]) -> tuple[tuple[int, ...], int]:
-    r"""The particle content of a final state: (sorted non-parton PDG ids, number of partons).
+    r"""The particle content of a final state: (sorted classes of the non-parton particles,
+    :func:`particle_class`, and the number of partons).
 
     Arguments:
         pids: PDG ids of the final-state particles of one event.
     """
-    others = tuple(sorted(int(p) for p in pids if abs(int(p)) not in PARTONS))
-    return others, sum(1 for p in pids if abs(int(p)) in PARTONS)
+    pids = [int(p) for p in pids]
+    others = tuple(sorted(int(c) for p, c in zip(pids, particle_class(pids))
+                          if abs(p) not in PARTONS))
+    return others, sum(1 for p in pids if abs(p) in PARTONS)
 
 
 def rapidity(p4: np.ndarray) -> np.ndarray:
@@ -179,7 +202,8 @@ class Topology:
     r"""The coordinates of one category's final states (see the module docstring).
 
     Arguments:
-        others: PDG ids of the non-parton final-state particles, sorted (canonical order).
+        others: Classes (:func:`particle_class`) of the non-parton final-state particles,
+            sorted (canonical order).
         partons: Number of partons.
     """
 
@@ -260,10 +284,11 @@ class Topology:
         """
         is_parton = np.isin(np.abs(pids), PARTONS)
         pt = np.hypot(p4[..., 0], p4[..., 1])
-        # non-partons first, by PDG id; then partons by decreasing pT
-        key = np.where(is_parton, 1e9 - pt, pids.astype(np.float64) - 1e9)
+        classes = particle_class(pids)
+        # non-partons first, by class; then partons by decreasing pT
+        key = np.where(is_parton, 1e9 - pt, classes.astype(np.float64) - 1e9)
         order = np.argsort(key, axis=1, kind="stable")
-        got = np.take_along_axis(pids, order, axis=1)[:, :len(self.others)]
+        got = np.take_along_axis(classes, order, axis=1)[:, :len(self.others)]
         if len(self.others) and not np.all(got == np.array(self.others)):
             raise BadInputError(f"events of category {self.label} hold other particles")
         return order

@@ -50,21 +50,24 @@ class UnweightSettings:
     :meth:`replace` (validates again); direct construction checks nothing.
 
     Arguments:
-        mode: ``"features"`` (flat branches) or ``"events"`` (whole events; not implemented
-            yet).
+        mode: ``"features"`` (flat branches), ``"events"`` (whole events, :mod:`.whole`) or
+            ``"auto"`` (features when ``features`` are given, else events; :attr:`resolved_mode`).
         input: ROOT or LHE files (or glob patterns).
         features, weight, n, output: As in ``unweight()``; required (features in mode
-            ``"features"``).
+            ``"features"``, none in mode ``"events"``).
+        lhe, sqrt_s: Mode ``"events"``: a Les Houches output file; the collision energy.
         criteria: An analysis's acceptance criteria (``min_p_value``, ``max_auc``), not used
             by the unweighting itself.
     """
 
-    mode: str = "features"
+    mode: str = "auto"
     input: list[str] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
     weight: str | None = None
     n: int | None = None
     output: str | None = None
+    lhe: str | None = None
+    sqrt_s: float | None = None
     tree: str = "events"
     cut: str | None = None
     model: str | None = None
@@ -144,6 +147,13 @@ class UnweightSettings:
                 data[key] = _relative_to(data[key], here)
         return cls.from_mapping(data, str(path), overrides)
 
+    @property
+    def resolved_mode(self) -> str:
+        r"""``"features"`` or ``"events"`` (mode ``"auto"``: features when any are given)."""
+        if self.mode != "auto":
+            return self.mode
+        return "features" if self.features else "events"
+
     def to_dict(self) -> dict[str, Any]:
         r"""The settings as a JSON-serialisable mapping (:meth:`from_mapping` reads it back);
         recorded in the outputs' provenance."""
@@ -214,8 +224,15 @@ def _check_arguments(data: Mapping[str, Any]) -> None:
         raise BadInputError(f"the number of events to generate must be a positive integer, "
                             f"got N = {n}")
     features = data.get("features") or []
-    if data.get("mode", "features") == "features" and not features:
+    mode = data.get("mode", "auto")
+    if mode == "features" and not features:
         raise BadInputError("no features given (e.g. --features m_ll,pT_ll)")
+    if mode == "events" and features:
+        raise BadInputError(f"mode 'events' learns whole events, not the features {features}: "
+                            "drop --features, or use mode 'features'")
+    if data.get("lhe") and (mode == "features" or (mode == "auto" and features)):
+        raise BadInputError("a Les Houches output (--lhe) needs whole events: mode 'events' "
+                            "(no --features)")
     weight = data.get("weight")
     if not weight:
         raise BadInputError("no weight branch given: unweighting needs the event weights "

@@ -264,10 +264,16 @@ def check_outputs(settings: UnweightSettings) -> Outputs:
     if settings.model is None:
         model_out = Path(settings.model_out or default_model_path(output))
         check_output(model_out, settings.force)
-        if model_out.exists() and not ((model_out / "unweight_model.json").is_file()
-                                       or (model_out / "config.json").is_file()):
+        if model_out.exists() and not any((model_out / name).is_file() for name in (
+                "unweight_model.json", "config.json", "whole_event_model.json")):
             raise BadInputError(f"{str(model_out)!r} exists and is not a flowstats model "
                                 "directory; refusing to replace it")
+    if settings.lhe is not None:
+        lhe = Path(settings.lhe)
+        if lhe.resolve() in inputs or lhe.resolve() == output.resolve():
+            raise BadInputError(f"the LHE output {str(lhe)!r} is also an input or the ROOT "
+                                "output")
+        check_output(lhe, settings.force)
     report = None
     if settings.report is not None:
         from .report import check_report_dir
@@ -411,8 +417,10 @@ def columns(generated: Generated, inputs: Inputs, settings: UnweightSettings
     return out
 
 
-def write(branches: Mapping[str, np.ndarray], fitted: Fitted, outputs: Outputs,
-          settings: UnweightSettings, provenance: Mapping[str, Any]) -> None:
+def write(branches: Mapping[str, Any], fitted: Fitted, outputs: Outputs,
+          settings: UnweightSettings, provenance: Mapping[str, Any], *,
+          strings: Mapping[str, str] | None = None,
+          counters: Mapping[str, str] | None = None) -> None:
     r"""Writes the events (TTree ``settings.tree``, with the provenance) and saves a trained
     model.
 
@@ -422,11 +430,15 @@ def write(branches: Mapping[str, np.ndarray], fitted: Fitted, outputs: Outputs,
         outputs: The checked output paths.
         settings: The run's settings.
         provenance: Stored next to the tree (:func:`flowstats._utils.provenance`).
+        strings: More TObjStrings next to the tree (e.g. the LHE header of whole events).
+        counters: Record column -> name of its counter branch (see
+            :class:`~flowstats.io.writing.EventWriter`).
     """
-    from ..io import write_events
+    from ..io.writing import EventWriter
 
-    write_events(outputs.output, settings.tree, dict(branches), force=settings.force,
-                 metadata=dict(provenance))
+    with EventWriter(outputs.output, settings.tree, force=settings.force,
+                     metadata=dict(provenance), strings=strings, counters=counters) as out:
+        out.write(dict(branches))
     if outputs.model_out is not None:
         fitted.model.save(outputs.model_out, force=settings.force)
 
