@@ -55,8 +55,12 @@ def test_end_to_end_report_and_model_reuse(tmp_path, capsys):
     summary = json.loads((rep / "summary.json").read_text())
     for key in ("input", "split", "output", "model", "training", "features", "pairs",
                 "classifier", "baselines", "negative_density_bins", "timings", "seeds",
-                "provenance", "test", "notes"):
+                "provenance", "test", "notes", "worth"):
         assert key in summary, key
+    # what the 3000 generated events are worth: at most about 3000 true events (the
+    # generated sample's own statistics), at least 0
+    worth = summary["worth"]["summary"]
+    assert worth["n_eq_lower_limit"] is None or 0 <= worth["n_eq_lower_limit"] <= 3000 * 1.2
     assert summary["input"]["n"] == 4000
     assert summary["input"]["negative_fraction"] == pytest.approx(np.mean(w < 0))
     assert summary["input"]["n_eff"] == pytest.approx(w.sum() ** 2 / np.sum(w**2))

@@ -128,6 +128,10 @@ def test_report_checks_never_trained_observables(run):
     assert {"m_ll", "y_ll", "n_partons"} <= {k for k, v in obs.items() if v["trained"]}
     for v in obs.values():
         assert 0 <= v["p_value"] <= 1 and v["ndf"] > 0
+    assert summary["worth"]["summary"]["n_eq_lower_limit"] is None or \
+        summary["worth"]["summary"]["n_eq_lower_limit"] <= N * 1.2
+    redrawn = summary["generated"]["redrawn"]
+    assert set(redrawn) == {"-11 11 + 0j", "-11 11 + 1j", "-11 11 + 2j"}
     neg = summary["negative_regions"]
     # the FxFx sample has flavour layouts with a negative weighted sum (e.g. gg -> mu mu + 2j)
     assert neg["dropped_templates"] and all(d["sum_weights"] <= 0

@@ -135,8 +135,17 @@ def unweight(inputs: tuple[str, ...], config_file: str | None, hidden: str | Non
            "sum_weights": result.sigma, "model": None if result.model is None
            else str(result.model), "report": None if result.report is None
            else str(result.report), "input": s["input"], "notes": s["notes"]}
-    if "features" in s:
+    if "lhe" in s["output"]:
+        out["lhe"] = s["output"]["lhe"]
+    if "observables" in s:  # whole events: chi2 with the training statistics
+        out["observables"] = {k: {"chi2_ndf": v["chi2_ndf"], "p_value": v["p_value"],
+                                  "trained": v["trained"]} for k, v in s["observables"].items()}
+        out["never_trained_min_p_value"] = s["never_trained_min_p_value"]
+        if "worth" in s:
+            out["worth"] = s["worth"].get("summary", s["worth"])
+    elif "features" in s:
         out["features"] = {k: {"chi2_ndf": v["chi2_ndf"], "p_value": v["p_value"]}
                            for k, v in s["features"].items()}
+    if "classifier" in s:
         out["classifier_auc"] = (s["classifier"] or {}).get("auc")
     echo_json(out)

@@ -19,7 +19,12 @@ spin, as ``flowstats convert`` stores them). :class:`WholeEventModel`
    final-state four-vectors with the template's masses and a uniform azimuth, the incoming
    partons from the final state (:func:`~.phasespace.incoming`), and every intermediate
    resonance (status 2) as the sum of its daughters. Points outside the physical phase space
-   (a momentum fraction above 1) are redrawn, and counted.
+   (a momentum fraction above 1) are redrawn, and so are points outside the category's
+   training range of the momentum fractions :math:`x_1, x_2` (the flows' coordinates are
+   kept within their training ranges by the marginal maps, but their combinations can
+   reach beyond: at the PDFs' steep large-x fall-off a flow trained on a few thousand
+   events overpopulates that corner, e.g. 0.2 % of the events of the FxFx sample beyond the
+   largest x of the training events); both are counted.
 
 What it does not model: the template (flavours, colour flow) is drawn independently of the
 kinematics within a category, so flavour-kinematics correlations inside a category (e.g. which
@@ -237,6 +242,7 @@ class WholeEventCategory:
     n_train: int
     model: Any = None
     dropped_templates: list[dict[str, Any]] = field(default_factory=list)
+    support: list[float] | None = None
 
     @property
     def label(self) -> str:
@@ -260,7 +266,7 @@ class WholeEventModel:
         self.extras = list(extras)
         self.histories: dict[str, dict[str, Any]] = {}
         self.dropped: list[dict[str, Any]] = []
-        self.rejected: dict[str, int] = {}
+        self.rejected: dict[str, dict[str, int]] = {}
 
     # ------------------------------------------------------------------ training
 
@@ -312,6 +318,7 @@ class WholeEventModel:
                                       "fraction": frac, "sum_weights": sw})
                 continue
             xs, ws = [], []
+            fractions: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
             for t in members_t:
                 rows = np.flatnonzero(which == t)
                 p4 = _final_momenta(records, templates[t], rows)
@@ -319,11 +326,16 @@ class WholeEventModel:
                                        p4)
                 p4 = np.take_along_axis(p4, order[:, :, None], axis=1)
                 coords = topo.encode(p4)
+                total = p4.sum(axis=1)
+                fractions[0].append((total[:, 3] + total[:, 2]) / sqrt_s)
+                fractions[1].append((total[:, 3] - total[:, 2]) / sqrt_s)
                 ev = [records.event[e][rows].astype(np.float64)[:, None] for e in extras]
                 xs.append(np.column_stack([coords, *ev]))
                 ws.append(w[rows])
             x, wc = np.concatenate(xs), np.concatenate(ws)
             names = topo.names + extras
+            x1, x2 = np.concatenate(fractions[0]), np.concatenate(fractions[1])
+            support = [float(x1.min()), float(x1.max()), float(x2.min()), float(x2.max())]
             cat_templates, dropped_t = [], []
             for t in members_t:
                 tpl = templates[t]
@@ -349,7 +361,7 @@ class WholeEventModel:
             for name, h in um.histories.items():
                 model.histories[topo.label + ("" if name == "all" else f" {name}")] = h
             model.categories.append(WholeEventCategory(
-                topo, cat_templates, names, frac, sw, len(x), um, dropped_t))
+                topo, cat_templates, names, frac, sw, len(x), um, dropped_t, support))
         if not model.categories:
             raise BadInputError("no category of events has enough events and a positive sum "
                                 "of weights to be modelled")
@@ -387,15 +399,23 @@ class WholeEventModel:
         probs = np.array([t.fraction for t in cat.templates])
         d = len(topo.names)
         got: list[np.ndarray] = []
-        have, rejected, rounds = 0, 0, 0
+        have, rejected, outside, rounds = 0, 0, 0, 0
         while have < n:
             need = n - have
             draw = int(need * 1.05) + 16 if rounds else need
             x = cat.model.sample(draw, seed=seed + rounds, batch_size=batch_size)
             which = rng.choice(len(probs), size=draw, p=probs / probs.sum())
-            masses = np.stack([cat.templates[t].masses[cat.templates[t].final] for t in which])
-            ok = topo.physical(x[:, :d], masses, self.sqrt_s)
-            rejected += int((~ok).sum())
+            final_masses = np.stack([t.masses[t.final] for t in cat.templates])
+            masses = final_masses[which]
+            x1, x2 = topo.momentum_fractions(x[:, :d], masses, self.sqrt_s)
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(x1) & np.isfinite(x2) & (x1 <= 1.0) & (x2 <= 1.0)
+                rejected += int((~ok).sum())
+                if cat.support is not None:
+                    lo1, hi1, lo2, hi2 = cat.support
+                    inside = (x1 >= lo1) & (x1 <= hi1) & (x2 >= lo2) & (x2 <= hi2)
+                    outside += int((ok & ~inside).sum())
+                    ok &= inside
             x, which = x[ok][:need], which[ok][:need]
             got.append(np.column_stack([x, which]))
             have += len(x)
@@ -403,9 +423,14 @@ class WholeEventModel:
             if rounds > 50:
                 raise BadInputError(f"category {topo.label}: the flow generates too few "
                                     "physical events (momentum fractions above 1)")
-        if rejected:
-            log.info("category %s: %d unphysical points redrawn", topo.label, rejected)
-        self.rejected[topo.label] = self.rejected.get(topo.label, 0) + rejected
+        if rejected or outside:
+            log.info("category %s: %d unphysical points and %d outside the training range of "
+                     "x1, x2 redrawn", topo.label, rejected, outside)
+        entry = self.rejected.setdefault(topo.label, {"unphysical": 0, "outside_support": 0,
+                                                      "drawn": 0})
+        entry["unphysical"] += rejected
+        entry["outside_support"] += outside
+        entry["drawn"] += n + rejected + outside
         xw = np.concatenate(got)
         x, which = xw[:, :-1], xw[:, -1].astype(np.int64)
         phi0 = rng.uniform(-np.pi, np.pi, size=len(x))
@@ -491,6 +516,7 @@ class WholeEventModel:
                              "names": c.names, "fraction": c.fraction,
                              "sum_weights": c.sum_weights, "n_train": c.n_train,
                              "templates": [t.to_dict() for t in c.templates],
+                             "support": c.support,
                              "dropped_templates": c.dropped_templates})
             (tmp / _MODEL_FILE).write_text(json.dumps(
                 {"format": 1, "sqrt_s": self.sqrt_s, "extras": self.extras,
@@ -526,7 +552,7 @@ class WholeEventModel:
                 Topology(tuple(c["others"]), int(c["partons"])),
                 [Template.from_dict(t) for t in c["templates"]], list(c["names"]),
                 float(c["fraction"]), float(c["sum_weights"]), int(c["n_train"]), um,
-                list(c.get("dropped_templates", []))))
+                list(c.get("dropped_templates", [])), c.get("support")))
         model = cls(cats, data["sqrt_s"], data["extras"])
         model.dropped = list(data.get("dropped", []))
         return model

@@ -382,9 +382,11 @@ class Topology:
             out = _rotate_z(out, np.asarray(phi0, dtype=np.float64))
         return out
 
-    def physical(self, coords: np.ndarray, masses: np.ndarray, sqrt_s: float) -> np.ndarray:
-        r"""Which coordinate rows are physical events: finite, above the pair's threshold,
-        with momentum fractions :math:`x_{1,2} \le 1` at the collision energy ``sqrt_s``.
+    def momentum_fractions(self, coords: np.ndarray, masses: np.ndarray, sqrt_s: float
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        r"""The incoming momentum fractions :math:`x_{1,2} = (E \pm p_z)/\sqrt{s}` of the
+        final states of ``coords`` (NaN where a coordinate row is not finite or below the
+        pair's threshold).
 
         Arguments:
             coords: ``(n, d)`` coordinates.
@@ -400,6 +402,19 @@ class Topology:
         if self.kind == "pair":
             safe[~ok, 0] = masses[~ok, 0] + masses[~ok, 1] + 1.0
         total = self.decode(safe, masses).sum(axis=1)
-        x1 = (total[:, 3] + total[:, 2]) / sqrt_s
-        x2 = (total[:, 3] - total[:, 2]) / sqrt_s
-        return ok & np.isfinite(x1) & np.isfinite(x2) & (x1 <= 1.0) & (x2 <= 1.0)
+        x1 = np.where(ok, (total[:, 3] + total[:, 2]) / sqrt_s, np.nan)
+        x2 = np.where(ok, (total[:, 3] - total[:, 2]) / sqrt_s, np.nan)
+        return x1, x2
+
+    def physical(self, coords: np.ndarray, masses: np.ndarray, sqrt_s: float) -> np.ndarray:
+        r"""Which coordinate rows are physical events: finite, above the pair's threshold,
+        with momentum fractions :math:`x_{1,2} \le 1` at the collision energy ``sqrt_s``.
+
+        Arguments:
+            coords: ``(n, d)`` coordinates.
+            masses: ``(k,)`` or ``(n, k)`` final-state masses, canonical order.
+            sqrt_s: Collision energy (GeV).
+        """
+        x1, x2 = self.momentum_fractions(coords, masses, sqrt_s)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(x1) & np.isfinite(x2) & (x1 <= 1.0) & (x2 <= 1.0)

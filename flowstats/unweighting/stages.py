@@ -476,8 +476,9 @@ def summarise(inputs: Inputs, parts: Split, fitted: Fitted, generated: Generated
 def report(summary: dict[str, Any], inputs: Inputs, parts: Split, fitted: Fitted,
            generated: Generated, settings: UnweightSettings) -> None:
     r"""Compares the generated events with the held-out test events (chi2 per feature and
-    pair, classifier two-sample test, the baselines; :mod:`.evaluate`), adds the results to
-    ``summary`` and writes the report directory (``summary.json``, plots; :mod:`.report`).
+    pair, classifier two-sample test, the baselines; :mod:`.evaluate`), states what the
+    generated sample is worth (its equivalent number of true events, :mod:`.worth`), adds the
+    results to ``summary`` and writes the report directory (``summary.json``, plots; :mod:`.report`).
 
     ``summary["timings"]`` gets ``evaluate_s`` (and its ``total_s`` the evaluation's time)
     before ``summary.json`` is written, ``report_s`` after.
@@ -496,6 +497,11 @@ def report(summary: dict[str, Any], inputs: Inputs, parts: Split, fitted: Fitted
     ev = evaluate(inputs.names, parts.x_test, parts.w_test, generated.x, generated.w,
                   parts.x_train, parts.w_train, discrete=[*inputs.discrete, *inputs.split_on],
                   bins=settings.report_bins, folds=settings.folds, seed=settings.seed)
+    from .worth import statistical_worth
+
+    worth = statistical_worth(inputs.names, generated.x, parts.x_test, parts.w_test,
+                              parts.x_train, parts.w_train,
+                              discrete=[*inputs.discrete, *inputs.split_on])
     timings = summary["timings"]
     timings["evaluate_s"] = time.perf_counter() - t0
     timings["total_s"] = timings.pop("total_s", 0.0) + timings["evaluate_s"]
@@ -510,6 +516,7 @@ def report(summary: dict[str, Any], inputs: Inputs, parts: Split, fitted: Fitted
         "baselines": {"drop_negatives": s["drop_negatives"], "hit_or_miss": s["hit_or_miss"]},
         "negative_density_bins": s["negative_density_bins"],
         "chi2_bins": settings.report_bins,
+        "worth": worth,
     })
     for key in ("timings", "provenance"):  # last in summary.json
         summary[key] = summary.pop(key)

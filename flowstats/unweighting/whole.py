@@ -361,8 +361,7 @@ def checks(summary: dict[str, Any], inputs: stages.Inputs, parts: stages.Split,
            ) -> None:
     r"""The whole-event checks of the report (:mod:`.checks`), added to ``summary``:
     ``observables`` (chi2 with the training statistics, trained and never-trained
-    observables), ``categories`` (weighted fractions), ``negative_regions`` and ``worth``
-    (the generated sample's equivalent number of events, :mod:`.worth`).
+    observables), ``categories`` (weighted fractions) and ``negative_regions``.
 
     Arguments:
         summary: The run's summary (updated).
@@ -390,16 +389,10 @@ def checks(summary: dict[str, Any], inputs: stages.Inputs, parts: stages.Split,
     summary["categories"] = compare_categories(
         labels, index[parts.test], parts.w_test, gen_index, generated.w, index[parts.train],
         parts.w_train, val_fraction=settings.val_fraction)
-    summary["generated"] = {"rejected_unphysical": dict(model.rejected)}
+    summary["generated"] = {"redrawn": dict(model.rejected)}
     coords = _coordinates(records.select(parts.train), inputs.w[parts.train], model)
     summary["negative_regions"] = negative_regions(
         model, coords, bins=settings.report_bins, unit=1.0)
-    try:
-        from .worth import statistical_worth
-    except ImportError:  # pragma: no cover - worth is part of the package
-        return
-    summary["worth"] = statistical_worth(names, generated.x, parts.x_test, parts.w_test,
-                                         parts.x_train, parts.w_train)
 
 
 def _category_index(records: Records, labels: Sequence[str]) -> np.ndarray:

@@ -79,8 +79,8 @@ z\,\sigma(\beta)\}` (a quadratic in :math:`\beta`; :math:`\max(\hat\beta, 0)` in
 negative :math:`\hat\beta`), mapped onto :math:`N_\mathrm{eq}` (open above when the lower end
 of :math:`\beta` is 0): ``*_interval`` with :math:`z = 1`, the one-sided ``*_lower_limit``
 with :math:`z` the normal quantile of ``confidence``. :math:`N_\mathrm{eq}` is a ratio, so its
-point value is biased upwards when :math:`\beta` is not well resolved; :math:`\hat\beta` is the
-unbiased figure to average or compare.
+point value (with :math:`\max(\hat\beta, 0)`) is biased upwards when :math:`\beta` is not well
+resolved; :math:`\hat\beta` is the unbiased figure to average or compare.
 
 **The training sample.** The weighted training events' own fractions have the summed variance
 :math:`\mathrm{tr}\,C_\mathrm{train}`; :math:`N_\mathrm{eq,train} = S_p /
@@ -134,12 +134,14 @@ from .compare import binning
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BINS", "bias2_error", "bias2_pull", "equivalent_events", "sample_worth"]
+__all__ = ["DEFAULT_BINS", "bias2_error", "bias2_pull", "equivalent_events", "statistical_worth"]
 
 #: bins per feature of the default binnings
 DEFAULT_BINS: tuple[int, ...] = (5, 10, 20, 40)
 #: an estimate of beta counts as resolved above this many null standard errors
 RESOLVED_Z = 2.0
+#: default limit on the stacked bins of a combined figure (its covariance is bins x bins)
+MAX_COMBINED_BINS = 2000
 
 
 @dataclass
@@ -245,7 +247,9 @@ def _figures(gen: _Fractions, ref: _Fractions, train: _Fractions | None, sel: np
     low, high = (_beta_bound(bias2, kappa, t2, 1.0, s) for s in (-1.0, 1.0))
     upper = _beta_bound(bias2, kappa, t2, z, 1.0)  # one-sided upper limit on beta
     k = saturation / (1.0 - saturation)
-    mse = bias2 + stat_gen  # of the generated fractions, at their size M
+    # MSE of the generated fractions at their size M (beta >= 0: a negative estimate counts
+    # as 0, as in the intervals, so that N_eq(M) stays within them, at most about M)
+    mse = max(bias2, 0.0) + stat_gen
 
     def n_eq(beta: float) -> float | None:
         return _none_if_unbounded(_ratio(s_ref, beta))
@@ -397,6 +401,7 @@ def equivalent_events(
     w_train: np.ndarray | None = None,
     confidence: float = 0.95,
     saturation: float = 0.9,
+    max_combined_bins: int = MAX_COMBINED_BINS,
 ) -> dict[str, Any]:
     r"""Equivalent number of true events of a generated sample, per binning and feature.
 
@@ -420,9 +425,11 @@ def equivalent_events(
     ``m_star`` (:math:`M^*`) and ``m_star_lower_limit``, and with training events
     ``n_eq_train`` and the ``amplification`` ratios :math:`N_\mathrm{eq} /
     N_\mathrm{eq,train}` (``amplification``, ``amplification_lower_limit``,
-    ``amplification_inf``, ``amplification_inf_lower_limit``). ``summary`` is the combined figure of the
-    binning (or pair grid) with the smallest lower limit on :math:`N_\mathrm{eq}(\infty)` (the
-    most conservative), plus the Kish :math:`N_\mathrm{eff}` of the training events.
+    ``amplification_inf``, ``amplification_inf_lower_limit``). ``summary`` is the combined
+    figure of the binning (or pair grid) with the smallest lower limit on
+    :math:`N_\mathrm{eq}(\infty)` (the most conservative; the single features' figures when
+    no combined one was made), labelled ``binning``, plus the Kish :math:`N_\mathrm{eff}` of
+    the training events (``n_eff_train``).
 
     Arguments:
         x_gen: (M, d) generated unit-weight events (1-D: one feature).
@@ -443,6 +450,10 @@ def equivalent_events(
         confidence: Confidence level of the one-sided lower limits.
         saturation: The fraction :math:`f` of :math:`N_\mathrm{eq}(\infty)` that defines
             :math:`M^*`.
+        max_combined_bins: A combined figure needs the covariance of all its bins (bins x
+            bins, and a joint histogram per pair of observables); above this many bins
+            (e.g. 5x5 cells of every pair of 17 features: 6664) each observable is estimated
+            alone, ``combined`` is None and ``note`` says why.
 
     Raises:
         BadInputError: empty or mis-shaped inputs, bad options.
@@ -467,6 +478,10 @@ def equivalent_events(
         if not isinstance(pair_bins, (int, np.integer)):
             raise BadInputError(f"pair_bins must be a whole number >= 2, got {pair_bins!r}")
         (pair_bins,) = _check_bins(pair_bins, "pair_bins")
+    if (isinstance(max_combined_bins, bool) or not isinstance(max_combined_bins, (int, np.integer))
+            or max_combined_bins < 1):
+        raise BadInputError(f"max_combined_bins must be a whole number >= 1, got "
+                            f"{max_combined_bins!r}")
     z = float(stats.norm.ppf(_check_fraction(confidence, "confidence")))
     saturation = _check_fraction(saturation, "saturation")
 
@@ -514,11 +529,24 @@ def equivalent_events(
                               else float(len(x_train))}
 
     def estimate(observables: list[_Observable], label: str) -> dict[str, Any]:
-        gen = _fractions(x_gen, None, observables)
-        ref = (_exact(observables, names, truth_cdf) if truth_cdf is not None
-               else _fractions(x_ref, w_ref, observables))
-        train = None if x_train is None else _fractions(x_train, w_train, observables)
+        def samples(obs: list[_Observable]) -> tuple[_Fractions, ...]:
+            return (_fractions(x_gen, None, obs),
+                    _exact(obs, names, truth_cdf) if truth_cdf is not None
+                    else _fractions(x_ref, w_ref, obs),
+                    None if x_train is None else _fractions(x_train, w_train, obs))
+
         entry: dict[str, Any] = {label: {}}
+        total = sum(o.size for o in observables)
+        if total > max_combined_bins:  # each observable alone: no combined figure
+            for o in observables:
+                entry[label][o.name] = _figures(*samples([o]), np.arange(o.size), 1, m, z,
+                                                saturation)
+            entry["combined"] = None
+            entry["note"] = (f"no combined figure: {total} bins in all, more than "
+                             f"max_combined_bins={max_combined_bins}")
+            log.info("%s: %s", label, entry["note"])
+            return entry
+        gen, ref, train = samples(observables)
         start = 0
         for o in observables:
             sel = np.arange(start, start + o.size)
@@ -542,6 +570,10 @@ def equivalent_events(
 
     candidates = [(f"binning {b}", e["combined"]) for b, e in result["binnings"].items()]
     candidates += [(f"pairs {g}", e["combined"]) for g, e in result.get("pairs", {}).items()]
+    candidates = [c for c in candidates if c[1] is not None]
+    if not candidates:  # too many bins for a combined figure: the single observables
+        candidates = [(f"binning {b} {name}", f) for b, e in result["binnings"].items()
+                      for name, f in e["features"].items()]
 
     def conservative(item: tuple[str, dict[str, Any]]) -> float:
         value = item[1]["n_eq_inf_lower_limit"]
@@ -558,16 +590,19 @@ def equivalent_events(
     return result
 
 
-def sample_worth(names: Sequence[str], x_gen: np.ndarray, x_test: np.ndarray,
-                 w_test: np.ndarray, x_train: np.ndarray, w_train: np.ndarray, *,
-                 discrete: Sequence[str] = (), bins: int | Sequence[int] = DEFAULT_BINS,
-                 pair_bins: int | None = 5, confidence: float = 0.95,
-                 saturation: float = 0.9) -> dict[str, Any]:
+def statistical_worth(names: Sequence[str], x_gen: np.ndarray, x_test: np.ndarray,
+                      w_test: np.ndarray, x_train: np.ndarray, w_train: np.ndarray, *,
+                      discrete: Sequence[str] = (), bins: int | Sequence[int] = DEFAULT_BINS,
+                      pair_bins: int | None = 5, confidence: float = 0.95,
+                      saturation: float = 0.9,
+                      max_combined_bins: int = MAX_COMBINED_BINS) -> dict[str, Any]:
     r"""The report's entry: worth of the generated events, measured on held-out test events.
 
     :func:`equivalent_events` with the weighted test events as reference, bins at quantiles of
     the training events (independent of both compared samples, as in :mod:`.evaluate`) and the
-    training events as the comparison for the amplification.
+    training events as the comparison for the amplification. Its ``summary`` is the figure to
+    quote: the generated sample is worth ``n_eq`` true events (at least ``n_eq_lower_limit``),
+    at most ``n_eq_inf`` however many are generated, reached to 90 % at ``m_star`` events.
 
     Arguments:
         names: Feature names (columns of the arrays).
@@ -576,15 +611,18 @@ def sample_worth(names: Sequence[str], x_gen: np.ndarray, x_test: np.ndarray,
         w_test: Their weights.
         x_train: (m, d) events the generator was trained on.
         w_train: Their weights.
-        discrete: Integer features (one bin per value).
+        discrete: Integer features (one bin per value; others get quantile bins, a value held
+            by several quantiles a bin of its own).
         bins: Bins per feature, one binning per entry.
         pair_bins: Bins per axis of the 2-D cells of every pair (None: no pairs).
         confidence: Confidence level of the lower limits.
         saturation: The fraction of :math:`N_\mathrm{eq}(\infty)` that defines :math:`M^*`.
+        max_combined_bins: See :func:`equivalent_events`.
 
     References:
         A. Butter et al., SciPost Phys. 10 (2021) 139, arXiv:2008.06545.
     """
     return equivalent_events(x_gen, x_test, w_test, names=names, bins=bins, discrete=discrete,
                              pair_bins=pair_bins, x_edges=x_train, x_train=x_train,
-                             w_train=w_train, confidence=confidence, saturation=saturation)
+                             w_train=w_train, confidence=confidence, saturation=saturation,
+                             max_combined_bins=max_combined_bins)
