@@ -69,6 +69,13 @@ def test_readme_unweight(workdir):
     assert conv["n_events"] == 10_000
     report = json.loads((workdir / "unweight_report" / "summary.json").read_text())
     assert set(report["features"]) == {"pt", "y", "m"}
+    assert "worth" in report
+    # whole events: ROOT and LHE outputs with the report's never-trained observables
+    events = json.loads(procs[-1].stdout)
+    assert events["n"] == 5000 and events["lhe"]["n_events"] == 5000
+    assert (workdir / "zjets_events.lhe.gz").is_file()
+    assert {k for k, v in events["observables"].items() if not v["trained"]} >= {
+        "lep1_eta", "dR_ll", "cos_theta_cs"}
 
 
 def test_readme_own_data_z_peak(workdir):

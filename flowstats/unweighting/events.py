@@ -326,9 +326,9 @@ class WholeEventModel:
                                        p4)
                 p4 = np.take_along_axis(p4, order[:, :, None], axis=1)
                 coords = topo.encode(p4)
-                total = p4.sum(axis=1)
-                fractions[0].append((total[:, 3] + total[:, 2]) / sqrt_s)
-                fractions[1].append((total[:, 3] - total[:, 2]) / sqrt_s)
+                p_sum = p4.sum(axis=1)
+                fractions[0].append((p_sum[:, 3] + p_sum[:, 2]) / sqrt_s)
+                fractions[1].append((p_sum[:, 3] - p_sum[:, 2]) / sqrt_s)
                 ev = [records.event[e][rows].astype(np.float64)[:, None] for e in extras]
                 xs.append(np.column_stack([coords, *ev]))
                 ws.append(w[rows])
