@@ -5,7 +5,9 @@ numbers and every particle's PDG id, status, mothers, colour lines, momentum, ma
 spin, as ``flowstats convert`` stores them). :class:`WholeEventModel`
 
 1. splits the events into **templates**: identical records up to momenta (process id, event
-   attributes such as FxFx's ``npNLO``, every particle's id, status, mothers, colours, spin),
+   attributes such as FxFx's ``npNLO``, every particle's id, status, mothers, colours, spin;
+   drawn in two steps, the flavour content with its weighted fraction, then its colour and
+   mother layout with its weighted fraction within the flavour content),
    and the templates into **categories** of final-state content (the non-parton particles'
    PDG ids, lepton generations merged, and the number of partons,
    :func:`~.phasespace.category_key`): e+e- and mu+mu- events share a category and its flows,
@@ -223,6 +225,42 @@ def _templates(records: Records) -> tuple[list[Template], np.ndarray]:
     return out, inverse
 
 
+def _template_fractions(templates: Sequence[Template], category_sum: float
+                        ) -> tuple[list[Template], list[dict[str, Any]]]:
+    """Sets each template's probability within its category, in two steps: the flavour
+    content (particle ids, process id, attributes) by its weighted fraction, then the colour
+    and mother layout within it by its weighted fraction, each clipped at zero. Returns the
+    templates that can be drawn and the dropped ones: whole flavour contents with a
+    non-positive sum of weights (their cross-section goes to the others), and layouts with a
+    non-positive sum within a positive flavour content (its cross-section stays with the
+    flavour's other layouts)."""
+    groups: dict[tuple, list[Template]] = {}
+    for tpl in templates:
+        key = (tuple(tpl.ints[:, 0]), tpl.process_id, tuple(sorted(tpl.attributes.items())))
+        groups.setdefault(key, []).append(tpl)
+    sums = {key: sum(t.sum_weights for t in group) for key, group in groups.items()}
+    norm = sum(v for v in sums.values() if v > 0)
+    kept, dropped = [], []
+    for key, group in groups.items():
+        if sums[key] <= 0:
+            dropped.append({"process_id": key[1], "pids": list(map(int, key[0])),
+                            "n": sum(t.n for t in group), "layouts": len(group),
+                            "sum_weights": sums[key], "what": "flavour content",
+                            "fraction_of_category": sums[key] / category_sum})
+            continue
+        positive = sum(t.sum_weights for t in group if t.sum_weights > 0)
+        for tpl in group:
+            if tpl.sum_weights > 0:
+                tpl.fraction = sums[key] / norm * tpl.sum_weights / positive
+                kept.append(tpl)
+            else:
+                dropped.append({"process_id": key[1], "pids": list(map(int, key[0])),
+                                "n": tpl.n, "layouts": 1, "sum_weights": tpl.sum_weights,
+                                "what": "colour layout",
+                                "fraction_of_category": tpl.sum_weights / category_sum})
+    return kept, dropped
+
+
 def _final_momenta(records: Records, template: Template, rows: np.ndarray) -> np.ndarray:
     """(n, k, 4) final-state four-vectors of ``rows`` (all of ``template``), canonical order."""
     idx = template.final
@@ -336,19 +374,8 @@ class WholeEventModel:
             names = topo.names + extras
             x1, x2 = np.concatenate(fractions[0]), np.concatenate(fractions[1])
             support = [float(x1.min()), float(x1.max()), float(x2.min()), float(x2.max())]
-            cat_templates, dropped_t = [], []
-            for t in members_t:
-                tpl = templates[t]
-                if tpl.sum_weights > 0:
-                    cat_templates.append(tpl)
-                else:
-                    dropped_t.append({"process_id": tpl.process_id, "n": tpl.n,
-                                      "pids": tpl.ints[:, 0].tolist(),
-                                      "sum_weights": tpl.sum_weights,
-                                      "fraction_of_category": tpl.sum_weights / sw})
-            norm = sum(t.sum_weights for t in cat_templates)
-            for tpl in cat_templates:
-                tpl.fraction = tpl.sum_weights / norm
+            cat_templates, dropped_t = _template_fractions([templates[t] for t in members_t],
+                                                           sw)
             positive = topo.positive + [e for e in extras
                                         if np.all(x[:, names.index(e)] > 0)]
             log.info("category %s: %d events, fraction %.4f, %d templates, coordinates %s",
@@ -488,7 +515,8 @@ class WholeEventModel:
             "categories": [{
                 "category": c.label, "fraction": c.fraction, "sum_weights": c.sum_weights,
                 "n_train": c.n_train, "coordinates": c.names, "parametrisation": c.topology.kind,
-                "n_templates": len(c.templates), "dropped_templates": c.dropped_templates,
+                "n_templates": len(c.templates),
+                "n_dropped_templates": len(c.dropped_templates),
             } for c in self.categories],
             "dropped_categories": self.dropped,
         }

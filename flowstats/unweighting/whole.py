@@ -213,11 +213,13 @@ def fit(inputs: stages.Inputs, parts: stages.Split, settings: UnweightSettings, 
         fitted.notes.append(f"category {d['category']} dropped ({d['n_train']} training events, "
                             f"weighted fraction {d['fraction']:.4f}): too few events or a "
                             "non-positive cross-section; the other categories are scaled up")
-    n_t = sum(len(c.dropped_templates) for c in model.categories)
-    if n_t:
-        fitted.notes.append(f"{n_t} record templates (flavour and colour layouts) have a "
-                            "non-positive sum of weights: they are never generated; their "
-                            "categories' cross-sections are kept (negative_regions)")
+    dropped = [d for c in model.categories for d in c.dropped_templates]
+    flavours = [d for d in dropped if d["what"] == "flavour content"]
+    if dropped:
+        fitted.notes.append(
+            f"{len(flavours)} flavour contents and {len(dropped) - len(flavours)} colour "
+            "layouts have a non-positive sum of weights: they are never generated (their "
+            "categories' cross-sections are kept; negative_regions lists them)")
     return fitted
 
 
