@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import logging
 import shutil
 
@@ -361,3 +362,22 @@ def test_init_from_a_dict(tmp_path):
     with pytest.raises(BadInputError, match=r"missing \['idwtup'\], unknown \['idwtp'\]"):
         write_lhe(tmp_path / "x.lhe", events, init={**init, "idwtp": 3} | {"idwtup": None}
                   if False else {k: v for k, v in init.items() if k != "idwtup"} | {"idwtp": 3})
+
+
+def test_cli_converts_root_back_to_lhe_with_a_cut(fxfx, tmp_path, capsys):
+    from flowstats.cli import main
+
+    root = fxfx["tmp"] / "zjets.root"
+    out = tmp_path / "sel.lhe.gz"
+    assert main(["convert", str(root), "-o", str(out), "--cut", "n_partons >= 1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with uproot.open(root) as f:
+        n_sel = int(np.sum(f["events"]["n_partons"].array(library="np") >= 1))
+    assert summary["n_events"] == n_sel == pylhe.LHEFile.count_events(out)
+    first = next(iter(pylhe.LHEFile.fromfile(out).events))
+    assert first.attributes["npNLO"].strip() in ("0", "1")
+    # the LHE output needs a converted ROOT input and no --features
+    code = main(["convert", str(root), "-o", str(tmp_path / "x.lhe"), "--features", "m_ll"])
+    err = capsys.readouterr().err
+    assert code == 2 and "writing LHE takes one ROOT file" in err
+    assert not (tmp_path / "x.lhe").exists()

@@ -15,10 +15,27 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
+def _root_to_lhe(path: str, output: str, tree: str, cut: str | None, force: bool) -> dict:
+    """A converted ROOT file (whole LHE records) back to a Les Houches file."""
+    from ..io.lhe_writing import read_lhe_blocks, write_lhe
+    from ..io.reading import _get_tree, _open_root
+
+    blocks = read_lhe_blocks(path)
+    with _open_root(Path(path)) as f:
+        t = _get_tree(f, tree, path)
+        keep = [k for k in t.keys() if k.startswith(("lhe_", "attr_")) or k in (
+            "nup", "weight", "process_id", "scale", "aqed", "aqcd", *blocks["weight_ids"])]
+        batches = t.iterate(keep, cut=cut, step_size=100_000, library="ak")
+        out = write_lhe(output, batches, init=blocks["init"], header=blocks["header"],
+                        version=blocks["version"], weight_ids=blocks["weight_ids"],
+                        force=force)
+    return {"input": path, **out}
+
+
 @click.command("convert")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="The ROOT file to write.")
+              help="The ROOT file to write (or .lhe/.lhe.gz: ROOT back to LHE).")
 @click.option("--tree", default="events", show_default=True, help="Name of the output TTree.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @format_option
@@ -37,7 +54,9 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
             features: tuple[str, ...], weight: str | None, cut: str | None, nonfinite: str,
             batch_size: int, fmt: str) -> None:
     r"""Convert INPUT.lhe[.gz] to a ROOT TTree (weights, particles, lepton-pair and jet
-    observables), or copy flat branches of ROOT files (--features) into one TTree.
+    observables, the whole event record), copy flat branches of ROOT files (--features) into
+    one TTree, or (-o OUT.lhe[.gz]) write a converted ROOT file back as a Les Houches file
+    (--cut selects events).
 
     Prints a JSON summary (numbers of events, negative weights, sums of weights) on stdout.
     """
@@ -48,6 +67,13 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
 
     check_output(output, force)
     names = _split(features)
+    if is_lhe(Path(output)):
+        if len(inputs) != 1 or is_lhe(Path(inputs[0])) or names or weight is not None:
+            raise BadInputError("writing LHE takes one ROOT file written by 'flowstats "
+                                "convert' (or 'flowstats unweight' of whole events), without "
+                                "--features or --weight")
+        echo_json(_root_to_lhe(inputs[0], output, in_tree, cut, force))
+        return
     if not names:
         if len(inputs) != 1 or not is_lhe(Path(inputs[0])):
             raise BadInputError("give one .lhe/.lhe.gz input, or --features to copy branches of "
