@@ -111,7 +111,7 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
 
 
 OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
-           "iterations", "max_flow_events", "n_mass", "space", "signal_fraction")
+           "iterations", "max_flow_events", "n_mass", "space", "signal_fraction", "whiten")
 
 
 def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -174,7 +174,11 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             score; in latent space every event is first mapped to the sideband flow's base
             space at its own m, where the background is N(0, 1) at every m, so that no cut
             on the score sculpts the m spectrum; LaCATHODE, arXiv:2210.14924),
-            ``max_flow_events``
+            ``whiten`` (latent space, default True: the SR events' latent points are
+            shifted and rotated to zero mean and unit covariance of the SR sample, which
+            removes the first two moments of the sideband flow's interpolation misfit; a
+            classifier on ~1e5 SR events otherwise learns them and keeps more SR than
+            sideband background), ``max_flow_events``
             (at most this many events, drawn at random, train each flow; 250000).
             Unless ``flow`` sets them, features within [0, 1] get a logit map and positive
             features a log map in the flow.
@@ -201,6 +205,8 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
         raise BadInputError(f"k={options['k']!r}: cross-scoring needs at least 2 folds")
     if float(options.get("oversample", 4.0)) <= 0:
         raise BadInputError(f"oversample={options['oversample']!r} must be positive")
+    if not isinstance(options.get("whiten", True), bool):
+        raise BadInputError(f"whiten={options['whiten']!r} must be true or false")
     if options.get("space", "latent") not in SPACES:
         raise BadInputError(f"space={options['space']!r}: use one of {', '.join(SPACES)}")
     x, m, names, regions, codes, options["flow"] = _prepare(

@@ -57,14 +57,18 @@ def _split(values: tuple[str, ...]) -> list[str]:
               show_default=True,
               help="Where the flow methods score: the sideband flow's latent space at each "
                    "event's m (no sculpting of m; LaCATHODE) or the features themselves.")
+@click.option("--whiten/--no-whiten", default=True, show_default=True,
+              help="In latent space, shift and rotate the SR events' latent points to zero "
+                   "mean and unit covariance (removes the sideband flow's interpolation misfit "
+                   "of the first two moments, which sculpts large samples).")
 @flow_options(default_kind=None)
 @format_option
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ...], method: str,
           sr: str, sideband_width: float | None, output: str, model_dir: str | None, seed: int,
           device: str, classifier: str | None, epochs: int | None, folds: int,
-          oversample: float, min_sr: int, space: str, kind: str | None, base: str | None,
-          nu: float | None, fmt: str, force: bool) -> None:
+          oversample: float, min_sr: int, space: str, whiten: bool, kind: str | None,
+          base: str | None, nu: float | None, fmt: str, force: bool) -> None:
     r"""Score every event of INPUTS with a resonant anomaly-detection method."""
     from .. import _utils
     from ..anomaly import parse_window
@@ -91,6 +95,7 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
     options: dict = {"k": folds, "oversample": oversample}
     if method != "cwola":
         options["space"] = space
+        options["whiten"] = whiten
     if classifier is not None:
         options["classifier"] = classifier
     if epochs is not None:
