@@ -20,7 +20,8 @@ Usage::
 
     python benchmarks/bench_methods.py                      # 1M, n_signal 300 and 1000, 3 seeds
     python benchmarks/bench_methods.py --seeds 0 --n-signal 1000 --kinds nsf,maf,realnvp
-    python benchmarks/bench_methods.py --kinds cnf --max-flow-events 20000 --epochs 5
+    python benchmarks/bench_methods.py --kinds cnf --trace hutchinson --max-flow-events 100000 \
+        --epochs 10 --methods cathode,bootstrap,density       # the cnf rows of the note
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def main() -> None:
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--base", default="normal", help="base of every flow: normal or studentt")
+    p.add_argument("--trace", default="exact", help="log-determinant of the cnf when training: "
+                   "exact or hutchinson (densities are always evaluated exactly)")
     p.add_argument("--classifier", default="hgb", help="classifier of cathode/bootstrap")
     p.add_argument("--epochs", type=int, default=None, help="flow epochs (default: library's)")
     p.add_argument("--max-flow-events", type=int, default=None,
@@ -118,7 +121,7 @@ def main() -> None:
     rows = []
     start = time.perf_counter()
     print(f"dijet {args.n_background} background, SR {SR}, classifier {args.classifier}, "
-          f"base {args.base}, {args.threads} thread(s)", flush=True)
+          f"base {args.base}, cnf trace {args.trace}, {args.threads} thread(s)", flush=True)
     print("| n_signal | kind | method | seed | BPD | flow s | AUC | max SIC | ratio | SIC@0.2 | "
           "ratio@0.2 | method s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -127,6 +130,8 @@ def main() -> None:
             for kind in args.kinds.split(","):
                 options: dict = {"flow": {"kind": kind, "base": args.base},
                                  "classifier": args.classifier}
+                if kind == "cnf":
+                    options["flow"]["trace"] = args.trace
                 if args.epochs:
                     options["fit"] = {"epochs": args.epochs}
                 if args.max_flow_events:

@@ -39,3 +39,17 @@ def _torch_threads():
         return
     # one thread: small flows train faster single-threaded, and tests do not oversubscribe
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _native_threads():
+    """One OpenMP/BLAS thread per test process when pytest-xdist runs one process per core:
+    scikit-learn's boosted trees (the classifiers, the reports' two-sample test) otherwise start
+    one OpenMP thread per core in every worker, and the workers then fight for the cores."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield

@@ -56,6 +56,9 @@ def test_readme_bumphunt(workdir):
     summary = json.loads((workdir / "hunt" / "summary.json").read_text())
     assert {tuple(r["sr"]) for r in summary["windows"]} == {(2900.0, 3300.0), (3300.0, 3700.0)}
     assert {r["efficiency"] for r in summary["windows"]} == {1.0, 0.2, 0.05}
+    # --classifier and --kind reach the score options, recorded with the configuration
+    used = summary["provenance"]["config"]["score_options"]
+    assert used["classifier"] == "hgb" and used["flow"]["kind"] == "maf"
     closure = summary["closure"]
     assert closure["n_tests"] == 4 and closure["verdict"] in ("pass", "sculpts")
     assert (workdir / "hunt" / "plots" / "closure_w01.png").exists()

