@@ -517,3 +517,14 @@ def test_mixture_training_learns_the_signal_density_and_fraction():
         fixed.fit(x, background_log_prob=log_b, signal_fraction=1.5, epochs=1)
     with pytest.raises(BadInputError, match="background_log_prob has 3 entries"):
         fixed.fit(x, background_log_prob=log_b[:3], epochs=1)
+
+
+@pytest.mark.parametrize("kind, warned", [("nsf", True), ("maf", False)])
+def test_spline_domain_warning_only_for_spline_flows(kind, warned, caplog):
+    # heavy tails (|z| up to ~20 after standardising) stretch an nsf's spline domain; a maf
+    # has no spline domain, so it must not warn about one
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.standard_cauchy(2000), rng.normal(size=2000)], axis=1)
+    with caplog.at_level(logging.WARNING, logger="flowstats.flows.flow"):
+        Flow(["a", "b"], kind=kind, hidden=(8,), transforms=1).fit(x, epochs=1)
+    assert any("spline domain" in r.getMessage() for r in caplog.records) is warned

@@ -353,7 +353,7 @@ class Flow:
         if o["kind"] == "nsf" and zmax > self.bound:
             log.warning("standardised data reach |z| = %.1f beyond the spline domain [-%g, %g]"
                         "; the flow is the identity there", zmax, self.bound, self.bound)
-        if self.bound > 10 and o["spline_bound"] is None:
+        if o["kind"] == "nsf" and self.bound > 10 and o["spline_bound"] is None:
             log.warning("tails of %r stretch the spline domain to |z| < %g (max |z| %.1f), "
                         "coarsening the splines in the core; consider another map for it "
                         "(positive=, bounds= or none)", worst, self.bound, zmax)
