@@ -88,6 +88,11 @@ def base_options(base: str | None, nu: float | None) -> dict[str, Any]:
     return {**({"base": base} if base else {}), **({"nu": nu} if nu is not None else {})}
 
 
+def chosen_flow(kind: str | None, base: str | None, nu: float | None) -> dict[str, Any]:
+    r"""The ``kind``/``base``/``nu`` flow options given on the command line (empty if none)."""
+    return {**({"kind": kind} if kind else {}), **base_options(base, nu)}
+
+
 def echo_json(data: Any) -> None:
     r"""Prints ``data`` as indented JSON on stdout (numpy scalars and arrays allowed)."""
     from .._utils import _json_default

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import base_options, echo_json, flow_options
+from . import chosen_flow, echo_json, flow_options
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -99,7 +99,7 @@ def bumphunt(inputs: tuple[str, ...], tree, mass, features, label, cut, method, 
         score_options["fit"] = {**(score_options.get("fit") or {}), "epochs": epochs}
     if classifier is not None:
         score_options["classifier"] = classifier
-    arch = {**({"kind": kind} if kind else {}), **base_options(base, nu)}
+    arch = chosen_flow(kind, base, nu)
     if arch:
         score_options["flow"] = {**(score_options.get("flow") or {}), **arch}
     overrides = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import base_options, echo_json, flow_options, format_option
+from . import chosen_flow, echo_json, flow_options, format_option
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
         if epochs < 1:
             raise BadInputError(f"--epochs {epochs} must be at least 1")
         options["fit"] = {"epochs": epochs}
-    arch = {**({"kind": kind} if kind else {}), **base_options(base, nu)}
+    arch = chosen_flow(kind, base, nu)
     if arch:
         options["flow"] = arch
     result = run_score(x, m, method=method, sr=window, sideband_width=sideband_width,

@@ -350,13 +350,15 @@ class Flow:
                             for a in (x, x + self.pre.discrete)]).amax(0)
         zmax, worst = float(zabs.max()), self.features[int(zabs.argmax())]
         self.bound = o["spline_bound"] or max(5.0, math.ceil(11 * zmax) / 10)
-        if o["kind"] == "nsf" and zmax > self.bound:
-            log.warning("standardised data reach |z| = %.1f beyond the spline domain [-%g, %g]"
-                        "; the flow is the identity there", zmax, self.bound, self.bound)
-        if o["kind"] == "nsf" and self.bound > 10 and o["spline_bound"] is None:
-            log.warning("tails of %r stretch the spline domain to |z| < %g (max |z| %.1f), "
-                        "coarsening the splines in the core; consider another map for it "
-                        "(positive=, bounds= or none)", worst, self.bound, zmax)
+        if o["kind"] == "nsf":  # only splines have a domain
+            if zmax > self.bound:
+                log.warning("standardised data reach |z| = %.1f beyond the spline domain "
+                            "[-%g, %g]; the flow is the identity there", zmax, self.bound,
+                            self.bound)
+            if self.bound > 10 and o["spline_bound"] is None:
+                log.warning("tails of %r stretch the spline domain to |z| < %g (max |z| %.1f), "
+                            "coarsening the splines in the core; consider another map for it "
+                            "(positive=, bounds= or none)", worst, self.bound, zmax)
         self._build()
 
         def split(idx: np.ndarray, salt: int) -> training.Split:
