@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._binning import apply_bins, weighted_bin_edges
 from .._utils import atomic_path, progress
 from ..exceptions import BadInputError, IncompatibleModelError
 
@@ -61,6 +62,13 @@ class HGBEnsemble:
         n_threads: OpenMP threads per fit. 1 by default: on a shared 2-core machine two
             threads made a 50k-event fit 20x slower (1.6 s -> 30 s, OpenMP spin-waiting);
             raise it on a dedicated many-core node.
+
+    The features are binned here, not by scikit-learn: each feature's 255 bins have equal
+    shares of the balanced training weight (:func:`weighted_bin_edges`), and the members see
+    bin numbers. scikit-learn >= 1.6 finds weighted bin edges with one weighted percentile
+    (a sort) per edge and feature: 7x the whole fit's time for 40k weighted events (0.86 s
+    against 0.12 s unweighted), most of a small CATHODE window's time. The trees split on
+    the same kind of quantile edges as scikit-learn's own.
     """
 
     kind = "hgb"
@@ -76,6 +84,9 @@ class HGBEnsemble:
                             l2_regularization=float(l2_regularization),
                             n_threads=int(n_threads))
         self.members: list[Any] = []
+        #: per feature, the upper bin edges the members' inputs are binned with (None: the
+        #: members take raw features, as ensembles saved before the binning did)
+        self.edges: list[np.ndarray] | None = None
 
     def fit(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> HGBEnsemble:
         r"""Trains the members on ``x`` (n, d) with labels ``y`` in {0, 1}."""
@@ -84,6 +95,8 @@ class HGBEnsemble:
 
         o = self.options
         w = _balanced(y, weights)
+        self.edges = weighted_bin_edges(x, w, seed=o["seed"])
+        xb = self._binned(x)
         self.members = []
         for i in progress(range(o["n_models"]), desc="hgb"):
             clf = HistGradientBoostingClassifier(
@@ -92,7 +105,7 @@ class HGBEnsemble:
                 l2_regularization=o["l2_regularization"], early_stopping=True,
                 validation_fraction=0.2, n_iter_no_change=10, random_state=o["seed"] + i)
             with threadpool_limits(limits=o["n_threads"], user_api="openmp"):
-                clf.fit(x, y, sample_weight=w)
+                clf.fit(xb, y, sample_weight=w)
             log.debug("hgb member %d: %d iterations", i, clf.n_iter_)
             self.members.append(clf)
         return self
@@ -102,13 +115,24 @@ class HGBEnsemble:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=self.options["n_threads"], user_api="openmp"):
-            return np.mean([m.decision_function(x) for m in self.members], axis=0)
+            xb = self._binned(x)
+            return np.mean([m.decision_function(xb) for m in self.members], axis=0)
+
+    def _binned(self, x: np.ndarray) -> np.ndarray:
+        r"""Bin numbers of ``x`` (n, d) by :attr:`edges` (raw ``x`` when there are none)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.edges is None:
+            return x
+        if x.ndim != 2 or x.shape[1] != len(self.edges):
+            raise BadInputError(f"hgb classifier: {x.shape[-1]} features given, trained on "
+                                f"{len(self.edges)}")
+        return apply_bins(self.edges, x)
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "hgb.pkl", force=True) as tmp:
-            tmp.write_bytes(pickle.dumps(self.members))
+            tmp.write_bytes(pickle.dumps({"members": self.members, "edges": self.edges}))
         (directory / "classifier.json").write_text(json.dumps({"kind": self.kind, **self.options}))
 
     @classmethod
@@ -118,7 +142,11 @@ class HGBEnsemble:
         options = json.loads((directory / "classifier.json").read_text())
         options.pop("kind")
         new = cls(**options)
-        new.members = pickle.loads((directory / "hgb.pkl").read_bytes())
+        saved = pickle.loads((directory / "hgb.pkl").read_bytes())
+        if isinstance(saved, dict):
+            new.members, new.edges = saved["members"], saved["edges"]
+        else:  # saved before the binning: members on raw features
+            new.members = saved
         return new
 
 

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .._binning import apply_bins, weighted_bin_edges
+
 log = logging.getLogger(__name__)
 
 __all__ = ["TwoSampleResult", "classifier_two_sample_test", "weighted_auc"]
@@ -111,6 +113,8 @@ def classifier_two_sample_test(x_reference: np.ndarray, w_reference: np.ndarray 
     y = np.concatenate([np.zeros(len(x0), int), np.ones(len(x1), int)])
     w = np.concatenate([w0, w1])
     w = w / np.abs(w).mean()
+    # binned once for every fold (flowstats._binning: scikit-learn's weighted binning is slow)
+    x = apply_bins(weighted_bin_edges(x, w, seed=seed), x)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     aucs = []
     with threadpool_limits(limits=threads, user_api="openmp"):
