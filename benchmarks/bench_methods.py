@@ -104,6 +104,8 @@ def main() -> None:
     p.add_argument("--trace", default="exact", help="log-determinant of the cnf when training: "
                    "exact or hutchinson (densities are always evaluated exactly)")
     p.add_argument("--classifier", default="hgb", help="classifier of cathode/bootstrap")
+    p.add_argument("--activation", default=None,
+                   help="activation of the flows' networks (default: the library's, silu)")
     p.add_argument("--epochs", type=int, default=None, help="flow epochs (default: library's)")
     p.add_argument("--max-flow-events", type=int, default=None,
                    help="events per flow (default: the library's 250000)")
@@ -121,7 +123,8 @@ def main() -> None:
     rows = []
     start = time.perf_counter()
     print(f"dijet {args.n_background} background, SR {SR}, classifier {args.classifier}, "
-          f"base {args.base}, cnf trace {args.trace}, {args.threads} thread(s)", flush=True)
+          f"base {args.base}, cnf trace {args.trace}, activation {args.activation or 'default'}, "
+          f"{args.threads} thread(s)", flush=True)
     print("| n_signal | kind | method | seed | BPD | flow s | AUC | max SIC | ratio | SIC@0.2 | "
           "ratio@0.2 | method s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -132,6 +135,8 @@ def main() -> None:
                                  "classifier": args.classifier}
                 if kind == "cnf":
                     options["flow"]["trace"] = args.trace
+                if args.activation:
+                    options["flow"]["activation"] = args.activation
                 if args.epochs:
                     options["fit"] = {"epochs": args.epochs}
                 if args.max_flow_events:

@@ -478,6 +478,35 @@ def test_flow_architecture_errors():
         Flow(["a"], kind="realnvp")
     with pytest.raises(BadInputError, match="unknown trace"):
         Flow(["a", "b"], kind="cnf", trace="skilling")
+    with pytest.raises(BadInputError, match="unknown activation 'swish'"):
+        Flow(["a", "b"], activation="swish")
+
+
+def test_activation_is_built_recorded_and_reloaded(tmp_path):
+    # the networks' activation is an option: zuko's ReLU by default, SiLU when asked (the
+    # sideband flows' default, flowstats.anomaly.background.DEFAULT_FLOW), kept on reload
+    import torch
+
+    def activations(flow):
+        return {type(m) for m in flow.module.modules()} & {torch.nn.ReLU, torch.nn.SiLU}
+
+    rng = np.random.default_rng(8)
+    c = rng.uniform(0, 1, 2000)
+    x = np.stack([rng.normal(c, 1.0), rng.normal(-c, 1.0)], 1)
+    found = {}
+    for activation in (None, "silu"):
+        flow = Flow(["a", "b"], ["c"], kind="maf", seed=1, hidden=(8,), transforms=1,
+                    activation=activation)
+        flow.fit(x, context=c[:, None], epochs=1, batch_size=256, device="cpu",
+                 progress=False)
+        found[activation] = activations(flow)
+        flow.save(tmp_path / str(activation))
+        again = load(tmp_path / str(activation))
+        assert again.options["activation"] == activation and activations(again) == found[
+            activation]
+        assert np.array_equal(again.log_prob(x[:50], c[:50, None]),
+                              flow.log_prob(x[:50], c[:50, None]))
+    assert found == {None: {torch.nn.ReLU}, "silu": {torch.nn.SiLU}}
 
 
 def test_cli_flow_choices_match_the_library():

@@ -37,7 +37,8 @@ def _clone(template: Flow, seed: int) -> Flow:
                 transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
                 bounds=o["bounds"], positive=o["positive"], discrete=o["discrete"], seed=seed,
                 spline_bound=o["spline_bound"], base=o.get("base", "normal"),
-                nu=o.get("nu", 1.0), trace=o.get("trace", "exact"))
+                nu=o.get("nu", 1.0), trace=o.get("trace", "exact"),
+                activation=o.get("activation"))
 
 
 class Ensemble:

@@ -68,6 +68,8 @@ class Flow:
         base: The base distribution, ``"normal"`` or ``"studentt"`` (``nu`` degrees of freedom).
         nu: Degrees of freedom of the Student-t base (1: Cauchy, J. Tan's choice).
         trace: Log-determinant of the ``"cnf"``: ``"exact"`` or ``"hutchinson"``.
+        activation: Activation of the transforms' networks (``"relu"``, ``"elu"``, ``"silu"``,
+            ``"gelu"``, ``"tanh"``; None: zuko's, ReLU or the cnf's ELU); see :mod:`.models`.
 
     Example:
         >>> flow = Flow(["pt", "y"], positive=["pt"])
@@ -97,6 +99,7 @@ class Flow:
         base: str = "normal",
         nu: float = 1.0,
         trace: str = "exact",
+        activation: str | None = None,
     ) -> None:
         self.features = _names(features, "x")
         self.context = _names(context, "c")
@@ -105,7 +108,8 @@ class Flow:
         clash = sorted(set(self.features) & set(self.context))
         if clash:
             raise BadInputError(f"{clash} are both features and context")
-        kind = check_architecture(kind, len(self.features), base=base, nu=nu, trace=trace)
+        kind = check_architecture(kind, len(self.features), base=base, nu=nu, trace=trace,
+                                  activation=activation)
         self.options: dict[str, Any] = {
             "kind": kind, "transforms": int(transforms), "hidden": [int(h) for h in hidden],
             "bins": int(bins), "spline_bound": None if spline_bound is None
@@ -113,6 +117,7 @@ class Flow:
             "bounds": {str(k): [float(v) for v in b] for k, b in (bounds or {}).items()},
             "positive": [str(p) for p in positive], "discrete": [str(p) for p in discrete],
             "base": str(base), "nu": float(nu), "trace": str(trace),
+            "activation": None if activation is None else str(activation),
         }
         self.seed = int(seed)
         if self.seed < 0:
@@ -152,7 +157,8 @@ class Flow:
         self.module = build_flow(o["kind"], len(self.features), len(self.context),
                                  transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
                                  bound=self.bound or 5.0, seed=self.seed, base=o["base"],
-                                 nu=o["nu"], trace=o["trace"])
+                                 nu=o["nu"], trace=o["trace"],
+                                 activation=o.get("activation"))
         self.module.to(self.device)
 
     def to(self, device: str) -> Flow:
@@ -607,7 +613,7 @@ class Flow:
                    bounds=o["bounds"], positive=o["positive"], discrete=o["discrete"],
                    seed=config["seed"], spline_bound=o["spline_bound"],
                    base=o.get("base", "normal"), nu=o.get("nu", 1.0),
-                   trace=o.get("trace", "exact"))
+                   trace=o.get("trace", "exact"), activation=o.get("activation"))
         flow.pre = Preprocessing.from_dict(config["preprocessing"])
         cp = config.get("context_preprocessing")
         flow.cpre = None if cp is None else Preprocessing.from_dict(cp)
