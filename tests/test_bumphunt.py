@@ -317,16 +317,25 @@ def test_negative_weights_where_the_binned_sum_is_positive(sample, tmp_path):
 
 
 def test_large_signal_regions_warn_about_measured_sculpting(caplog):
+    # only piecewise-linear (ReLU) sideband flows were measured to sculpt large SRs; the
+    # default SiLU flows were not (README "Sculpting")
     import flowstats.bumphunt.core as core
 
     m = np.random.default_rng(0).uniform(3000, 4000, 100_000)  # 40,000 in [3300, 3700)
+    relu = {"flow": {"activation": "relu"}}
     with caplog.at_level("WARNING"):
-        core._warn_large_sr({"method": "cathode", "closure": False}, [(3300.0, 3700.0)], m)
+        core._warn_large_sr({"method": "cathode", "closure": False, "score_options": relu},
+                            [(3300.0, 3700.0)], m)
     assert "holds 40" in caplog.text and "run with --closure" in caplog.text
-    caplog.clear()
-    with caplog.at_level("WARNING"):
-        core._warn_large_sr({"method": "cathode"}, [(3300.0, 3310.0)], m)  # ~1,000 events
-    assert caplog.text == ""
+    for config, windows in (
+            ({"method": "cathode", "score_options": relu}, [(3300.0, 3310.0)]),  # ~1,000
+            ({"method": "cathode"}, [(3300.0, 3700.0)]),  # the default SiLU flow
+            ({"method": "cathode", "score_options": {"flow": {"kind": "maf"}}},
+             [(3300.0, 3700.0)])):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            core._warn_large_sr(config, windows, m)
+        assert caplog.text == "", config
 
 
 def test_template_background_finds_the_injected_signal(tmp_path, capsys):
