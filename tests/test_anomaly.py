@@ -378,3 +378,27 @@ def test_decorrelating_premap_is_a_normalised_bijection():
         d.save(tmp)
         again = ConditionalDensity.load(tmp)
     assert np.array_equal(again.log_prob(x[:100], m[:100]), d.log_prob(x[:100], m[:100]))
+
+
+def test_a_saved_flow_of_another_default_architecture_is_retrained(tmp_path, monkeypatch,
+                                                                   caplog):
+    # the flow fingerprint holds the resolved architecture: after a change of the default
+    # (ReLU -> SiLU networks) a model_dir's old flow is retrained, not silently reused
+    from flowstats.anomaly import background
+    from flowstats.flows import load
+
+    x, m = _arrays(dijet.generate(12_000, 0, seed=4))
+    opts = {"flow": {"transforms": 1, "hidden": (8,)}, "fit": {"epochs": 1}}
+    monkeypatch.setattr(background, "DEFAULT_FLOW",
+                        {**background.DEFAULT_FLOW, "activation": "relu"})
+    score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
+    assert load(tmp_path / "background" / "flow").options["activation"] == "relu"
+    with caplog.at_level("INFO", logger="flowstats.anomaly.methods"):
+        score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
+    assert "reusing the background flow" in caplog.text
+    monkeypatch.undo()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="flowstats.anomaly.methods"):
+        score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
+    assert "retraining" in caplog.text
+    assert load(tmp_path / "background" / "flow").options["activation"] == "silu"

@@ -99,7 +99,12 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
         keep = np.sort(np.random.default_rng(seed + 5).choice(len(x), int(max_flow_events),
                                                               replace=False))
         x, m = x[keep], m[keep]
-    key = _fingerprint(x, m, names=names, seed=seed, flow=flow, fit=fit)
+    # the resolved architecture: a flow saved under another default (e.g. ReLU networks) is
+    # retrained, not reused
+    from . import background
+
+    key = _fingerprint(x, m, names=names, seed=seed, flow={**background.DEFAULT_FLOW,
+                                                           **(flow or {})}, fit=fit)
     where = None if model_dir is None else Path(model_dir) / what
     if where is not None and (where / "fingerprint").exists():
         if (where / "fingerprint").read_text().strip() == key:
