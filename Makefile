@@ -8,7 +8,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo-output
-# the suite runs on every core (pytest-xdist): about 6.5 minutes on 2 cores (379 s measured)
+# the suite runs on every core (pytest-xdist): about 6 minutes on 2 cores (344 s measured)
 PYTEST_ARGS ?= -n auto
 
 .PHONY: venv install install-test demo test lint bench clean
