@@ -24,7 +24,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_FIT", "DEFAULT_FLOW", "ConditionalDensity", "sample_mass"]
+__all__ = ["DEFAULT_FIT", "DEFAULT_FLOW", "ConditionalDensity", "resolved_flow", "sample_mass"]
 
 #: default flow architecture (small: 4 features, trained on up to ~1e6 events on a CPU). The
 #: networks are smooth (SiLU): the flow is evaluated in the SR, at masses it never saw, and a
@@ -37,6 +37,11 @@ DEFAULT_FLOW: dict[str, Any] = {"kind": "nsf", "transforms": 4, "hidden": (64, 6
 #: default training settings
 DEFAULT_FIT: dict[str, Any] = {"epochs": 20, "batch_size": 2048, "lr": 2e-3, "patience": 5,
                                "val_fraction": 0.2}
+
+
+def resolved_flow(flow: dict[str, Any] | None) -> dict[str, Any]:
+    r"""The sideband-flow options ``flow`` completed by :data:`DEFAULT_FLOW`."""
+    return {**DEFAULT_FLOW, **(flow or {})}
 
 
 class ConditionalDensity:
@@ -52,7 +57,7 @@ class ConditionalDensity:
                  decorrelate: bool = False):
         self.names = list(names)
         self.seed = int(seed)
-        self.flow_options = {**DEFAULT_FLOW, **(flow or {})}
+        self.flow_options = resolved_flow(flow)
         self.decorrelate = bool(decorrelate)
         self.m_mean = 0.0
         self.m_std = 1.0

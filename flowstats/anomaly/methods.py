@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from .background import DEFAULT_FIT, ConditionalDensity, sample_mass
+from .background import DEFAULT_FIT, ConditionalDensity, resolved_flow, sample_mass
 from .classifiers import cross_score
 from .regions import SIDEBAND, SIGNAL_REGION
 
@@ -101,10 +101,7 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
         x, m = x[keep], m[keep]
     # the resolved architecture: a flow saved under another default (e.g. ReLU networks) is
     # retrained, not reused
-    from . import background
-
-    key = _fingerprint(x, m, names=names, seed=seed, flow={**background.DEFAULT_FLOW,
-                                                           **(flow or {})}, fit=fit)
+    key = _fingerprint(x, m, names=names, seed=seed, flow=resolved_flow(flow), fit=fit)
     where = None if model_dir is None else Path(model_dir) / what
     if where is not None and (where / "fingerprint").exists():
         if (where / "fingerprint").read_text().strip() == key:
@@ -566,7 +563,6 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
     """
     from ..exceptions import BadInputError
     from ..flows import Flow
-    from .background import DEFAULT_FLOW
 
     learn = signal_fraction == "learn"
     if not learn and not (isinstance(signal_fraction, (int, float))
@@ -583,10 +579,10 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
     if space == "latent":
         feats, latent_info = _latent(bkg, x, m, codes, whiten)
         log_b = _log_normal(feats)
-        options = {**DEFAULT_FLOW, **_latent_flow(flow)}
+        options = resolved_flow(_latent_flow(flow))
     else:
         feats, log_b = x, bkg.log_prob(x, m)
-        options = {**DEFAULT_FLOW, **_flow_only(flow)}
+        options = resolved_flow(_flow_only(flow))
     score = np.empty(len(x))
     template = f_t = None
     if space == "latent":  # the background template: standard-normal draws

@@ -171,12 +171,11 @@ LARGE_SR = 20_000
 
 def _warn_large_sr(config: dict[str, Any], windows: list[tuple[float, float]],
                    m: np.ndarray) -> None:
-    from ..anomaly.background import DEFAULT_FLOW
+    from ..anomaly.background import resolved_flow
+    from ..flows.models import network_activation
 
-    flow = {**DEFAULT_FLOW, **((config.get("score_options") or {}).get("flow") or {})}
-    # None: zuko's own activation, ReLU for every kind but the cnf (ELU)
-    piecewise = flow.get("activation") == "relu" or (flow.get("activation") is None
-                                                      and flow.get("kind") != "cnf")
+    flow = resolved_flow((config.get("score_options") or {}).get("flow"))
+    piecewise = network_activation(flow["kind"], flow.get("activation")) == "relu"
     n_sr = max(int(((m >= lo) & (m < hi)).sum()) for lo, hi in windows)
     if n_sr > LARGE_SR and config["method"] != "density" and piecewise:
         log.warning("a signal region holds %d events: at this size the %s selection with a "

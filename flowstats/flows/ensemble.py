@@ -32,13 +32,7 @@ __all__ = ["Ensemble"]
 
 
 def _clone(template: Flow, seed: int) -> Flow:
-    o = template.options
-    return Flow(template.features, template.context, kind=o["kind"],
-                transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
-                bounds=o["bounds"], positive=o["positive"], discrete=o["discrete"], seed=seed,
-                spline_bound=o["spline_bound"], base=o.get("base", "normal"),
-                nu=o.get("nu", 1.0), trace=o.get("trace", "exact"),
-                activation=o.get("activation"))
+    return Flow.from_options(template.features, template.context, template.options, seed=seed)
 
 
 class Ensemble:

@@ -605,15 +605,17 @@ class Flow:
             raise IncompatibleModelError(f"cannot load {str(directory)!r}: {first}") from None
 
     @classmethod
+    def from_options(cls, features: Sequence[str], context: Sequence[str],
+                     options: Mapping[str, Any], *, seed: int) -> Flow:
+        r"""An untrained flow with the architecture :attr:`options` of another (saved or live)
+        one; options that older saved models lack take their defaults."""
+        return cls(features, context, seed=seed, **options)
+
+    @classmethod
     def _from_config(cls, config: Mapping[str, Any], state: Mapping[str, Any],
                      device: str = "cpu") -> Flow:
-        o = config["options"]
-        flow = cls(config["features"], config["context"], kind=o["kind"],
-                   transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
-                   bounds=o["bounds"], positive=o["positive"], discrete=o["discrete"],
-                   seed=config["seed"], spline_bound=o["spline_bound"],
-                   base=o.get("base", "normal"), nu=o.get("nu", 1.0),
-                   trace=o.get("trace", "exact"), activation=o.get("activation"))
+        flow = cls.from_options(config["features"], config["context"], config["options"],
+                                seed=config["seed"])
         flow.pre = Preprocessing.from_dict(config["preprocessing"])
         cp = config.get("context_preprocessing")
         flow.cpre = None if cp is None else Preprocessing.from_dict(cp)

@@ -53,7 +53,7 @@ import zuko
 from ..exceptions import BadInputError
 
 __all__ = ["ACTIVATIONS", "BASES", "CNF_ATOL", "CNF_RTOL", "KINDS", "TRACES", "build_flow",
-           "check_architecture"]
+           "check_architecture", "network_activation"]
 
 KINDS = ("nsf", "maf", "realnvp", "cnf")
 BASES = ("normal", "studentt")
@@ -67,6 +67,14 @@ CNF_RTOL = 1e-3
 def _studentt(nu: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor
               ) -> torch.distributions.Distribution:
     return torch.distributions.Independent(torch.distributions.StudentT(nu, loc, scale), 1)
+
+
+def network_activation(kind: str, activation: str | None) -> str:
+    r"""The activation a flow of ``kind`` is built with: ``activation``, or for None zuko's own
+    (ReLU, ELU for the cnf)."""
+    if activation is not None:
+        return activation
+    return "elu" if str(kind).lower() == "cnf" else "relu"
 
 
 def check_architecture(kind: str, features: int, *, base: str = "normal", nu: float = 1.0,
