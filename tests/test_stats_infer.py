@@ -123,6 +123,21 @@ def test_upper_limit_solves_cls_at_level(small):
     assert float(ref_exp[2]) == pytest.approx(0.05, abs=2e-5)
 
 
+def test_upper_limit_far_below_the_background():
+    # a 40 sigma deficit (e.g. a window whose sideband fit overshoots next to a resonance's
+    # peak): CLb = Phi(-t) at t ~ 100 is far below a float's range; CLs is a ratio of two
+    # underflowing probabilities, computed in logs, and the limit is still found
+    b = 10_000.0
+    spec = M.counting_workspace(1.0, b, b - 40 * np.sqrt(b), poi_bounds=(0.0, 1000.0))
+    _, model, data = M.load_model(spec)
+    calc = infer.AsymptoticCLs(model, data)
+    clsb, clb, cls = calc.pvalues(300.0)
+    assert clb == 0.0 and clsb == 0.0 and 0 < cls < 0.05
+    ul = infer.upper_limit(model, data, calculator=calc)
+    assert 0 < ul.obs < ul.exp[2]
+    assert calc.cls_obs(ul.obs) == pytest.approx(0.05, abs=2e-5)
+
+
 def test_upper_limit_outside_bounds_raises():
     spec = M.build_workspace([5], [5.0], [0.5], poi_bounds=(0.0, 2.0))
     _, model, data = M.load_model(spec)

@@ -150,6 +150,52 @@ class HGBEnsemble:
         return new
 
 
+def _batched_mlp(d: int, hidden: list[int], seeds: list[int]) -> Any:
+    r"""``len(seeds)`` independent MLPs (ReLU, one logit) evaluated as one batched network.
+
+    Network i is initialised exactly as ``MLPEnsemble._net`` is under ``torch.manual_seed``
+    of ``seeds[i]``; :meth:`state_of` gives its weights as that network's state dict.
+    """
+    import torch
+    import torch.nn as nn
+
+    class BatchedMLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            sizes = [d, *hidden, 1]
+            inits = []
+            for s in seeds:
+                torch.manual_seed(s)
+                layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+                inits.append(layers)
+            self.weights = nn.ParameterList(
+                [nn.Parameter(torch.stack([net[li].weight.detach().T for net in inits]))
+                 for li in range(len(sizes) - 1)])
+            self.biases = nn.ParameterList(
+                [nn.Parameter(torch.stack([net[li].bias.detach()[None] for net in inits]))
+                 for li in range(len(sizes) - 1)])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            # x: (networks, batch, d) -> logits (networks, batch)
+            h = x
+            last = len(self.weights) - 1
+            for li, (wgt, bias) in enumerate(zip(self.weights, self.biases)):
+                h = torch.baddbmm(bias, h, wgt)
+                if li < last:
+                    h = torch.relu(h)
+            return h.squeeze(-1)
+
+        def state_of(self, i: int) -> dict[str, Any]:
+            # the keys of nn.Sequential(Linear, ReLU, ..., Linear)
+            out = {}
+            for li, (wgt, bias) in enumerate(zip(self.weights, self.biases)):
+                out[f"{2 * li}.weight"] = wgt[i].detach().T.cpu().clone()
+                out[f"{2 * li}.bias"] = bias[i, 0].detach().cpu().clone()
+            return out
+
+    return BatchedMLP()
+
+
 class MLPEnsemble:
     r"""Small torch MLPs; each averages its ``best_epochs`` epochs of lowest validation loss.
 
@@ -159,8 +205,11 @@ class MLPEnsemble:
         hidden: Hidden layer sizes.
         epochs: Training epochs per network.
         best_epochs: Number of lowest-validation-loss epochs whose predictions are averaged.
-        batch_size, lr, weight_decay: Adam settings.
+        batch_size, lr, weight_decay: Adam settings (``batch_size`` events of one network's
+            own training events per step).
         device: torch device string.
+
+    :func:`cross_score` trains the ensembles of its k folds together (:meth:`cross_fit`).
     """
 
     kind = "mlp"
@@ -189,47 +238,102 @@ class MLPEnsemble:
 
     def fit(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> MLPEnsemble:
         r"""Trains the networks on ``x`` (n, d) with labels ``y`` in {0, 1}."""
+        return self.cross_fit(x, y, np.full(len(x), -1), [self], weights)[0]
+
+    @staticmethod
+    def cross_fit(x: np.ndarray, y: np.ndarray, fold: np.ndarray, ensembles: list[MLPEnsemble],
+                  weights: np.ndarray | None = None) -> list[MLPEnsemble]:
+        r"""Trains ``ensembles[j]`` on the events whose fold is not j, all networks of all
+        ensembles at once (k-fold training in one pass).
+
+        One network per member and ensemble, all stacked as one batched network
+        (:func:`_batched_mlp`): every optimiser step takes a mini-batch of each network's own
+        training events, so the k folds' networks cost one sequence of steps instead of k.
+        With k = 5 on one CPU core (1M-event CATHODE task, benchmarks/bench_classifiers.py)
+        that is 1.4x faster than the same networks trained one after another, and 2.2x
+        faster than the fold-by-fold loop it replaced. Each network draws 20 % of its training events
+        for validation, keeps its ``best_epochs`` states of lowest validation loss, and
+        standardises its inputs by its ensemble's training events, as when trained alone.
+
+        Arguments:
+            x, y, weights: All training events (n, d), labels in {0, 1}, weights or None.
+            fold: (n,) fold number of every event (ensemble j skips fold j; -1 is in no fold).
+            ensembles: Untrained ensembles with equal options except their seeds.
+        """
         import torch
 
-        o = self.options
-        self.mean, self.std = x.mean(axis=0), x.std(axis=0) + 1e-12
-        xs = ((x - self.mean) / self.std).astype(np.float32)
-        w = _balanced(y, weights).astype(np.float32)
-        self.states = []
-        for i in range(o["n_models"]):
-            gen = torch.Generator().manual_seed(o["seed"] + i)
-            rng = np.random.default_rng(o["seed"] + i)
-            perm = rng.permutation(len(x))
-            n_val = max(1, len(x) // 5)
-            val, tr = perm[:n_val], perm[n_val:]
-            torch.manual_seed(o["seed"] + i)
-            net = self._net(x.shape[1]).to(self.device)
-            opt = torch.optim.Adam(net.parameters(), lr=o["lr"], weight_decay=o["weight_decay"])
-            lossf = torch.nn.BCEWithLogitsLoss(reduction="none")
-            xt = torch.from_numpy(xs[tr]).to(self.device)
-            yt = torch.from_numpy(y[tr].astype(np.float32)).to(self.device)
-            wt = torch.from_numpy(w[tr]).to(self.device)
-            xv = torch.from_numpy(xs[val]).to(self.device)
-            yv = torch.from_numpy(y[val].astype(np.float32)).to(self.device)
-            wv = torch.from_numpy(w[val]).to(self.device)
-            history: list[tuple[float, dict[str, Any]]] = []
-            for _ in progress(range(o["epochs"]), desc=f"mlp {i}"):
-                net.train()
-                order = torch.randperm(len(tr), generator=gen).to(self.device)
-                for start in range(0, len(tr), o["batch_size"]):
-                    b = order[start:start + o["batch_size"]]
-                    loss = (lossf(net(xt[b]).squeeze(-1), yt[b]) * wt[b]).mean()
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                net.eval()
-                with torch.no_grad():
-                    vl = float((lossf(net(xv).squeeze(-1), yv) * wv).sum() / wv.sum())
-                state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-                history.append((vl, state))
-            history.sort(key=lambda t: t[0])
-            self.states.append([s for _, s in history[:o["best_epochs"]]])
-        return self
+        o = ensembles[0].options
+        device = ensembles[0].device
+        for e in ensembles[1:]:
+            if {kk: v for kk, v in e.options.items() if kk != "seed"} != {
+                    kk: v for kk, v in o.items() if kk != "seed"}:
+                raise ValueError("cross_fit: the ensembles' options differ")
+        n, d = x.shape
+        fold = np.asarray(fold)
+        # per event and ensemble, the weight that balances the classes of its training events
+        w = np.zeros((len(ensembles), n), dtype=np.float32)
+        train_idx, val_idx, seeds, means, stds, nets_w = [], [], [], [], [], []
+        for j, ens in enumerate(ensembles):
+            own = np.flatnonzero(fold != j)
+            w[j, own] = _balanced(y[own], None if weights is None else weights[own])
+            mean, std = x[own].mean(axis=0), x[own].std(axis=0) + 1e-12
+            ens.mean, ens.std = mean, std
+            for i in range(o["n_models"]):
+                member_seed = ens.options["seed"] + i
+                perm = own[np.random.default_rng(member_seed).permutation(len(own))]
+                cut = max(1, len(own) // 5)
+                val_idx.append(np.sort(perm[:cut]))
+                train_idx.append(torch.from_numpy(np.sort(perm[cut:])))
+                seeds.append(member_seed)
+                nets_w.append(j)
+                means.append(mean)
+                stds.append(std)
+        n_nets = len(seeds)
+        # the networks' event lists are cut to the shortest so that they stack (the few
+        # training events cut differ from epoch to epoch)
+        n_tr = min(len(t) for t in train_idx)
+        n_val = min(len(v) for v in val_idx)
+        val_idx = torch.from_numpy(np.stack([v[:n_val] for v in val_idx])).to(device)
+        nets = _batched_mlp(d, o["hidden"], seeds).to(device)
+        # one fused kernel for the update of all networks (12 % of a step on a CPU)
+        opt = torch.optim.Adam(nets.parameters(), lr=o["lr"], weight_decay=o["weight_decay"],
+                               fused=True)
+        gens = [torch.Generator().manual_seed(s) for s in seeds]
+        xt = torch.from_numpy(x.astype(np.float32)).to(device)
+        shift = torch.from_numpy(np.stack(means).astype(np.float32))[:, None].to(device)
+        scale = torch.from_numpy(np.stack(stds).astype(np.float32))[:, None].to(device)
+        yt = torch.from_numpy(y.astype(np.float32)).to(device)
+        wt = torch.from_numpy(w[nets_w]).to(device)  # (networks, n)
+        rows = torch.arange(n_nets, device=device)[:, None]
+        lossf = torch.nn.functional.binary_cross_entropy_with_logits
+        history: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in range(n_nets)]
+        for _ in progress(range(o["epochs"]), desc="mlp"):
+            nets.train()
+            order = torch.stack([t[torch.randperm(len(t), generator=g)[:n_tr]]
+                                 for t, g in zip(train_idx, gens)]).to(device)
+            for start in range(0, n_tr, o["batch_size"]):
+                b = order[:, start:start + o["batch_size"]]
+                out = nets((xt[b] - shift) / scale)
+                loss = (lossf(out, yt[b], reduction="none") * wt[rows, b]).mean(dim=1).sum()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            nets.eval()
+            with torch.no_grad():
+                vsum = torch.zeros(n_nets, device=device)
+                for start in range(0, n_val, 16384):
+                    b = val_idx[:, start:start + 16384]
+                    out = nets((xt[b] - shift) / scale)
+                    vsum += (lossf(out, yt[b], reduction="none") * wt[rows, b]).sum(dim=1)
+                vloss = (vsum / wt[rows, val_idx].sum(dim=1)).cpu().numpy()
+            for i in range(n_nets):
+                history[i].append((float(vloss[i]), nets.state_of(i)))
+        for j, ens in enumerate(ensembles):
+            ens.states = []
+            for i in range(o["n_models"]):
+                h = sorted(history[j * o["n_models"] + i], key=lambda t: t[0])
+                ens.states.append([s for _, s in h[:o["best_epochs"]]])
+        return ensembles
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         r"""Logit of the probability averaged over members and best epochs."""
@@ -324,10 +428,15 @@ def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndar
         The logit score of every row of ``x_score``.
     """
     out = np.empty(len(x_score))
+    models = [make_classifier(kind, seed=seed + 1000 * j, **options) for j in range(k)]
+    if isinstance(models[0], MLPEnsemble):
+        # the k folds' networks train together, as one batched network
+        MLPEnsemble.cross_fit(x, y, fold, models, weights)
     for j in range(k):
         train = fold != j
-        clf = make_classifier(kind, seed=seed + 1000 * j, **options)
-        clf.fit(x[train], y[train], None if weights is None else weights[train])
+        clf = models[j]
+        if not isinstance(clf, MLPEnsemble):
+            clf.fit(x[train], y[train], None if weights is None else weights[train])
         sel = fold_score == j
         if sel.any():
             out[sel] = clf.decision(x_score[sel])

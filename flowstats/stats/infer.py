@@ -347,13 +347,18 @@ class AsymptoticCLs:
         mu = self._check(mu)
         sq = float(np.sqrt(self._q(mu, "obs")))
         sq_a = self.sqrt_qmu_asimov(mu)
+        if not sq_a > 0:
+            # mu = 0, or a signal below the Asimov fit's resolution: s + b is b, CLs = 1
+            p = float(stats.norm.sf(sq))
+            return p, p, 1.0
         if self.test_stat == "q" or sq <= sq_a:
             t = sq - sq_a
         else:
             t = (sq**2 - sq_a**2) / (2 * sq_a)
-        clsb = float(stats.norm.cdf(-(t + sq_a)))
-        clb = float(stats.norm.cdf(-t))
-        return clsb, clb, clsb / clb
+        # in logs: far above the background (t > 38) CLb underflows to 0 in a plain cdf
+        log_clsb = float(stats.norm.logcdf(-(t + sq_a)))
+        log_clb = float(stats.norm.logcdf(-t))
+        return float(np.exp(log_clsb)), float(np.exp(log_clb)), float(np.exp(log_clsb - log_clb))
 
     def cls(self, mu: float) -> tuple[float, list[float]]:
         r"""``(observed CLs, [expected CLs at -2..+2 sigma])`` at ``mu``."""
