@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo-output
 # the suite runs on every core (pytest-xdist): about 6 minutes on 2 cores (344 s measured)
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?= -n auto --dist worksteal
 
 .PHONY: venv install install-test demo test lint bench clean
 

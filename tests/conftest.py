@@ -53,3 +53,19 @@ def _native_threads():
 
     with threadpool_limits(limits=1):
         yield
+
+
+#: the test modules holding the longest tests (20-60 s each on 2 cores: the README
+#: walkthroughs, the pooled sculpting checks, the bump hunts) run first, so that no pytest-xdist
+#: worker waits for one of them at the end of the suite (with `--dist worksteal`, as
+#: `make test` runs it, an idle worker takes pending tests from the other)
+_LONG_FIRST = ("test_readme.py", "test_anomaly.py", "test_bumphunt.py", "test_demo.py",
+               "test_flows_nlo.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.path.name
+        return _LONG_FIRST.index(name) if name in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a module is kept
