@@ -355,7 +355,7 @@ class AsymptoticCLs:
             t = sq - sq_a
         else:
             t = (sq**2 - sq_a**2) / (2 * sq_a)
-        # in logs: far above the background (t > 38) CLb underflows to 0 in a plain cdf
+        # in logs: for t > 38 (e.g. a deficit of tens of sigma) CLb underflows to 0 in a cdf
         log_clsb = float(stats.norm.logcdf(-(t + sq_a)))
         log_clb = float(stats.norm.logcdf(-t))
         return float(np.exp(log_clsb)), float(np.exp(log_clb)), float(np.exp(log_clsb - log_clb))
