@@ -46,6 +46,13 @@ def _data(n_background: int, n_signal: int, seed: int):
     return d, x, d["mjj"]
 
 
+def sr_background(n: int, sr_fraction: float, seed: int) -> np.ndarray:
+    r"""The features of ``n`` true background events of the SR: the first in an independent
+    background-only sample of ``1.2 n / sr_fraction`` events with seed ``seed``."""
+    _, x, m = _data(int(1.2 * n / sr_fraction), 0, seed)
+    return x[(m >= SR[0]) & (m < SR[1])][:n]
+
+
 def worker(args: argparse.Namespace) -> None:
     import torch
 
@@ -69,10 +76,7 @@ def worker(args: argparse.Namespace) -> None:
         from flowstats.anomaly.classifiers import cross_score
 
         sr_all = (m >= SR[0]) & (m < SR[1])
-        n_template = 4 * int(sr_all.sum())
-        b = dijet.generate(int(1.2 * n_template / sr_all.mean()), 0, seed=args.seed + 500)
-        bx = np.stack([b[f] for f in dijet.FEATURES], axis=1)
-        template = bx[(b["mjj"] >= SR[0]) & (b["mjj"] < SR[1])][:n_template]
+        template = sr_background(4 * int(sr_all.sum()), sr_all.mean(), args.seed + 500)
         rng = np.random.default_rng(args.seed + 21)
         fold = rng.integers(0, 5, sr_all.sum())
         xt = np.concatenate([x[sr_all], template])

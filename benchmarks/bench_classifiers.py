@@ -24,8 +24,6 @@ import time
 
 import numpy as np
 
-SR = (3300.0, 3700.0)
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,20 +37,16 @@ def main() -> None:
     args = p.parse_args()
 
     import torch
+    from bench_anomaly import SR, _data, sr_background  # its neighbour in benchmarks/
 
     from flowstats.anomaly.classifiers import MLPEnsemble, cross_score
     from flowstats.anomaly.metrics import evaluate
-    from flowstats.datasets import dijet
 
     torch.set_num_threads(args.threads)
-    d = dijet.generate(args.n_background, args.n_signal, seed=args.seed)
-    x = np.stack([d[f] for f in dijet.FEATURES], axis=1)
-    sr = (d["mjj"] >= SR[0]) & (d["mjj"] < SR[1])
+    d, x, m = _data(args.n_background, args.n_signal, args.seed)
+    sr = (m >= SR[0]) & (m < SR[1])
     x_sr, label, llr = x[sr], d["label"][sr].astype(bool), d["llr"][sr]
-    n_template = int(args.oversample * len(x_sr))
-    b = dijet.generate(int(1.2 * n_template / sr.mean()), 0, seed=args.seed + 500)
-    bx = np.stack([b[f] for f in dijet.FEATURES], axis=1)
-    template = bx[(b["mjj"] >= SR[0]) & (b["mjj"] < SR[1])][:n_template]
+    template = sr_background(int(args.oversample * len(x_sr)), sr.mean(), args.seed + 500)
     rng = np.random.default_rng(args.seed)
     xt = np.concatenate([x_sr, template])
     yt = np.r_[np.ones(len(x_sr)), np.zeros(len(template))].astype(np.int64)

@@ -123,16 +123,21 @@ def test_batched_mlp_networks_match_their_saved_states():
     from flowstats.anomaly.classifiers import MLPEnsemble, _batched_mlp
 
     torch.set_num_threads(1)
-    nets = _batched_mlp(3, [8, 8], [5, 6, 7])
+    template = MLPEnsemble(hidden=(8, 8))
+    seeded = []
+    for seed in (5, 6, 7):
+        torch.manual_seed(seed)
+        seeded.append(template._net(3))
+    nets = _batched_mlp(seeded)
     x = torch.randn(3, 50, 3)
     out = nets(x)
-    single = MLPEnsemble(hidden=(8, 8))._net(3)
+    single = template._net(3)
     for i in range(3):
         single.load_state_dict(nets.state_of(i))
         torch.testing.assert_close(single(x[i]).squeeze(-1), out[i])
-    # network i starts as an MLPEnsemble network seeded with seeds[i]
+    # network i starts as the MLPEnsemble network it was stacked from (seed 6 for i = 1)
     torch.manual_seed(6)
-    fresh = MLPEnsemble(hidden=(8, 8))._net(3)
+    fresh = template._net(3)
     torch.testing.assert_close(fresh(x[1]).squeeze(-1), out[1])
 
 

@@ -110,6 +110,17 @@ class HGBEnsemble:
             self.members.append(clf)
         return self
 
+    @staticmethod
+    def cross_fit(x: np.ndarray, y: np.ndarray, fold: np.ndarray,
+                  ensembles: list[HGBEnsemble],
+                  weights: np.ndarray | None = None) -> list[HGBEnsemble]:
+        r"""Trains ``ensembles[j]`` on the events whose fold is not j, one after another (as
+        :meth:`MLPEnsemble.cross_fit`, which trains them together)."""
+        for j, ens in enumerate(ensembles):
+            train = fold != j
+            ens.fit(x[train], y[train], None if weights is None else weights[train])
+        return ensembles
+
     def decision(self, x: np.ndarray) -> np.ndarray:
         r"""Mean logit over the members (higher = more like class 1)."""
         from threadpoolctl import threadpool_limits
@@ -150,30 +161,24 @@ class HGBEnsemble:
         return new
 
 
-def _batched_mlp(d: int, hidden: list[int], seeds: list[int]) -> Any:
-    r"""``len(seeds)`` independent MLPs (ReLU, one logit) evaluated as one batched network.
-
-    Network i is initialised exactly as ``MLPEnsemble._net`` is under ``torch.manual_seed``
-    of ``seeds[i]``; :meth:`state_of` gives its weights as that network's state dict.
-    """
+def _batched_mlp(nets: list[Any]) -> Any:
+    r"""The MLPs ``nets`` (each built by ``MLPEnsemble._net``: Linear layers with ReLU between
+    them, one logit) stacked as one batched network with their current weights;
+    :meth:`state_of` gives network i's weights back as its own state dict."""
     import torch
     import torch.nn as nn
+
+    linear = [i for i, layer in enumerate(nets[0]) if isinstance(layer, nn.Linear)]
 
     class BatchedMLP(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            sizes = [d, *hidden, 1]
-            inits = []
-            for s in seeds:
-                torch.manual_seed(s)
-                layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
-                inits.append(layers)
             self.weights = nn.ParameterList(
-                [nn.Parameter(torch.stack([net[li].weight.detach().T for net in inits]))
-                 for li in range(len(sizes) - 1)])
+                [nn.Parameter(torch.stack([net[i].weight.detach().T for net in nets]))
+                 for i in linear])
             self.biases = nn.ParameterList(
-                [nn.Parameter(torch.stack([net[li].bias.detach()[None] for net in inits]))
-                 for li in range(len(sizes) - 1)])
+                [nn.Parameter(torch.stack([net[i].bias.detach()[None] for net in nets]))
+                 for i in linear])
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             # x: (networks, batch, d) -> logits (networks, batch)
@@ -185,12 +190,11 @@ def _batched_mlp(d: int, hidden: list[int], seeds: list[int]) -> Any:
                     h = torch.relu(h)
             return h.squeeze(-1)
 
-        def state_of(self, i: int) -> dict[str, Any]:
-            # the keys of nn.Sequential(Linear, ReLU, ..., Linear)
+        def state_of(self, k: int) -> dict[str, Any]:
             out = {}
-            for li, (wgt, bias) in enumerate(zip(self.weights, self.biases)):
-                out[f"{2 * li}.weight"] = wgt[i].detach().T.cpu().clone()
-                out[f"{2 * li}.bias"] = bias[i, 0].detach().cpu().clone()
+            for i, wgt, bias in zip(linear, self.weights, self.biases):
+                out[f"{i}.weight"] = wgt[k].detach().T.cpu().clone()
+                out[f"{i}.bias"] = bias[k, 0].detach().cpu().clone()
             return out
 
     return BatchedMLP()
@@ -251,9 +255,10 @@ class MLPEnsemble:
         training events, so the k folds' networks cost one sequence of steps instead of k.
         With k = 5 on one CPU core (1M-event CATHODE task, benchmarks/bench_classifiers.py)
         that is 1.4x faster than the same networks trained one after another, and 2.2x
-        faster than the fold-by-fold loop it replaced. Each network draws 20 % of its training events
-        for validation, keeps its ``best_epochs`` states of lowest validation loss, and
-        standardises its inputs by its ensemble's training events, as when trained alone.
+        faster than the fold-by-fold loop it replaced. Each network draws 20 % of its
+        training events for validation, keeps its ``best_epochs`` states of lowest validation
+        loss, and standardises its inputs by its ensemble's training events, as when trained
+        alone.
 
         Arguments:
             x, y, weights: All training events (n, d), labels in {0, 1}, weights or None.
@@ -264,20 +269,17 @@ class MLPEnsemble:
 
         o = ensembles[0].options
         device = ensembles[0].device
-        for e in ensembles[1:]:
-            if {kk: v for kk, v in e.options.items() if kk != "seed"} != {
-                    kk: v for kk, v in o.items() if kk != "seed"}:
-                raise ValueError("cross_fit: the ensembles' options differ")
+        if any({**e.options, "seed": 0} != {**o, "seed": 0} for e in ensembles):
+            raise ValueError("cross_fit: the ensembles' options differ")
         n, d = x.shape
         fold = np.asarray(fold)
-        # per event and ensemble, the weight that balances the classes of its training events
+        # per ensemble and event, the weight that balances the classes of its training events
         w = np.zeros((len(ensembles), n), dtype=np.float32)
-        train_idx, val_idx, seeds, means, stds, nets_w = [], [], [], [], [], []
+        train_idx, val_idx, seeds, ensemble_of = [], [], [], []
         for j, ens in enumerate(ensembles):
             own = np.flatnonzero(fold != j)
             w[j, own] = _balanced(y[own], None if weights is None else weights[own])
-            mean, std = x[own].mean(axis=0), x[own].std(axis=0) + 1e-12
-            ens.mean, ens.std = mean, std
+            ens.mean, ens.std = x[own].mean(axis=0), x[own].std(axis=0) + 1e-12
             for i in range(o["n_models"]):
                 member_seed = ens.options["seed"] + i
                 perm = own[np.random.default_rng(member_seed).permutation(len(own))]
@@ -285,46 +287,54 @@ class MLPEnsemble:
                 val_idx.append(np.sort(perm[:cut]))
                 train_idx.append(torch.from_numpy(np.sort(perm[cut:])))
                 seeds.append(member_seed)
-                nets_w.append(j)
-                means.append(mean)
-                stds.append(std)
+                ensemble_of.append(j)
         n_nets = len(seeds)
         # the networks' event lists are cut to the shortest so that they stack (the few
         # training events cut differ from epoch to epoch)
         n_tr = min(len(t) for t in train_idx)
         n_val = min(len(v) for v in val_idx)
         val_idx = torch.from_numpy(np.stack([v[:n_val] for v in val_idx])).to(device)
-        nets = _batched_mlp(d, o["hidden"], seeds).to(device)
+        initial = []
+        for s in seeds:
+            torch.manual_seed(s)
+            initial.append(ensembles[0]._net(d))
+        nets = _batched_mlp(initial).to(device)
         # one fused kernel for the update of all networks (12 % of a step on a CPU)
         opt = torch.optim.Adam(nets.parameters(), lr=o["lr"], weight_decay=o["weight_decay"],
                                fused=True)
         gens = [torch.Generator().manual_seed(s) for s in seeds]
+
+        def per_network(values: list[np.ndarray]) -> torch.Tensor:
+            # one row per network from one row per ensemble
+            return torch.from_numpy(np.stack(values)[ensemble_of].astype(np.float32)).to(device)
+
         xt = torch.from_numpy(x.astype(np.float32)).to(device)
-        shift = torch.from_numpy(np.stack(means).astype(np.float32))[:, None].to(device)
-        scale = torch.from_numpy(np.stack(stds).astype(np.float32))[:, None].to(device)
+        shift = per_network([e.mean for e in ensembles])[:, None]
+        scale = per_network([e.std for e in ensembles])[:, None]
         yt = torch.from_numpy(y.astype(np.float32)).to(device)
-        wt = torch.from_numpy(w[nets_w]).to(device)  # (networks, n)
+        wt = per_network(list(w))  # (networks, n)
         rows = torch.arange(n_nets, device=device)[:, None]
-        lossf = torch.nn.functional.binary_cross_entropy_with_logits
+
+        def weighted_loss(b: torch.Tensor) -> torch.Tensor:
+            # (networks, batch) weighted BCE of each network on its own events b
+            out = nets((xt[b] - shift) / scale)
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                out, yt[b], reduction="none") * wt[rows, b]
+
         history: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in range(n_nets)]
         for _ in progress(range(o["epochs"]), desc="mlp"):
             nets.train()
             order = torch.stack([t[torch.randperm(len(t), generator=g)[:n_tr]]
                                  for t, g in zip(train_idx, gens)]).to(device)
             for start in range(0, n_tr, o["batch_size"]):
-                b = order[:, start:start + o["batch_size"]]
-                out = nets((xt[b] - shift) / scale)
-                loss = (lossf(out, yt[b], reduction="none") * wt[rows, b]).mean(dim=1).sum()
+                loss = weighted_loss(order[:, start:start + o["batch_size"]])
                 opt.zero_grad()
-                loss.backward()
+                loss.mean(dim=1).sum().backward()
                 opt.step()
             nets.eval()
             with torch.no_grad():
-                vsum = torch.zeros(n_nets, device=device)
-                for start in range(0, n_val, 16384):
-                    b = val_idx[:, start:start + 16384]
-                    out = nets((xt[b] - shift) / scale)
-                    vsum += (lossf(out, yt[b], reduction="none") * wt[rows, b]).sum(dim=1)
+                vsum = sum(weighted_loss(val_idx[:, start:start + 16384]).sum(dim=1)
+                           for start in range(0, n_val, 16384))
                 vloss = (vsum / wt[rows, val_idx].sum(dim=1)).cpu().numpy()
             for i in range(n_nets):
                 history[i].append((float(vloss[i]), nets.state_of(i)))
@@ -429,14 +439,10 @@ def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndar
     """
     out = np.empty(len(x_score))
     models = [make_classifier(kind, seed=seed + 1000 * j, **options) for j in range(k)]
-    if isinstance(models[0], MLPEnsemble):
-        # the k folds' networks train together, as one batched network
-        MLPEnsemble.cross_fit(x, y, fold, models, weights)
-    for j in range(k):
+    # the MLP ensembles of the k folds train together, as one batched network
+    type(models[0]).cross_fit(x, y, fold, models, weights)
+    for j, clf in enumerate(models):
         train = fold != j
-        clf = models[j]
-        if not isinstance(clf, MLPEnsemble):
-            clf.fit(x[train], y[train], None if weights is None else weights[train])
         sel = fold_score == j
         if sel.any():
             out[sel] = clf.decision(x_score[sel])
