@@ -6,6 +6,8 @@ Parts (``--parts``, all by default; every figure on this machine, one process at
   defaults) on ``dijet.generate(1M, 1000, seed)``, SR 3.3-3.7 TeV: seconds per window and max
   SIC as a ratio to the exact likelihood ratio's (mean over ``--seeds``); target <= 90 s and
   >= 0.85.
+* ``former``: the same with the defaults before issue 14's last change (20 sideband-flow
+  epochs, 30 MLP epochs against one fixed template), for a comparison on the same machine.
 * ``unweight``: ``flowstats.unweight`` with its defaults on the 200k-event nlo toy, writing
   1e6 events: seconds, and the truth check of ``analyses/unweight_nlo.py`` (chi2 against 1e6
   truth events with the training statistics included, min p over the features); target
@@ -21,6 +23,7 @@ Usage::
 
     python benchmarks/bench_laptop.py                       # everything (about 25 minutes)
     python benchmarks/bench_laptop.py --parts unweight,fxfx --seeds 0
+    python benchmarks/bench_laptop.py --parts window,former   # today's window and the former
 """
 
 from __future__ import annotations
@@ -39,12 +42,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SR = (3300.0, 3700.0)
 #: the figures issue 14 measured before ("today"), for the table
-BEFORE = {"window": "413 s, 0.89 (MLP, data space)", "unweight": "about 29 min",
+BEFORE = {"window": "413 s, 0.89 (MLP, data space)", "former": "187-203 s, 0.82 (stop 23)",
+          "unweight": "about 29 min",
           "fxfx": "7 CPU-min (65 s before this change)", "demo": "667 s",
           "tests": "332 s"}
 
 
-def window(seed: int, threads: int) -> dict:
+#: score options that restore the defaults before the fresh template and 12 flow epochs
+FORMER = {"fit": {"epochs": 20}, "fresh_template": False}
+
+
+def former(seed: int, threads: int) -> dict:
+    return window(seed, threads, FORMER)
+
+
+def window(seed: int, threads: int, options: dict | None = None) -> dict:
     import torch
 
     from flowstats.anomaly import score
@@ -55,7 +67,8 @@ def window(seed: int, threads: int) -> dict:
     d = dijet.generate(1_000_000, 1000, seed=seed)
     x = np.stack([d[f] for f in dijet.FEATURES], axis=1)
     start = time.perf_counter()
-    r = score(x, d["mjj"], sr=SR, seed=seed, device="cpu", names=dijet.FEATURES)
+    r = score(x, d["mjj"], sr=SR, seed=seed, device="cpu", names=dijet.FEATURES,
+              **(options or {}))
     seconds = time.perf_counter() - start
     sr = r.region == 1
     ratio = (evaluate(r.score[sr], d["label"][sr])["max_sic"]
@@ -112,12 +125,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        fn = {"window": window, "unweight": unweight}[args.worker]
+        fn = {"window": window, "former": former, "unweight": unweight}[args.worker]
         print(json.dumps(fn(args.seed, args.threads), default=float))
         return
     rows = []
     for part in args.parts.split(","):
-        if part in ("window", "unweight"):
+        if part in ("window", "former", "unweight"):
             res = []
             for seed in args.seeds:
                 out = subprocess.run([sys.executable, __file__, "--worker", part, "--seed",
@@ -128,7 +141,7 @@ def main() -> None:
                 res.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(f"# {part} seed {seed}: {res[-1]}", flush=True)
             secs = [r["seconds"] for r in res]
-            if part == "window":
+            if part in ("window", "former"):
                 ratio = float(np.mean([r["ratio"] for r in res]))
                 now = f"{max(secs):.0f} s (max of {len(res)}), ratio {ratio:.2f}"
                 met = max(secs) <= 90 and ratio >= 0.85

@@ -67,7 +67,9 @@ def test_cathode_and_anode_find_injected_signal(withsignal):
         assert res["sic_at_0.2"] > threshold, (method, res, optimum)
         assert res["max_sic"] <= optimum["max_sic"] * 1.5  # nothing beats Neyman-Pearson much
     assert (model_dir / "background" / "fingerprint").exists()
-    assert (model_dir / "cathode" / "fold0" / "classifier.json").exists()
+    # the last cathode run (cathode-mlp) trained against a fresh template, its 10 epochs
+    saved = json.loads((model_dir / "cathode" / "fold0" / "classifier.json").read_text())
+    assert saved["kind"] == "mlp" and saved["epochs"] == 10
     assert json.loads((model_dir / "provenance.json").read_text())["seed"] == 1
 
 
@@ -210,6 +212,40 @@ def test_sr_whitening_needs_enough_sr_events():
     out, info = _latent(Shifted(), u, np.zeros(len(u)), few, whiten=True)
     assert info["whiten"] is False
     np.testing.assert_array_equal(out, u)
+
+
+def test_cathode_trains_the_mlp_on_a_fresh_latent_template(monkeypatch):
+    import flowstats.anomaly.methods as methods
+
+    # cross_score replaced by a recorder: what cathode hands the classifier, per setting
+    calls = []
+
+    def recorder(xt, yt, ft, x_score, f_score, **kw):
+        calls.append(kw)
+        return np.zeros(len(x_score))
+
+    monkeypatch.setattr(methods, "cross_score", recorder)
+    d = dijet.generate(4000, 0, seed=3)
+    x, m = _arrays(d)
+    tiny = {"flow": {"transforms": 1, "hidden": (8,)}, "fit": {"epochs": 1}, "k": 2}
+    settings = [({}, True, 15), ({"fresh_template": False}, False, None),
+                ({"classifier_options": {"epochs": 7}}, True, 7),
+                ({"space": "data"}, False, None), ({"classifier": "hgb"}, False, None)]
+    for options, fresh, epochs in settings:
+        r = score(x, m, method="cathode", sr=SR, seed=2, device="cpu", names=dijet.FEATURES,
+                  **tiny, **options)
+        kw = calls[-1]
+        assert r.info["fresh_template"] is fresh, options
+        assert (kw["redraw"] is not None) is fresh, options
+        assert kw.get("epochs") == epochs, options  # None: the MLP's own 30
+    # the redraw is N(0, 1) in the latent dimensions, from the generator it is given
+    draw = calls[0]["redraw"](20000, np.random.default_rng(0))
+    assert draw.shape == (20000, 4)
+    assert abs(draw.mean()) < 5 / np.sqrt(draw.size) and abs(draw.std() - 1) < 0.01
+    np.testing.assert_array_equal(draw, calls[0]["redraw"](20000, np.random.default_rng(0)))
+    with pytest.raises(BadInputError, match="fresh_template"):
+        score(x, m, method="cathode", sr=SR, names=dijet.FEATURES, fresh_template="yes",
+              **tiny)
 
 
 def test_data_space_density_sculpts(background_samples):
@@ -402,3 +438,22 @@ def test_a_saved_flow_of_another_default_architecture_is_retrained(tmp_path, mon
         score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
     assert "retraining" in caplog.text
     assert load(tmp_path / "background" / "flow").options["activation"] == "silu"
+
+
+def test_a_saved_flow_of_other_default_training_options_is_retrained(tmp_path, monkeypatch,
+                                                                     caplog):
+    # the same for the training options (issue 14 changed the default epochs 20 -> 12)
+    from flowstats.anomaly import methods
+
+    x, m = _arrays(dijet.generate(12_000, 0, seed=4))
+    opts = {"flow": {"transforms": 1, "hidden": (8,)}}
+    monkeypatch.setattr(methods, "DEFAULT_FIT", {**methods.DEFAULT_FIT, "epochs": 1})
+    score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
+    with caplog.at_level("INFO", logger="flowstats.anomaly.methods"):
+        score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
+    assert "reusing the background flow" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(methods, "DEFAULT_FIT", {**methods.DEFAULT_FIT, "epochs": 2})
+    with caplog.at_level("INFO", logger="flowstats.anomaly.methods"):
+        score(x, m, method="density", sr=SR, seed=2, device="cpu", model_dir=tmp_path, **opts)
+    assert "retraining" in caplog.text

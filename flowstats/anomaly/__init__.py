@@ -111,7 +111,8 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
 
 
 OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
-           "iterations", "max_flow_events", "n_mass", "space", "signal_fraction", "whiten")
+           "iterations", "max_flow_events", "n_mass", "space", "signal_fraction", "whiten",
+           "fresh_template")
 
 
 def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -178,7 +179,9 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
             shifted and rotated to zero mean and unit covariance of the SR sample, which
             removes the first two moments of the sideband flow's interpolation misfit; a
             classifier on ~1e5 SR events otherwise learns them and keeps more SR than
-            sideband background), ``max_flow_events``
+            sideband background), ``fresh_template`` (cathode in latent space with the
+            MLP, default True: every epoch trains against new N(0, 1) background draws, 15
+            epochs unless ``classifier_options`` sets them), ``max_flow_events``
             (at most this many events, drawn at random, train each flow; 250000).
             Unless ``flow`` sets them, features within [0, 1] get a logit map and positive
             features a log map in the flow.
@@ -205,8 +208,9 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
         raise BadInputError(f"k={options['k']!r}: cross-scoring needs at least 2 folds")
     if float(options.get("oversample", 4.0)) <= 0:
         raise BadInputError(f"oversample={options['oversample']!r} must be positive")
-    if not isinstance(options.get("whiten", True), bool):
-        raise BadInputError(f"whiten={options['whiten']!r} must be true or false")
+    for flag in ("whiten", "fresh_template"):
+        if not isinstance(options.get(flag, True), bool):
+            raise BadInputError(f"{flag}={options[flag]!r} must be true or false")
     if options.get("space", "latent") not in SPACES:
         raise BadInputError(f"space={options['space']!r}: use one of {', '.join(SPACES)}")
     x, m, names, regions, codes, options["flow"] = _prepare(

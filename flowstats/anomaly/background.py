@@ -34,8 +34,11 @@ __all__ = ["DEFAULT_FIT", "DEFAULT_FLOW", "ConditionalDensity", "resolved_flow",
 #: learns as a fake excess (issue 12); with SiLU 0.0009-0.0010 against 0.0005-0.0008.
 DEFAULT_FLOW: dict[str, Any] = {"kind": "nsf", "transforms": 4, "hidden": (64, 64), "bins": 8,
                                 "activation": "silu"}
-#: default training settings
-DEFAULT_FIT: dict[str, Any] = {"epochs": 20, "batch_size": 2048, "lr": 2e-3, "patience": 5,
+#: default training settings. 12 epochs (cosine-annealed): on 1M dijet events (250k sideband
+#: events train the flow) the default CATHODE reaches the same max SIC as with 20 (0.85 of the
+#: exact likelihood ratio's, 5 seeds each, SR 3.3-3.7 TeV) in 42-44 s of flow training instead
+#: of 62-69 s on 2 cores, and passes the 1M-event sculpting check (issue 14)
+DEFAULT_FIT: dict[str, Any] = {"epochs": 12, "batch_size": 2048, "lr": 2e-3, "patience": 5,
                                "val_fraction": 0.2}
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +113,11 @@ class HGBEnsemble:
 
     @staticmethod
     def cross_fit(x: np.ndarray, y: np.ndarray, fold: np.ndarray,
-                  ensembles: list[HGBEnsemble],
-                  weights: np.ndarray | None = None) -> list[HGBEnsemble]:
+                  ensembles: list[HGBEnsemble], weights: np.ndarray | None = None,
+                  redraw: Redraw | None = None) -> list[HGBEnsemble]:
         r"""Trains ``ensembles[j]`` on the events whose fold is not j, one after another (as
-        :meth:`MLPEnsemble.cross_fit`, which trains them together)."""
+        :meth:`MLPEnsemble.cross_fit`, which trains them together). The trees train in one
+        pass, not in epochs: ``redraw`` is not used, they keep the given class-0 events."""
         for j, ens in enumerate(ensembles):
             train = fold != j
             ens.fit(x[train], y[train], None if weights is None else weights[train])
@@ -159,6 +161,10 @@ class HGBEnsemble:
         else:  # saved before the binning: members on raw features
             new.members = saved
         return new
+
+
+#: ``redraw(n, rng)``: n fresh events of class 0, drawn with the numpy generator ``rng``
+Redraw = Callable[[int, np.random.Generator], np.ndarray]
 
 
 def _batched_mlp(nets: list[Any]) -> Any:
@@ -246,7 +252,8 @@ class MLPEnsemble:
 
     @staticmethod
     def cross_fit(x: np.ndarray, y: np.ndarray, fold: np.ndarray, ensembles: list[MLPEnsemble],
-                  weights: np.ndarray | None = None) -> list[MLPEnsemble]:
+                  weights: np.ndarray | None = None,
+                  redraw: Redraw | None = None) -> list[MLPEnsemble]:
         r"""Trains ``ensembles[j]`` on the events whose fold is not j, all networks of all
         ensembles at once (k-fold training in one pass).
 
@@ -264,6 +271,10 @@ class MLPEnsemble:
             x, y, weights: All training events (n, d), labels in {0, 1}, weights or None.
             fold: (n,) fold number of every event (ensemble j skips fold j; -1 is in no fold).
             ensembles: Untrained ensembles with equal options except their seeds.
+            redraw: None, or ``redraw(n, rng)``: n fresh class-0 events (n, d) from the
+                class-0 distribution, drawn with the numpy generator ``rng``. Every epoch then
+                trains on a new draw in place of the given class-0 events, which stay the
+                validation events (see :func:`cross_score`).
         """
         import torch
 
@@ -315,25 +326,32 @@ class MLPEnsemble:
         wt = per_network(list(w))  # (networks, n)
         rows = torch.arange(n_nets, device=device)[:, None]
 
-        def weighted_loss(b: torch.Tensor) -> torch.Tensor:
-            # (networks, batch) weighted BCE of each network on its own events b
-            out = nets((xt[b] - shift) / scale)
+        def weighted_loss(b: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+            # (networks, batch) weighted BCE of each network on its own events b of source
+            out = nets((source[b] - shift) / scale)
             return torch.nn.functional.binary_cross_entropy_with_logits(
                 out, yt[b], reduction="none") * wt[rows, b]
 
+        redrawn = torch.from_numpy(np.flatnonzero(y == 0)).to(device)
+        redraw_rng = np.random.default_rng([*seeds, 17])
         history: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in range(n_nets)]
         for _ in progress(range(o["epochs"]), desc="mlp"):
             nets.train()
+            source = xt
+            if redraw is not None and len(redrawn):
+                source = xt.clone()
+                fresh = np.asarray(redraw(len(redrawn), redraw_rng), dtype=np.float32)
+                source[redrawn] = torch.from_numpy(fresh).to(device)
             order = torch.stack([t[torch.randperm(len(t), generator=g)[:n_tr]]
                                  for t, g in zip(train_idx, gens)]).to(device)
             for start in range(0, n_tr, o["batch_size"]):
-                loss = weighted_loss(order[:, start:start + o["batch_size"]])
+                loss = weighted_loss(order[:, start:start + o["batch_size"]], source)
                 opt.zero_grad()
                 loss.mean(dim=1).sum().backward()
                 opt.step()
             nets.eval()
             with torch.no_grad():
-                vsum = sum(weighted_loss(val_idx[:, start:start + 16384]).sum(dim=1)
+                vsum = sum(weighted_loss(val_idx[:, start:start + 16384], xt).sum(dim=1)
                            for start in range(0, n_val, 16384))
                 vloss = (vsum / wt[rows, val_idx].sum(dim=1)).cpu().numpy()
             for i in range(n_nets):
@@ -420,7 +438,8 @@ def load_classifier(directory: str | Path) -> HGBEnsemble | MLPEnsemble:
 def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndarray,
                 fold_score: np.ndarray, *, k: int, kind: str = "hgb",
                 weights: np.ndarray | None = None, seed: int = 0,
-                model_dir: str | Path | None = None, **options: Any) -> np.ndarray:
+                model_dir: str | Path | None = None, redraw: Redraw | None = None,
+                **options: Any) -> np.ndarray:
     r"""k-fold cross-scoring: the model trained without fold j scores the events of fold j.
 
     Arguments:
@@ -432,6 +451,12 @@ def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndar
         weights: Training weights (the classes are rebalanced to equal total weight).
         seed: Seed of the classifiers (fold j uses ``seed + 1000 j``).
         model_dir: Where the fold models are saved (``fold<j>/``), or None.
+        redraw: For class 0 drawn from a known distribution (an infinite sample, such as the
+            N(0, 1) background of latent space): ``redraw(n, rng)`` returns n fresh draws.
+            The MLP then trains every epoch on a new draw of its class-0 events instead of
+            the same ones again, so it cannot learn the given draw's fluctuations; the given
+            class-0 events are its validation events and are scored as usual. The boosted
+            trees train in one pass and keep the given events.
         options: Passed to the classifier.
 
     Returns:
@@ -440,7 +465,7 @@ def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndar
     out = np.empty(len(x_score))
     models = [make_classifier(kind, seed=seed + 1000 * j, **options) for j in range(k)]
     # the MLP ensembles of the k folds train together, as one batched network
-    type(models[0]).cross_fit(x, y, fold, models, weights)
+    type(models[0]).cross_fit(x, y, fold, models, weights, redraw=redraw)
     for j, clf in enumerate(models):
         train = fold != j
         sel = fold_score == j

@@ -47,7 +47,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--classifier", type=click.Choice(["hgb", "mlp"]), default=None,
               help="Classifier of cathode/bootstrap (default mlp) and cwola (default hgb).")
-@click.option("--epochs", type=int, default=None, help="Flow training epochs (default 20).")
+@click.option("--epochs", type=int, default=None, help="Flow training epochs (default 12).")
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-scoring folds.")
 @click.option("--oversample", type=float, default=4.0, show_default=True,
               help="Background samples per SR event (cathode, bootstrap).")
@@ -61,13 +61,18 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="In latent space, shift and rotate the SR events' latent points to zero "
                    "mean and unit covariance (removes the sideband flow's interpolation misfit "
                    "of the first two moments, which sculpts large samples).")
+@click.option("--fresh-template/--fixed-template", default=True, show_default=True,
+              help="cathode in latent space with the MLP: train every epoch against new "
+                   "N(0, 1) background draws (15 epochs) instead of one fixed template "
+                   "(30 epochs).")
 @flow_options(default_kind=None)
 @format_option
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ...], method: str,
           sr: str, sideband_width: float | None, output: str, model_dir: str | None, seed: int,
           device: str, classifier: str | None, epochs: int | None, folds: int,
-          oversample: float, min_sr: int, space: str, whiten: bool, kind: str | None,
+          oversample: float, min_sr: int, space: str, whiten: bool, fresh_template: bool,
+          kind: str | None,
           base: str | None, nu: float | None, fmt: str, force: bool) -> None:
     r"""Score every event of INPUTS with a resonant anomaly-detection method."""
     from .. import _utils
@@ -96,6 +101,8 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
     if method != "cwola":
         options["space"] = space
         options["whiten"] = whiten
+    if method == "cathode":
+        options["fresh_template"] = fresh_template
     if classifier is not None:
         options["classifier"] = classifier
     if epochs is not None:
