@@ -194,7 +194,7 @@ def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
     fold = rng.integers(0, 2, 2 * n)
     test_sig, test_bkg = rng.normal(size=(4000, 2)), rng.normal(size=(4000, 2))
     test_sig[:, 0] += 0.8
-    test = np.r_[test_sig, test_bkg]
+    test, test_fold = np.r_[test_sig, test_bkg], np.tile([0, 1], 4000)
     # every epoch kept: the given class-0 events, the validation sample, are useless here
     options = {"hidden": (16, 16), "epochs": 20, "best_epochs": 20, "batch_size": 128,
                "lr": 3e-3}
@@ -203,7 +203,7 @@ def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
         return gen.standard_normal((k, 2))
 
     def gap(**kw):
-        s = cross_score(x, y, fold, test, np.tile([0, 1], 4000), k=2, kind="mlp", seed=0,
+        s = cross_score(x, y, fold, test, test_fold, k=2, kind="mlp", seed=0,
                         **options, **kw)
         return s, s[:4000].mean() - s[4000:].mean()
 
@@ -216,6 +216,6 @@ def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
     # the boosted trees train in one pass on the given events
     hgb = {"n_models": 1}
     np.testing.assert_array_equal(
-        cross_score(x, y, fold, test, np.tile([0, 1], 4000), k=2, kind="hgb", **hgb),
-        cross_score(x, y, fold, test, np.tile([0, 1], 4000), k=2, kind="hgb", redraw=redraw,
+        cross_score(x, y, fold, test, test_fold, k=2, kind="hgb", **hgb),
+        cross_score(x, y, fold, test, test_fold, k=2, kind="hgb", redraw=redraw,
                     **hgb))

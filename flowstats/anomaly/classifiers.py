@@ -332,13 +332,14 @@ class MLPEnsemble:
             return torch.nn.functional.binary_cross_entropy_with_logits(
                 out, yt[b], reduction="none") * wt[rows, b]
 
-        redrawn = torch.from_numpy(np.flatnonzero(y == 0)).to(device)
-        redraw_rng = np.random.default_rng([*seeds, 17])
+        if redraw is not None:
+            redrawn = torch.from_numpy(np.flatnonzero(y == 0)).to(device)
+            redraw_rng = np.random.default_rng([*seeds, 17])
         history: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in range(n_nets)]
         for _ in progress(range(o["epochs"]), desc="mlp"):
             nets.train()
             source = xt
-            if redraw is not None and len(redrawn):
+            if redraw is not None:
                 source = xt.clone()
                 fresh = np.asarray(redraw(len(redrawn), redraw_rng), dtype=np.float32)
                 source[redrawn] = torch.from_numpy(fresh).to(device)

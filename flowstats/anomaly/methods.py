@@ -102,7 +102,7 @@ def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed:
     # the resolved architecture and training options: a flow saved under another default
     # (e.g. ReLU networks, 20 epochs) is retrained, not reused
     key = _fingerprint(x, m, names=names, seed=seed, flow=resolved_flow(flow),
-                       fit={**DEFAULT_FIT, **(fit or {})})
+                       fit=_fit_options(fit, len(x)))
     where = None if model_dir is None else Path(model_dir) / what
     if where is not None and (where / "fingerprint").exists():
         if (where / "fingerprint").read_text().strip() == key:
