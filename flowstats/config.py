@@ -49,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "workers": None,
     "output": None,
     "score_options": {},
-    "torch_threads": 1,
+    "torch_threads": None,
     "fit_pvalue_min": 0.01,
     "exclude_poor_fits": False,
     "closure": False,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -27,7 +28,15 @@ from .exceptions import BadInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["get_client", "map_tasks", "spawn_seeds"]
+__all__ = ["available_cores", "get_client", "map_tasks", "spawn_seeds"]
+
+
+def available_cores() -> int:
+    r"""The number of CPU cores this process may run on (its affinity mask where known)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
 
 
 def spawn_seeds(seed: int, n: int) -> list[int]:
@@ -42,14 +51,18 @@ def spawn_seeds(seed: int, n: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def get_client(scheduler: Any = None, workers: int | None = None) -> Iterator[Any]:
+def get_client(scheduler: Any = None, workers: int | None = None, *,
+               threads_per_task: int = 1) -> Iterator[Any]:
     r"""Yields a dask client, or ``None`` for serial execution.
 
     Arguments:
         scheduler: ``None`` (serial), ``"local"`` (a LocalCluster started and stopped here), a
             scheduler address (``tcp://host:port``, an existing cluster, e.g. from
             dask-jobqueue), or a ``distributed.Client`` (used as is, not closed).
-        workers: Number of LocalCluster worker processes (default 2), one thread each.
+        workers: Number of LocalCluster worker processes, one dask thread each (default: the
+            available cores divided by ``threads_per_task``, at least 1).
+        threads_per_task: The torch threads each task sets itself (a bump-hunt window's
+            ``torch_threads``); only used for the default number of workers.
     """
     if scheduler is None or scheduler in ("none", "serial"):
         yield None
@@ -62,7 +75,7 @@ def get_client(scheduler: Any = None, workers: int | None = None) -> Iterator[An
         yield scheduler
         return
     if scheduler == "local":
-        n = int(workers or 2)
+        n = int(workers or max(1, available_cores() // max(1, int(threads_per_task))))
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
             log.info("dask LocalCluster with %d workers", n)

@@ -219,3 +219,33 @@ def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
         cross_score(x, y, fold, test, test_fold, k=2, kind="hgb", **hgb),
         cross_score(x, y, fold, test, test_fold, k=2, kind="hgb", redraw=redraw,
                     **hgb))
+
+
+def test_mlp_epochs_hold_at_most_max_epoch_events(monkeypatch):
+    import torch
+
+    from flowstats.anomaly.classifiers import MLPEnsemble
+
+    torch.set_num_threads(1)
+    steps = []
+    original = torch.optim.Adam.step
+
+    def counted(self, *args, **kwargs):
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", counted)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2000, 2))
+    y = (rng.random(2000) < 0.5).astype(np.int64)
+    options = {"hidden": (8,), "epochs": 2, "batch_size": 100}
+    # 1600 training events (a fifth validates): 16 steps an epoch, or 3 with at most 300
+    capped = MLPEnsemble(seed=0, max_epoch_events=300, **options).fit(x, y)
+    assert len(steps) == 2 * 3
+    steps.clear()
+    full = MLPEnsemble(seed=0, max_epoch_events=None, **options).fit(x, y)
+    assert len(steps) == 2 * 16
+    # a cap above the training events changes nothing
+    same = MLPEnsemble(seed=0, max_epoch_events=10_000, **options).fit(x, y)
+    np.testing.assert_array_equal(same.decision(x), full.decision(x))
+    assert not np.array_equal(capped.decision(x), full.decision(x))

@@ -5,7 +5,7 @@ import pytest
 
 from flowstats.bumphunt.scoring import select_top
 from flowstats.bumphunt.windows import make_windows, parse_range
-from flowstats.distributed import get_client, map_tasks, spawn_seeds
+from flowstats.distributed import available_cores, get_client, map_tasks, spawn_seeds
 from flowstats.exceptions import BadInputError
 
 
@@ -57,6 +57,74 @@ def test_map_tasks_serial_equals_local_cluster():
     with get_client("local", workers=2) as client:
         dist = dict(map_tasks(_task, items, client, offset=1.0))
     assert serial == dist
+
+
+def test_local_cluster_workers_default_to_cores_per_task_threads():
+    # a window's torch_threads times the workers should not exceed the cores
+    cores = available_cores()
+    with get_client("local", threads_per_task=cores + 1) as client:
+        assert len(client.scheduler_info()["workers"]) == 1  # at least one
+    with get_client("local", 2, threads_per_task=cores + 1) as client:
+        assert len(client.scheduler_info()["workers"]) == 2  # the user's number wins
+
+
+def test_window_threads_are_resolved_once_and_set_per_task(monkeypatch):
+    import torch
+
+    import flowstats.anomaly as anomaly
+    from flowstats.bumphunt.scoring import DEFAULT_THREADS, resolve_threads, score_window
+    from flowstats.config import DEFAULTS
+
+    before = torch.get_num_threads()
+    try:
+        # unset: two threads, or fewer when the process itself runs torch on fewer
+        assert DEFAULTS["torch_threads"] is None and DEFAULT_THREADS == 2
+        torch.set_num_threads(4)
+        assert resolve_threads(None) == 2
+        torch.set_num_threads(1)
+        assert resolve_threads(None) == 1
+        assert resolve_threads(3) == 3
+    finally:
+        torch.set_num_threads(before)
+    seen = []
+
+    def fake_score(x, m, **kw):
+        seen.append(torch.get_num_threads())
+        raise BadInputError("too few events")
+
+    monkeypatch.setattr(anomaly, "score", fake_score)
+    task = {"index": 0, "window": (1.0, 2.0), "seed": 1, "model_dir": None}
+    for threads in (3, 1):
+        out = score_window(task, x=np.zeros((4, 1)), m=np.zeros(4), names=["a"],
+                           config={"method": "cathode", "torch_threads": threads})
+        assert "too few" in out["error"]
+    assert seen == [3, 1]
+    assert torch.get_num_threads() == before  # restored after the task
+
+
+def test_bumphunt_records_the_resolved_threads(tmp_path):
+    import json
+
+    import torch
+
+    from flowstats.bumphunt import run_bumphunt
+    from flowstats.config import resolve_config
+    from flowstats.datasets import dijet, write
+
+    path = tmp_path / "d.root"
+    write(path, dijet.generate(n_background=4000, n_signal=0, seed=1), tree="events")
+    config = resolve_config({"input": str(path), "features": ["mj1"], "method": "density",
+                             "sr": [3300, 3700], "efficiency": [0.5],
+                             "output": str(tmp_path / "out"), "score_options": {"fit": {"epochs": 1}}})
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_bumphunt(config, plots=False)
+    finally:
+        torch.set_num_threads(before)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert config["torch_threads"] is None  # the run's own copy is resolved, not the caller's
+    assert summary["provenance"]["config"]["torch_threads"] == 1
 
 
 def test_bad_scheduler():

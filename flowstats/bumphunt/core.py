@@ -32,7 +32,7 @@ import numpy as np
 from .._utils import progress, provenance, write_json
 from ..distributed import get_client, map_tasks, spawn_seeds
 from ..exceptions import BadInputError, ConfigError, OutputExistsError
-from .scoring import load_window, save_window, score_window, select_top
+from .scoring import load_window, resolve_threads, save_window, score_window, select_top
 from .windows import make_windows
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,8 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
 
     if not config.get("output"):
         raise BadInputError("no output directory given (-o OUTDIR)")
+    # one number of torch threads for every window task of the run, recorded with the config
+    config = {**config, "torch_threads": resolve_threads(config.get("torch_threads"))}
     out = Path(config["output"])
     _check_method(config)
     if config.get("global_method") == "bumphunter" and config.get("weight"):
@@ -243,7 +245,8 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
     if results:
         log.info("%d of %d windows already done", len(results), len(windows))
     scheduler = client if client is not None else config.get("scheduler")
-    with get_client(scheduler, config.get("workers")) as dask_client:
+    with get_client(scheduler, config.get("workers"),
+                    threads_per_task=config["torch_threads"]) as dask_client:
         bar = progress(total=len(todo), desc="windows")
         for i, result in map_tasks(score_window, todo, dask_client, x=x, m=m,
                                    names=list(config["features"]), config=config):

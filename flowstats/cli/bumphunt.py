@@ -50,7 +50,7 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("-o", "--output", type=click.Path(), help="Output directory.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML analysis configuration.")
 @click.option("--scheduler", help="'local' (dask LocalCluster) or a scheduler address tcp://host:port.")
-@click.option("--workers", type=int, help="LocalCluster workers [2].")
+@click.option("--workers", type=int, help="LocalCluster workers [available cores / torch_threads].")
 @click.option("--seed", type=int, help="Seed of every random step [0].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Torch device [auto].")
 @click.option("--epochs", type=int, help="Flow training epochs (score option).")
