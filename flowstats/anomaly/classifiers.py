@@ -232,6 +232,9 @@ class MLPEnsemble:
                  epochs: int = 30, best_epochs: int = 5, batch_size: int = 256,
                  lr: float = 1e-3, weight_decay: float = 0.0,
                  max_epoch_events: int | None = 350_000, device: str = "cpu", **unused: Any):
+        if max_epoch_events is not None and int(max_epoch_events) < 1:
+            raise BadInputError(f"classifier option max_epoch_events must be >= 1 or None, "
+                                f"not {max_epoch_events!r}")
         self.options = dict(n_models=int(n_models), seed=int(seed), hidden=list(hidden),
                             epochs=int(epochs), best_epochs=int(best_epochs),
                             batch_size=int(batch_size), lr=float(lr),

@@ -62,8 +62,8 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
     from ..anomaly.closure import pseudo_background
     from ..exceptions import BadInputError
 
-    # a fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the same
-    # numbers whether the task runs serially here or on a single-threaded dask worker
+    # the run's fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the
+    # same numbers whether the task runs serially here or on a dask worker
     threads = resolve_threads(config.get("torch_threads"))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
