@@ -114,10 +114,9 @@ def unweight(seed: int, threads: int) -> dict:
     return {"seconds": seconds, "min_p": min(p.values()), "p": p}
 
 
-def _timed(cmd: list[str], cwd_override: Path | None = None,
-           **kw) -> tuple[float, subprocess.CompletedProcess]:
+def _timed(cmd: list[str], cwd: Path = ROOT, **kw) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd_override or ROOT, **kw)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, **kw)
     return time.perf_counter() - start, out
 
 
@@ -164,8 +163,7 @@ def main() -> None:
                 raise SystemExit(f"generate failed:\n{out.stderr[-2000:]}")
             config = where / "bumphunt_dijet.yaml"
             config.write_text((ROOT / "analyses" / "bumphunt_dijet.yaml").read_text())
-            secs, out = _timed([*flowstats, "bumphunt", "--config", str(config)],
-                               cwd_override=where)
+            secs, out = _timed([*flowstats, "bumphunt", "--config", str(config)], cwd=where)
             if out.returncode:
                 raise SystemExit(f"scan failed:\n{out.stderr[-2000:]}")
             summary = json.loads((where / "dijet_bumphunt" / "summary.json").read_text())

@@ -249,7 +249,5 @@ def test_mlp_epochs_hold_at_most_max_epoch_events(monkeypatch):
     same = MLPEnsemble(seed=0, max_epoch_events=10_000, **options).fit(x, y)
     np.testing.assert_array_equal(same.decision(x), full.decision(x))
     assert not np.array_equal(capped.decision(x), full.decision(x))
-    from flowstats.exceptions import BadInputError
-
     with pytest.raises(BadInputError, match="max_epoch_events"):
         MLPEnsemble(max_epoch_events=0)

@@ -232,15 +232,14 @@ class MLPEnsemble:
                  epochs: int = 30, best_epochs: int = 5, batch_size: int = 256,
                  lr: float = 1e-3, weight_decay: float = 0.0,
                  max_epoch_events: int | None = 350_000, device: str = "cpu", **unused: Any):
-        if max_epoch_events is not None and int(max_epoch_events) < 1:
+        cap = None if max_epoch_events is None else int(max_epoch_events)
+        if cap is not None and cap < 1:
             raise BadInputError(f"classifier option max_epoch_events must be >= 1 or None, "
                                 f"not {max_epoch_events!r}")
         self.options = dict(n_models=int(n_models), seed=int(seed), hidden=list(hidden),
                             epochs=int(epochs), best_epochs=int(best_epochs),
                             batch_size=int(batch_size), lr=float(lr),
-                            weight_decay=float(weight_decay),
-                            max_epoch_events=None if max_epoch_events is None
-                            else int(max_epoch_events))
+                            weight_decay=float(weight_decay), max_epoch_events=cap)
         self.device = device
         self.states: list[list[dict[str, Any]]] = []
         self.mean = self.std = None
