@@ -12,7 +12,7 @@ DEMO_OUT ?= demo-output
 # 281 s of tests on 2 cores, measured on a fresh clone (347 s with the install)
 PYTEST_ARGS ?= -n auto --dist worksteal
 
-.PHONY: venv install install-test demo test lint bench clean
+.PHONY: venv install install-test install-docs demo test lint docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
 venv: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-docs: $(VENV)/.installed-docs
 
 demo: $(VENV)/.installed
 	$(BIN)/flowstats demo -o $(DEMO_OUT) --force
@@ -44,8 +49,14 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check flowstats tests benchmarks analyses
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the documentation site in docs/_build/html; strict: any warning (a broken link, a missing
+# reference, a tutorial cell that raises) fails the build. The tutorials execute on every build.
+docs: $(VENV)/.installed-docs
+	rm -rf docs/_build
+	$(BIN)/python -m sphinx -W --keep-going -n -b html docs docs/_build/html
+
 bench: $(VENV)/.installed
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache docs/_build

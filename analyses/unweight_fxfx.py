@@ -42,7 +42,7 @@ from pathlib import Path
 import torch
 
 import flowstats
-from flowstats.unweighting import UnweightSettings, run_unweight
+from flowstats.unweighting import UnweightResult, UnweightSettings, run_unweight
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONFIG = HERE / "unweight_fxfx.yaml"
@@ -73,40 +73,41 @@ def main(argv: list[str] | None = None) -> int:
         flowstats.convert_lhe(settings.input[0], root, tree=settings.tree, force=args.force)
 
     result = run_unweight(settings.replace(input=[str(root)]))
-    return check(result.summary, settings.criteria)
+    return check(result, settings.criteria)
 
 
-def check(summary: dict, criteria: dict) -> int:
+LABELS = {"flow": "flow", "drop_negatives": "(a) drop negatives",
+          "hit_or_miss": "(b) hit-or-miss"}
+
+
+def check(result: UnweightResult, criteria: dict) -> int:
     """Prints the numbers of the report and tests the acceptance criteria."""
-    inp, test = summary["input"], summary["test"]
+    inp, test = result.input, result.test
     print(f"input: {inp['n']} events, negative fraction {inp['negative_fraction']:.3f}, "
           f"N_eff {inp['n_eff']:.0f}; test part: {test['n']} events, N_eff {test['n_eff']:.0f}")
-    print(f"output: {summary['output']['n']} events of weight "
-          f"{summary['output']['weight_per_event']:.6g} (sum {summary['output']['sum_weights']:.6g})")
-    rows = [("flow", summary), ("(a) drop negatives", summary["baselines"]["drop_negatives"]),
-            ("(b) hit-or-miss", summary["baselines"]["hit_or_miss"])]
-    names = list(summary["features"])
+    print(f"output: {result.n} events of weight {result.weight:.6g} "
+          f"(sum {result.summary['output']['sum_weights']:.6g})")
+    names = list(result.features.index)
+    comparison = result.comparison
     print(f"{'':20s}" + "".join(f"{n:>22s}" for n in names) + f"{'AUC':>18s}{'N_eff':>9s}")
-    for label, entry in rows:
-        cells = "".join(f"{v['chi2']:8.1f}/{v['ndf']:<3d} p={v['p_value']:<8.2g}"
-                        for v in (entry["features"][n] for n in names))
-        clf = entry.get("classifier") or {}
-        n_eff = entry.get("n_eff", summary["output"]["n"])
-        print(f"{label:20s}{cells}  {clf.get('auc', float('nan')):.3f}+-"
-              f"{clf.get('auc_error', float('nan')):.3f}{n_eff:9.0f}")
-    if summary["negative_density_bins"]:
-        print("negative-density bins:", json.dumps(summary["negative_density_bins"]))
-    print("timings [s]:", {k: round(v, 1) for k, v in summary["timings"].items()})
+    for sample, label in LABELS.items():
+        features = result.feature_table(sample)
+        cells = "".join(f"{f.chi2:8.1f}/{int(f.ndf):<3d} p={f.p_value:<8.2g}"
+                        for f in (features.loc[n] for n in names))
+        c = comparison.loc[sample]
+        print(f"{label:20s}{cells}  {c.auc:.3f}+-{c.auc_error:.3f}{c.n_eff:9.0f}")
+    if result.negative_density_bins:
+        print("negative-density bins:", json.dumps(result.negative_density_bins))
+    print("timings [s]:", {k: round(v, 1) for k, v in result.timings.items()})
 
     failures = []
-    for name, res in summary["features"].items():
-        if not res["p_value"] > criteria["min_p_value"]:
-            failures.append(f"flow {name}: p = {res['p_value']:.3g}")
-    if not summary["classifier"]["auc"] <= criteria["max_auc"]:
-        failures.append(f"flow AUC {summary['classifier']['auc']:.3f}")
-    drop = summary["baselines"]["drop_negatives"]
-    drop_fails = (drop["min_p_value"] < criteria["min_p_value"]
-                  or drop["classifier"]["auc"] > criteria["max_auc"])
+    for name, f in result.features.iterrows():
+        if not f.p_value > criteria["min_p_value"]:
+            failures.append(f"flow {name}: p = {f.p_value:.3g}")
+    if not result.classifier_auc <= criteria["max_auc"]:
+        failures.append(f"flow AUC {result.classifier_auc:.3f}")
+    drop = comparison.loc["drop_negatives"]
+    drop_fails = drop.min_p_value < criteria["min_p_value"] or drop.auc > criteria["max_auc"]
     if not drop_fails:
         failures.append("baseline (a) passes the checks")
     print("checks:", "all passed" if not failures else "FAILED: " + "; ".join(failures))

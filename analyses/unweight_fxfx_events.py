@@ -40,7 +40,7 @@ import torch
 import uproot
 
 from flowstats.io.lhe import convert_lhe
-from flowstats.unweighting.core import run_unweight
+from flowstats.unweighting.core import UnweightResult, run_unweight
 from flowstats.unweighting.settings import UnweightSettings
 
 HERE = Path(__file__).resolve().parent
@@ -66,43 +66,43 @@ def main(argv: list[str] | None = None) -> int:
     if settings.criteria is None or settings.resolved_mode != "events":
         parser.error(f"{args.config}: needs mode events (no features) and 'criteria'")
     result = run_unweight(settings)
-    failures = check(result.summary, settings.criteria)
+    failures = check(result, settings.criteria)
     failures += round_trip(out, args.force)
     print("checks:", "all passed" if not failures else "FAILED: " + "; ".join(failures))
     return 1 if failures else 0
 
 
-def check(summary: dict, criteria: dict) -> list[str]:
+def check(result: UnweightResult, criteria: dict) -> list[str]:
     """Prints the report's numbers; returns the failed criteria."""
-    inp, test = summary["input"], summary["test"]
+    inp, test = result.input, result.test
     print(f"input: {inp['n']} events, negative fraction {inp['negative_fraction']:.3f}, "
           f"N_eff {inp['n_eff']:.0f}; held out: {test['n']} events, N_eff {test['n_eff']:.0f}")
-    o = summary["output"]
-    print(f"output: {o['n']} events of weight {o['weight_per_event']:.6g}; LHE weight "
-          f"{o['lhe']['weight_per_event']:.6g} ({o['lhe']['convention']} normalisation)")
-    cats = summary["categories"]
+    lhe = result.summary["output"]["lhe"]
+    print(f"output: {result.n} events of weight {result.weight:.6g}; LHE weight "
+          f"{lhe['weight_per_event']:.6g} ({lhe['convention']} normalisation)")
+    cats = result.categories
     print("categories (weighted fractions, held-out / generated):")
     for label, t, g in zip(cats["labels"], cats["test"], cats["generated"]):
         print(f"  {label:16s} {t:7.4f} {g:7.4f}")
     print(f"  chi2 {cats['chi2']['chi2']:.1f}/{cats['chi2']['ndf']} (p {cats['chi2']['p_value']:.2g})")
     print(f"{'observable':14s} {'trained':>8s} {'chi2/ndf':>12s} {'p':>8s}")
     failures = []
-    for name, v in summary["observables"].items():
-        print(f"{name:14s} {str(v['trained']):>8s} {v['chi2']:7.1f}/{v['ndf']:<4d} "
-              f"{v['p_value']:8.3g}")
-        if not v["p_value"] > criteria["min_p_value"]:
-            failures.append(f"{name}: p = {v['p_value']:.3g}")
-    auc = summary["classifier"]["auc"]
-    print(f"classifier AUC {auc:.3f} +- {summary['classifier']['auc_error']:.3f}")
+    for name, v in result.observables.iterrows():
+        print(f"{name:14s} {str(bool(v.trained)):>8s} {v.chi2:7.1f}/{int(v.ndf):<4d} "
+              f"{v.p_value:8.3g}")
+        if not v.p_value > criteria["min_p_value"]:
+            failures.append(f"{name}: p = {v.p_value:.3g}")
+    auc = result.classifier_auc
+    print(f"classifier AUC {auc:.3f} +- {result.classifier_auc_error:.3f}")
     if not auc <= criteria["max_auc"]:
         failures.append(f"AUC {auc:.3f}")
-    neg = summary["negative_regions"]
+    dropped = result.negative_regions["dropped_templates"]
     print(f"flavour layouts with a negative weighted sum (never generated): "
-          f"{len(neg['dropped_templates'])}, weight fraction "
-          f"{sum(d['sum_weights'] for d in neg['dropped_templates']) / inp['sum_weights']:.4f}")
-    if "worth" in summary:
-        print("worth:", summary["worth"].get("summary"))
-    print("timings [s]:", {k: round(v, 1) for k, v in summary["timings"].items()})
+          f"{len(dropped)}, weight fraction "
+          f"{sum(d['sum_weights'] for d in dropped) / inp['sum_weights']:.4f}")
+    if "worth" in result.summary:
+        print("worth:", result.worth)
+    print("timings [s]:", {k: round(v, 1) for k, v in result.timings.items()})
     return failures
 
 

@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     gen = uproot.open(out / "unweighted.root")["events"].arrays(FEATURES, library="np")
     truth = nlo.truth(args.n_truth, seed=args.seed + 1000)
 
-    split = result.summary["split"]
+    split = result.split
     n_train = split["n_train_and_val"] * (1 - split["val_fraction"])
-    neg = result.summary["input"]["negative_fraction"]
+    neg = result.input["negative_fraction"]
     n_eff = n_train * (1 - 2 * neg) ** 2
     bound = 1 + (1 / n_eff) / (1 / args.n_generate + 1 / args.n_truth)
     xa, wa = drop_negatives(np.column_stack([data[f] for f in FEATURES]), data["weight"])
@@ -115,11 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         baseline_p.append(bad.p_value)
     if min(baseline_p) > 0.01:
         failures.append("baseline (a) passes on every feature")
-    s = result.summary
-    print(f"vs held-out test events: AUC flow {s['classifier']['auc']:.3f} +- "
-          f"{s['classifier']['auc_error']:.3f}, (a) "
-          f"{s['baselines']['drop_negatives']['classifier']['auc']:.3f}")
-    print("timings [s]:", {k: round(v, 1) for k, v in s["timings"].items()})
+    print(f"vs held-out test events: AUC flow {result.classifier_auc:.3f} +- "
+          f"{result.classifier_auc_error:.3f}, (a) "
+          f"{result.comparison.loc['drop_negatives', 'auc']:.3f}")
+    print("timings [s]:", {k: round(v, 1) for k, v in result.timings.items()})
     print("checks:", "all passed" if not failures else "FAILED: " + ", ".join(failures))
     return 1 if failures else 0
 

@@ -1,7 +1,7 @@
 """A bump-hunt scan across the Z peak of the real MadGraph5_aMC@NLO FxFx Z+jets sample.
 
 Input: ../shared/data/zjets_fxfx_mg5amcnlo_7tev.lhe.gz (10,000 events, 18.5 % with negative
-weights), converted to ROOT by ``flowstats convert``. The scan (README "Your own data") runs
+weights), converted to ROOT by ``flowstats convert``. The scan (docs/guide/bumphunt.md, "Your own data") runs
 CATHODE in the latent space of the sideband flow with pT_ll and y_ll as features, on the lepton
 pair mass m_ll in GeV, weighted: 8 GeV windows stepped by 4 GeV over 60-120 GeV, 2 GeV bins,
 the background function chosen per window (``function: auto``), and the closure check.
@@ -20,10 +20,11 @@ contain 91.19 GeV with a finite significance).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
+
+import flowstats
 
 ROOT = Path(__file__).resolve().parents[1]
 LHE = ROOT.parent / "shared" / "data" / "zjets_fxfx_mg5amcnlo_7tev.lhe.gz"
@@ -36,40 +37,42 @@ SETTINGS = {
 }
 
 
-def run(output: Path, seed: int, force: bool) -> Path:
-    from flowstats.bumphunt import run_bumphunt
-    from flowstats.config import resolve_config
+def run(output: Path, seed: int, force: bool) -> flowstats.BumpHuntResult:
     from flowstats.io.lhe import convert_lhe
 
     output.mkdir(parents=True, exist_ok=True)
     root = output / "zjets.root"
     if not root.exists():
         convert_lhe(LHE, root)
-    config = resolve_config(None, {**SETTINGS, "input": str(root), "seed": seed,
-                                   "output": str(output / "scan")})
-    run_bumphunt(config, force=force)
-    return output / "scan"
+    hunt = flowstats.BumpHunt(SETTINGS, input=str(root), seed=seed)
+    return hunt.run(output=output / "scan", force=force)
 
 
-def table(scan: Path) -> bool:
-    summary = json.loads((scan / "summary.json").read_text())
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def table(result: flowstats.BumpHuntResult) -> bool:
     print(f"{'window':>12} {'eff':>5} {'Z local':>8} {'function':>8} {'fit chi2/ndf':>13}  status")
-    for r in summary["windows"]:
-        chi2 = (f"{r['fit_chi2']:.1f}/{r['fit_ndf']}" if r.get("fit_chi2") is not None
-                and math.isfinite(r.get("fit_chi2", math.nan)) else "-")
-        z = r.get("z_local", math.nan)
-        print(f"{r['sr'][0]:>5g}-{r['sr'][1]:<6g} {r['efficiency']:>5g} {z:>8.2f} "
-              f"{r.get('fit_function') or '-':>8} {chi2:>13}  {r['status'][:70]}")
-    lo, hi = summary["best_window"]
-    print(f"\nmost significant: {lo:g}-{hi:g} GeV at efficiency {summary['best_efficiency']:g}, "
-          f"Z local {summary['z_max_local']:.1f}, Z global {summary['z_global']:.1f} "
-          f"(log10 p {summary['log10_p_global']:.1f}; {summary['n_poor_fits_in_global']} poor "
-          f"fits used), {summary['n_windows_skipped']} windows skipped")
-    if "closure" in summary:
-        c = summary["closure"]
+    for r in result.windows.itertuples(index=False):
+        chi2 = (f"{r.fit_chi2:.1f}/{int(r.fit_ndf)}"
+                if "fit_chi2" in r._fields and math.isfinite(r.fit_chi2) else "-")
+        function = getattr(r, "fit_function", None)
+        print(f"{r.sr_low:>5g}-{r.sr_high:<6g} {r.efficiency:>5g} {r.z_local:>8.2f} "
+              f"{'-' if _missing(function) else function:>8} {chi2:>13}  {r.status[:70]}")
+    if result.best_window is None:
+        print(f"\nno window with a result, {result.n_windows_skipped} windows skipped")
+        return False
+    lo, hi = result.best_window
+    print(f"\nmost significant: {lo:g}-{hi:g} GeV at efficiency {result.best_efficiency:g}, "
+          f"Z local {result.z_max_local:.1f}, Z global {result.z_global:.1f} "
+          f"(log10 p {result.log10_p_global:.1f}; {result.n_poor_fits_in_global} poor "
+          f"fits used), {result.n_windows_skipped} windows skipped")
+    if result.closure is not None:
+        c = result.closure
         print(f"closure: {c['verdict']} (smallest p {c['min_p_value']:.2g}, threshold "
               f"{c['threshold']:.2g})")
-    return lo <= M_Z < hi and math.isfinite(summary["z_global"])
+    return lo <= M_Z < hi and math.isfinite(result.z_global)
 
 
 def main() -> None:
@@ -79,8 +82,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args()
-    scan = args.summary if args.summary else run(args.output, args.seed, args.force)
-    sys.exit(0 if table(scan) else 1)
+    result = (flowstats.load_result(args.summary) if args.summary
+              else run(args.output, args.seed, args.force))
+    sys.exit(0 if table(result) else 1)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import write_json
 
 SR = (3300.0, 3700.0)
 METHODS = ["cathode", "density", "anode", "bootstrap", "cwola"]
@@ -161,20 +162,24 @@ def main() -> None:
                       f"{row['peak_mib']:>9.0f}",
                       flush=True)
     print("\nmean over seeds (ratio = max SIC / exact-LR max SIC on the same events):")
+    means = []
     for method in args.methods:
         sel = [r for r in rows if r["method"] == method]
         if sel:
             ratio = np.mean([r["result"]["max_sic"] / r["optimum"]["max_sic"] for r in sel])
             sic = np.mean([r["result"]["max_sic"] for r in sel])
             wall = np.mean([r["wall_s"] for r in sel])
+            means.append({"method": method, "max_sic": float(sic), "ratio": float(ratio),
+                          "wall_s": float(wall), "seeds": len(sel)})
             print(f"{method:<11} max SIC {sic:6.2f}  ratio {ratio:5.2f}  wall {wall:6.0f} s"
                   f"  ({len(sel)} seeds)")
     if rows:
         opt = np.mean([r["optimum"]["max_sic"] for r in rows])
+        means.append({"method": "exact LR", "max_sic": float(opt)})
         print(f"{'exact LR':<11} max SIC {opt:6.2f}  (S/B in SR "
               f"{rows[0]['n_sig_sr'] / (rows[0]['n_sr'] - rows[0]['n_sig_sr']):.4f})")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+    write_json(args.json, "anomaly", rows, threads=args.threads, means=means, sr=SR,
+               options=options, n_background=args.n_background, n_signal=args.n_signal)
 
 
 if __name__ == "__main__":

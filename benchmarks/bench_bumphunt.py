@@ -17,7 +17,8 @@ which takes hours on two cores (one scan of it: 26 minutes with ``--torch-thread
 library's default) and is meant for a bigger machine or a dask cluster
 (``--scheduler tcp://...``).
 
-    python benchmarks/bench_bumphunt.py [--method cathode] [--full] [--scheduler ADDR]
+    python benchmarks/bench_bumphunt.py [--method cathode] [--full] [--scheduler ADDR] \
+        [--json PATH]
 
 ``--summaries DIR ...`` prints the gain table of finished ``flowstats bumphunt`` runs instead
 (e.g. ``analyses/bumphunt_dijet.yaml`` run on three seeds).
@@ -30,6 +31,8 @@ import json
 import tempfile
 import time
 from pathlib import Path
+
+from _report import write_json
 
 from flowstats.bumphunt import run_bumphunt
 from flowstats.config import resolve_config
@@ -63,7 +66,7 @@ def _gain_header(seconds: str = "seconds") -> None:
           f"   {seconds}")
 
 
-def _gain_line(seed, summary, seconds) -> None:
+def _gain_line(seed, summary, seconds) -> dict:
     target, nocut, best = _signal_rows(summary)
     ratio = best["z_local"] / max(nocut["z_local"], 1e-9)
     found = summary["best_window"]
@@ -73,16 +76,24 @@ def _gain_line(seed, summary, seconds) -> None:
           f"{found[0]:.0f}-{found[1]:.0f}, {summary['best_efficiency']:g}, "
           f"{summary['z_max_local']:.2f} ({hit}; z_global {summary['z_global']:.2f})  "
           f"{seconds:7.0f}")
+    return {"part": "gain", "seed": seed, "window": list(target),
+            "z_no_cut": nocut["z_local"], "z_best_cut": best["z_local"],
+            "efficiency": best["efficiency"], "ratio": ratio, "best_window": list(found),
+            "best_efficiency": summary["best_efficiency"],
+            "z_max_local": summary["z_max_local"], "z_global": summary["z_global"],
+            "contains_signal": found[0] <= 3500.0 < found[1], "seconds": seconds}
 
 
-def _from_summaries(directories) -> None:
+def _from_summaries(directories) -> list[dict]:
     print("## sensitivity gain from finished runs (window nearest 3.5 TeV)")
     _gain_header("scoring seconds (sum over windows)")
+    rows = []
     for directory in directories:
         summary = json.loads((Path(directory) / "summary.json").read_text())
         # the windows' own times survive a resumed run (total_seconds does not)
-        _gain_line(summary["seeds"]["run"], summary,
-                   sum(summary["timing"]["per_window_seconds"]))
+        rows.append(_gain_line(summary["seeds"]["run"], summary,
+                               sum(summary["timing"]["per_window_seconds"])))
+    return rows
 
 
 def main() -> None:
@@ -106,11 +117,12 @@ def main() -> None:
                         help="torch threads per window task, serial and dask alike [1: two "
                              "workers then use two cores]")
     parser.add_argument("--skip", nargs="*", default=[], choices=["gain", "null", "dask"])
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--full", action="store_true",
                         help="the issue's configuration: 1M + 1000, 2.8-5.2 TeV scan, 3 seeds")
     args = parser.parse_args()
     if args.summaries:
-        _from_summaries(args.summaries)
+        write_json(args.json, "bumphunt", _from_summaries(args.summaries))
         return
     if args.full:
         args.n_background, args.n_signal, args.seeds = 1_000_000, 1000, [0, 1, 2]
@@ -120,6 +132,7 @@ def main() -> None:
           f"scan={args.scan} width={args.width} step={args.step} epochs={args.epochs} "
           f"classifier={args.classifier or 'default'} efficiency={args.efficiency}")
 
+    rows = []
     if "gain" not in args.skip:
         print("\n## sensitivity gain (window nearest 3.5 TeV)")
         _gain_header()
@@ -129,7 +142,7 @@ def main() -> None:
             t0 = time.perf_counter()
             summary = run_bumphunt(_config(path, tmp / f"sig_out_{seed}", args, seed=seed),
                                    plots=False)
-            _gain_line(seed, summary, time.perf_counter() - t0)
+            rows.append(_gain_line(seed, summary, time.perf_counter() - t0))
 
     serial = t_serial = None
     if "null" not in args.skip:
@@ -148,6 +161,12 @@ def main() -> None:
               {e: round(max(r["z_local"] for r in serial["windows"]
                             if r["efficiency"] == e and r["z_local"] == r["z_local"]), 2)
                for e in sorted({r["efficiency"] for r in serial["windows"]})})
+        rows.append({"part": "null", "seed": 100, "windows": len(windows),
+                     "seconds": t_serial, "z_global": serial["z_global"],
+                     "z_max_local": serial["z_max_local"],
+                     "best_window": list(serial["best_window"]),
+                     "best_efficiency": serial["best_efficiency"],
+                     "global_method": serial["global_method"]})
 
     if "dask" not in args.skip:
         print("\n## serial vs dask (same seed)")
@@ -170,6 +189,13 @@ def main() -> None:
         print(f"{n_windows} windows: serial {t_serial:.1f} s, dask ({args.scheduler}, "
               f"{args.workers} workers) {t_dask:.1f} s, ratio serial/dask = "
               f"{t_serial / t_dask:.2f}, identical summaries: {same}")
+        rows.append({"part": "dask", "windows": n_windows, "serial_s": t_serial,
+                     "dask_s": t_dask, "scheduler": args.scheduler, "workers": args.workers,
+                     "ratio": t_serial / t_dask, "identical": same})
+    write_json(args.json, "bumphunt", rows, threads=args.torch_threads,
+               n_background=args.n_background, n_signal=args.n_signal, method=args.method,
+               scan=args.scan, width=args.width, step=args.step, epochs=args.epochs,
+               classifier=args.classifier, efficiency=args.efficiency)
 
 if __name__ == "__main__":
     main()

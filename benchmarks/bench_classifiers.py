@@ -13,7 +13,7 @@ the max SIC ratio to the exact likelihood ratio.
 Usage::
 
     python benchmarks/bench_classifiers.py                  # 5 epochs, 1 thread
-    python benchmarks/bench_classifiers.py --epochs 30 --threads 2
+    python benchmarks/bench_classifiers.py --epochs 30 --threads 2 --json classifiers.json
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ def main() -> None:
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", default=None, help="also write the table to this JSON file")
     args = p.parse_args()
 
     import torch
+    from _report import write_json
     from bench_anomaly import SR, _data, sr_background  # its neighbour in benchmarks/
 
     from flowstats.anomaly.classifiers import MLPEnsemble, cross_score
@@ -72,11 +74,17 @@ def main() -> None:
 
     print("| training | wall s | AUC (SR) | max SIC / exact LR |")
     print("|---|---|---|---|")
+    rows = []
     for name, s, t in (("k networks one after another", serial, t_serial),
                        ("one batched network (cross_fit)", batched, t_batched)):
         r = evaluate(s, label)
+        rows.append({"training": name, "wall_s": t, "auc": r["auc"],
+                     "ratio_max_sic": r["max_sic"] / optimum})
         print(f"| {name} | {t:.1f} | {r['auc']:.4f} | {r['max_sic'] / optimum:.2f} |")
     print(f"speed-up (same process): {t_serial / t_batched:.2f}x")
+    write_json(args.json, "classifiers", rows, threads=args.threads,
+               speed_up=t_serial / t_batched, epochs=args.epochs, k=args.k,
+               n_sr=len(x_sr), n_template=len(template))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Prints, as JSON lines:
 * peak memory of sampling 1e7 events in batches (measured in a fresh subprocess as the peak RSS
   above the RSS just before sampling), against the size of the output array itself.
 
-Usage: ``python benchmarks/bench_flows.py [--events 100000] [--epochs 3] [--sample 10000000]``
+Usage: ``python benchmarks/bench_flows.py [--events 100000] [--epochs 3] [--sample 10000000]
+[--json PATH]``
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import time
 import numpy as np
 import torch
 import zuko
+from _report import write_json
 
 
 def data(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -103,6 +105,7 @@ def main() -> None:
     p.add_argument("--sample-batch", type=int, default=65536)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeat", type=int, default=3, help="Alternating repetitions (best kept).")
+    p.add_argument("--json", default=None, help="also write the three results to this file")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
@@ -143,6 +146,7 @@ def main() -> None:
              "ratio_loop_cpu": best["bare_cpu"] / best["loop_cpu"],
              "ratio_fit_wall": best["bare"] / best["fit"]}
     print(json.dumps(train), flush=True)
+    rows = [train]
 
     m = min(a.sample, 200_000)
     t = {k: np.inf for k in ("flow", "flow_cpu", "bare", "bare_cpu")}
@@ -157,12 +161,13 @@ def main() -> None:
                 flow.module().sample((min(a.sample_batch, m - s),))
             t["bare"] = min(t["bare"], time.perf_counter() - t0)
             t["bare_cpu"] = min(t["bare_cpu"], time.process_time() - c0)
-    print(json.dumps({"bench": "sample", "n": m, "flowstats_events_per_s": m / t["flow"],
-                      "flowstats_events_per_cpu_s": m / t["flow_cpu"],
-                      "bare_events_per_s": m / t["bare"],
-                      "bare_events_per_cpu_s": m / t["bare_cpu"],
-                      "ratio_wall": t["bare"] / t["flow"],
-                      "ratio_cpu": t["bare_cpu"] / t["flow_cpu"]}), flush=True)
+    rows.append({"bench": "sample", "n": m, "flowstats_events_per_s": m / t["flow"],
+                 "flowstats_events_per_cpu_s": m / t["flow_cpu"],
+                 "bare_events_per_s": m / t["bare"],
+                 "bare_events_per_cpu_s": m / t["bare_cpu"],
+                 "ratio_wall": t["bare"] / t["flow"],
+                 "ratio_cpu": t["bare_cpu"] / t["flow_cpu"]})
+    print(json.dumps(rows[-1]), flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         flow.save(f"{tmp}/model")
@@ -174,6 +179,8 @@ def main() -> None:
             res.update(bench="sample_memory", batch_size=bs,
                        overhead_mib=res["growth_mib"] - res["output_mib"])
             print(json.dumps(res), flush=True)
+            rows.append(res)
+    write_json(a.json, "flows", rows, threads=a.threads)
 
 
 if __name__ == "__main__":

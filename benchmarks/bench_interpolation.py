@@ -22,10 +22,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
+from _report import write_json
 
 EDGES = [2600, 2900, 3100, 3300, 3500, 3700, 3900, 4100, 4500]
 SR = (3300.0, 3700.0)
@@ -79,9 +79,8 @@ def main() -> None:
         cells = " ".join(f"{1e3 * v:5.2f}+-{1e3 * e:4.2f}" for v, e in r["kl"].values())
         print(f"{r['kind']:5} {r['activation']:5} {cells}  "
               f"{1e3 * r['sr_minus_sidebands']:12.2f}  {r['train_s']:7.0f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    write_json(args.json, "interpolation", results, threads=1, sr=SR, edges=EDGES,
+               n_events=args.n_events, seed=args.seed, per_bin=args.per_bin)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ r"""Benchmark of flowstats.io: read rate against plain uproot, and the memory of
    its imports (the peak is reset after the imports through ``/proc/self/clear_refs``, read as
    ``VmHWM``; ``ru_maxrss`` elsewhere) (target: < 1 GiB).
 
-Usage: ``python benchmarks/bench_io.py [--events 1000000] [--big 10000000] [--repeat 3]``
+Usage: ``python benchmarks/bench_io.py [--events 1000000] [--big 10000000] [--repeat 3]
+[--json PATH]``
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import uproot
+from _report import write_json
 
 from flowstats.io import STEP_SIZE, EventWriter, read_events, write_events
 
@@ -128,6 +130,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--step-size", default=STEP_SIZE)
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-io-") as tmp:
         rate = bench_rate(Path(tmp), args.events, args.repeat)
@@ -143,6 +146,7 @@ def main() -> None:
               f"(total {mem['peak_rss_mib']:.0f} MiB; target < 1024 MiB; the whole float64 "
               f"matrix would be {mem['float64_matrix_mib']:.0f} MiB)", flush=True)
         print(json.dumps({"rate": rate, "memory": mem}, indent=2))
+    write_json(args.json, "io", [{"part": "rate", **rate}, {"part": "memory", **mem}])
 
 
 if __name__ == "__main__":

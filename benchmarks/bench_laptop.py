@@ -28,6 +28,7 @@ Usage::
     python benchmarks/bench_laptop.py --parts unweight,fxfx --seeds 0
     python benchmarks/bench_laptop.py --parts window,former   # today's window and the former
     python benchmarks/bench_laptop.py --parts scan            # the 21-window scan (25 minutes)
+    python benchmarks/bench_laptop.py --parts demo --json laptop.json   # also as JSON
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = (3300.0, 3700.0)
@@ -125,6 +127,7 @@ def main() -> None:
     p.add_argument("--parts", default="window,scan,unweight,fxfx,demo,tests")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--json", default=None, help="also write the table to this JSON file")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -133,9 +136,10 @@ def main() -> None:
         print(json.dumps(fn(args.seed, args.threads), default=float))
         return
     rows = []
+    details: dict = {}
     for part in args.parts.split(","):
         if part in ("window", "former", "unweight"):
-            res = []
+            res = details[part] = []
             for seed in args.seeds:
                 out = subprocess.run([sys.executable, __file__, "--worker", part, "--seed",
                                       str(seed), "--threads", str(args.threads)],
@@ -199,6 +203,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for part, target, before, now, met in rows:
         print(f"| {part} | {target} | {before} | {now} | {'yes' if met else 'NO'} |")
+    write_json(args.json, "laptop",
+               [{"part": part, "target": target, "issue_14": before, "now": now, "met": met}
+                for part, target, before, now, met in rows],
+               threads=args.threads, seeds=args.seeds, details=details)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import tempfile
 import time
 
 import numpy as np
+from _report import write_json
 
 SR = (3300.0, 3700.0)
 METHODS = ["cathode", "anode", "ranode", "bootstrap", "density"]
@@ -111,7 +112,8 @@ def main() -> None:
                    help="events per flow (default: the library's 250000)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--json", default=None, help="also write every row to this JSON file")
+    p.add_argument("--json", default=None,
+                   help="also write every row and the means to this JSON file")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     p.add_argument("--options", default="{}", help=argparse.SUPPRESS)
@@ -155,6 +157,7 @@ def main() -> None:
                     res, opt = r["result"], r["optimum"]
                     r["ratio_max_sic"] = _ratio(res["max_sic"], opt["max_sic"])
                     r["ratio_sic_0.2"] = _ratio(res["sic_at_0.2"], opt["sic_at_0.2"])
+                    r["bpd"], r["flow_s"] = bpd, flow_s
                     print(f"| {n_signal} | {kind} | {r['method']} | {seed} | {bpd:.5f} | "
                           f"{flow_s:.0f} | {res['auc']:.3f} | {res['max_sic']:.2f} | "
                           f"{r['ratio_max_sic']:.2f} | {res['sic_at_0.2']:.2f} | "
@@ -164,16 +167,21 @@ def main() -> None:
     print("| n_signal | kind | method | seeds | AUC | max SIC ratio | SIC@0.2 ratio |")
     print("|---|---|---|---|---|---|---|")
     keys = sorted({(r["n_signal"], r["kind"], r["method"]) for r in rows})
+    means = []
     for n_signal, kind, method in keys:
         sel = [r for r in rows if (r["n_signal"], r["kind"], r["method"]) == (n_signal, kind,
                                                                              method)]
         auc = np.mean([r["result"]["auc"] for r in sel])
+        means.append({"n_signal": n_signal, "kind": kind, "method": method, "seeds": len(sel),
+                      "auc": float(auc),
+                      "ratio_max_sic": float(np.mean([r["ratio_max_sic"] for r in sel])),
+                      "ratio_sic_0.2": float(np.mean([r["ratio_sic_0.2"] for r in sel]))})
         print(f"| {n_signal} | {kind} | {method} | {len(sel)} | {auc:.3f} | "
               f"{np.mean([r['ratio_max_sic'] for r in sel]):.2f} | "
               f"{np.mean([r['ratio_sic_0.2'] for r in sel]):.2f} |")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    write_json(args.json, "methods", rows, threads=args.threads, means=means,
+               wall_s=time.perf_counter() - start, sr=SR, classifier=args.classifier,
+               base=args.base, trace=args.trace)
 
 
 if __name__ == "__main__":

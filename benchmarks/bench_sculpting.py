@@ -16,7 +16,7 @@ the KS p-value is above 0.01 (issue #12).
 Samples:
 
 * ``standard``: ``dijet.generate(n, 0, seed)``; the features depend on m_jj mildly (jet masses
-  scale like m_jj^0.8, see docs/datasets.md).
+  scale like m_jj^0.8, see docs/guide/datasets.md).
 * ``correlated``: the same plus a fifth feature ``dr`` that follows m strongly
   (``dr = 4 ln(m / 3500 GeV) + N(0, 0.5)``, like the Delta R that LaCATHODE, arXiv:2210.14924,
   adds to make CATHODE sculpt): SR and sideband backgrounds differ, so CWoLa must sculpt, and a
@@ -40,9 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from _report import write_json
 
 SR = (3300.0, 3700.0)
 METHODS = ["cathode", "anode", "bootstrap", "density", "cwola"]
@@ -133,7 +133,8 @@ def main() -> None:
                     help="score space of the flow-based methods (default: the library's)")
     ap.add_argument("--options", default=None, help="JSON score() options (default: FAST)")
     ap.add_argument("--jobs", type=int, default=1, help="(sample, method) processes at once")
-    ap.add_argument("--json", default=None, help="write every pseudo-experiment's row here")
+    ap.add_argument("--json", default=None,
+                    help="write the table and every pseudo-experiment's row here")
     # worker mode
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--method", help=argparse.SUPPRESS)
@@ -186,11 +187,9 @@ def main() -> None:
             print(f"| {s} | {meth} | {fraction:g} | {summ['mean_chi2_ndf']:.3f} | "
                   f"{summ['error']:.3f} | {summ['ks_p']:.3g} | {summ['min_p']:.2g} | "
                   f"{summ['ndf']} | {secs:.1f} | {'pass' if summ['pass'] else 'FAIL'} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"options": options, "table": table,
-                                               "rows": {f"{k[0]}/{k[1]}": v
-                                                        for k, v in results.items()}},
-                                              indent=1))
+    write_json(args.json, "sculpting", table, threads=1, options=options, sr=SR,
+               pseudo=args.pseudo, n_events=args.n_events, wall_s=wall,
+               pseudo_experiments={f"{k[0]}/{k[1]}": v for k, v in results.items()})
 
 
 if __name__ == "__main__":

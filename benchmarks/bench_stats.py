@@ -18,7 +18,8 @@ The best wall-clock and CPU times (``time.process_time``, less sensitive to othe
 shared machine) are printed; with jax installed the same is run on ``--backend jax`` (after a
 compiling warm-up call).
 
-Usage: ``python benchmarks/bench_stats.py [--repeat 3] [--full-repeat 1] [--windows 25]``
+Usage: ``python benchmarks/bench_stats.py [--repeat 3] [--full-repeat 1] [--windows 25]
+[--json PATH]``
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import time
 from pathlib import Path
 
 import pyhf
+from _report import write_json
 
 from flowstats.cli import main
 from flowstats.stats import infer
@@ -70,7 +72,8 @@ def flowstats_fit(ws_path: Path, patch_path: Path, backend: str, *extra: str) ->
     return json.loads(buf.getvalue())
 
 
-def run(backend: str, ws_path: Path, patch_path: Path, repeat: int, full_repeat: int) -> None:
+def run(backend: str, ws_path: Path, patch_path: Path, repeat: int,
+        full_repeat: int) -> list[dict]:
     if backend == "jax":  # compile first
         direct_pyhf(ws_path, patch_path, backend)
         flowstats_fit(ws_path, patch_path, backend, "--no-limits", "--no-mle", "--no-discovery")
@@ -91,15 +94,26 @@ def run(backend: str, ws_path: Path, patch_path: Path, repeat: int, full_repeat:
     print(f"[{backend}] flowstats fit (CLs only):      wall {best_fs[0]:7.2f} s  cpu "
           f"{best_fs[1]:7.2f} s  -> overhead wall {100 * (best_fs[0] / best_py[0] - 1):+.1f} %"
           f", cpu {100 * (best_fs[1] / best_py[1] - 1):+.1f} % (target <= +10 %)")
+    rows = [{"backend": backend, "task": "direct pyhf hypotest", "wall_s": best_py[0],
+             "cpu_s": best_py[1], "repeat": repeat, "cls_obs": ref_obs, "cls_exp": ref_exp},
+            {"backend": backend, "task": "flowstats fit (CLs only)", "wall_s": best_fs[0],
+             "cpu_s": best_fs[1], "repeat": repeat, "cls_obs": out["cls_obs"],
+             "cls_exp": out["cls_exp"], "overhead_wall": best_fs[0] / best_py[0] - 1,
+             "overhead_cpu": best_fs[1] / best_py[1] - 1}]
     for _ in range(full_repeat):
         w, c, full = timed(lambda: flowstats_fit(ws_path, patch_path, backend))
         print(f"[{backend}] flowstats fit (full: CLs, Z0, MLE+MINOS, 6 limits): wall {w:7.2f} s"
               f"  cpu {c:7.2f} s = {c / best_py[1]:.1f} direct hypotests (cpu); "
               f"{full['n_fits']} hypotest fits; mu_upper_obs {full['mu_upper_obs']:.4f}, "
               f"mu_upper_exp {[round(x, 4) for x in full['mu_upper_exp']]}")
+        rows.append({"backend": backend, "task": "flowstats fit (full)", "wall_s": w,
+                     "cpu_s": c, "repeat": 1, "direct_hypotests_cpu": c / best_py[1],
+                     "n_fits": full["n_fits"], "mu_upper_obs": full["mu_upper_obs"],
+                     "mu_upper_exp": full["mu_upper_exp"]})
+    return rows
 
 
-def windows(n: int) -> None:
+def windows(n: int) -> dict:
     import numpy as np
 
     from flowstats.datasets import dijet
@@ -115,6 +129,8 @@ def windows(n: int) -> None:
     print(f"window_significance: {n} windows in wall {w:.2f} s, cpu {c:.2f} s -> "
           f"{c / n:.3f} s cpu per window ({100 * c / n:.0f} s cpu for 100 windows); "
           f"background only: max z_local {max(z):.2f}")
+    return {"backend": "numpy", "task": "window_significance", "windows": n, "wall_s": w,
+            "cpu_s": c, "cpu_s_per_window": c / n, "max_z_local": max(z)}
 
 
 def main_() -> None:
@@ -122,7 +138,9 @@ def main_() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--full-repeat", type=int, default=1)
     ap.add_argument("--windows", type=int, default=25)
+    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = ap.parse_args()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(TARBALL) as tar:
             members = [m for m in tar.getmembers()
@@ -133,10 +151,11 @@ def main_() -> None:
         if len(backends) == 1:
             print("jax is not installed: numpy back end only")
         for backend in backends:
-            run(backend, ws_path, patch_path, args.repeat, args.full_repeat)
+            rows += run(backend, ws_path, patch_path, args.repeat, args.full_repeat)
     infer.set_backend("numpy")
     if args.windows:
-        windows(args.windows)
+        rows.append(windows(args.windows))
+    write_json(args.json, "stats", rows, point=POINT)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ resident set size of the process). Data: ``flowstats.datasets.nlo.generate`` (20
 weights, features pt, y, m and the jet multiplicity njet, dequantised).
 
     python benchmarks/bench_unweight.py [--n-train 100000] [--n-generate 1000000] [--epochs 20]
+        [--json PATH]
 
 The flow has the default size of ``flowstats unweight`` (4 spline transforms, 64x64 hidden);
 the epoch count is fixed (no early stopping) so that the timing is comparable between runs.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import write_json
 
 
 def peak_rss_mb() -> float:
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: small flows, and robust on a shared machine)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -78,6 +81,12 @@ def main() -> None:
     print(f"write {args.n_generate:.0e} events to ROOT:     {t_write:8.1f} s")
     print(f"total wall time:                   {t_train + t_sample + t_write:8.1f} s")
     print(f"peak memory (max RSS):             {peak_rss_mb():8.0f} MB")
+    write_json(args.json, "unweight", [{
+        "n_train": args.n_train, "epochs": args.epochs, "train_s": t_train,
+        "train_s_per_epoch": t_train / args.epochs, "n_generate": args.n_generate,
+        "generate_s": t_sample, "events_per_s": args.n_generate / t_sample,
+        "write_s": t_write, "total_s": t_train + t_sample + t_write,
+        "peak_rss_mb": peak_rss_mb(), "device": args.device}], threads=args.threads)
 
 
 if __name__ == "__main__":

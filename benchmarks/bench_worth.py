@@ -17,7 +17,11 @@ limit at 95 % CL where the bias is not resolved), the training events' own N_eq,
 binning, and the saturation size M* (90 % of N_eq(inf)). The check: every held-out bias agrees
 with the truth one within 3 combined standard errors.
 
-    python benchmarks/bench_worth.py [--n-input 200000] [--n-generate 1000000]
+With ``--curve M1 M2 ...`` it also prints the summary binning's N_eq(M) of the first M
+generated events (i.i.d., so each prefix is a generated sample of size M) against the truth:
+what the sample is worth against the number of events generated.
+
+    python benchmarks/bench_worth.py [--n-input 200000] [--n-generate 1000000] [--json PATH]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import uproot
+from _report import write_json
 
 import flowstats
 from flowstats.datasets import nlo, write
@@ -57,6 +62,13 @@ def _neq(entry: dict, key: str) -> str:
     return f"{_fmt(entry[key], 7)} [{_fmt(low, 7)},{_fmt(high, 7)}]"
 
 
+def _group(result: dict, label: str) -> dict:
+    r"""The figures of ``equivalent_events``'s summary label (e.g. "pairs 5x5", "binning 10")."""
+    kind, key, *name = label.split()
+    entry = result["pairs" if kind == "pairs" else "binnings"][key]
+    return entry["features"][name[0]] if name else entry["combined"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-input", type=int, default=200_000)
@@ -67,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dequantise", action="store_true",
                         help="model njet by dequantisation instead of one flow per njet value")
+    parser.add_argument("--curve", type=int, nargs="*", default=[], metavar="M",
+                        help="also N_eq of the first M generated events, for each M")
+    parser.add_argument("--json", default=None, help="also write the table to this JSON file")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -112,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{'M* truth':>10s}")
     print(head)
     failures = []
+    table = []
     groups = [(b, "features", held["binnings"][b], exact["binnings"][b])
               for b in held["binnings"]]
     groups += [(g, "pairs", held["pairs"][g], exact["pairs"][g]) for g in held["pairs"]]
@@ -123,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             pull = bias2_pull(a, b)
             if abs(pull) > 3:
                 failures.append(f"{label} {name} (pull {pull:.1f})")
+            table.append({"binning": label, "observable": name, "pull": pull,
+                          "test": a, "truth": b})
             print(f"{label:8s}{name:11s}{a['bias2'] * 1e6:9.2f} +-{a['bias2_error'] * 1e6:6.2f}"
                   f"{b['bias2'] * 1e6:9.2f} +-{b['bias2_error'] * 1e6:6.2f}{pull:6.2f}  "
                   f"{_neq(a, 'n_eq'):>25s}  {_neq(b, 'n_eq'):>25s}  "
@@ -136,7 +154,25 @@ def main(argv: list[str] | None = None) -> int:
               f"N_eq(inf) >= {_fmt(s['n_eq_inf_lower_limit'], 0)}, M* >= "
               f"{_fmt(s['m_star_lower_limit'], 0)}, amplification N_eq/N_eq,train = "
               f"{_ratio(s['amplification'])} (>= {_ratio(s['amplification_lower_limit'])})")
+    curve = []
+    if args.curve:
+        binning = exact["summary"]["binning"]
+        print(f"N_eq of the first M generated events against the truth ({binning}; "
+              "'>' = 95 % CL lower limit):")
+        print(f"{'M':>9s}  {'N_eq(M)':>25s}  {'N_eq(inf)':>25s}")
+        for m in sorted(args.curve):
+            res = equivalent_events(x_gen[:m], x_truth, None, **common)
+            group = _group(res, binning)
+            curve.append({"m": int(min(m, len(x_gen))), "binning": binning, **group})
+            print(f"{min(m, len(x_gen)):9d}  {_neq(group, 'n_eq'):>25s}  "
+                  f"{_neq(group, 'n_eq_inf'):>25s}")
     print("checks:", "all passed" if not failures else "FAILED: " + ", ".join(failures))
+    write_json(args.json, "worth", table, threads=args.threads,
+               summary={"held_out": held["summary"], "truth": exact["summary"]},
+               curve=curve, n_input=len(x), negative_fraction=float(np.mean(w < 0)),
+               n_train=len(x_train), n_eff_train=effective_sample_size(w_train),
+               n_test=len(x_test), n_generated=len(x_gen), n_truth=len(x_truth),
+               unweight_s=t_unweight, worth_s=t_worth, failures=failures)
     return 1 if failures else 0
 
 

@@ -18,6 +18,10 @@ _LAZY = {
     "convert_lhe": "flowstats.lhe",
     "unweight": "flowstats.unweighting",
     "unweight_from_config": "flowstats.unweighting",
+    "UnweightResult": "flowstats.unweighting.result",
+    "BumpHunt": "flowstats.bumphunt.result",
+    "BumpHuntResult": "flowstats.bumphunt.result",
+    "load_result": "flowstats.results",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -27,6 +31,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in {"io", "lhe", "datasets", "flows", "stats", "anomaly", "exceptions", "unweighting",
-                "bumphunt", "config"}:
+                "bumphunt", "config", "results"}:
         return importlib.import_module(f"flowstats.{name}")
     raise AttributeError(f"module 'flowstats' has no attribute {name!r}")

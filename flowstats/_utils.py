@@ -88,7 +88,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
 def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     r"""Yields a temporary directory next to ``path``; moves it to ``path`` on success.
 
-    The directory counterpart of :func:`atomic_path` (saved models): an interrupted write
+    The directory counterpart of ``atomic_path()`` (saved models): an interrupted write
     never leaves a half-written directory at ``path``.
 
     Arguments:

@@ -62,21 +62,46 @@ DEFAULTS: dict[str, Any] = {
 
 
 @cache
-def schema(name: str = "analysis") -> dict[str, Any]:
-    r"""A JSON Schema shipped in the package, ``flowstats/schema/<name>.schema.json``.
-
-    Arguments:
-        name: ``"analysis"`` (bump hunt) or ``"unweight"``.
-    """
+def _shipped(name: str) -> dict[str, Any]:
     text = resources.files("flowstats").joinpath(f"schema/{name}.schema.json").read_text()
     return json.loads(text)
 
 
+def _registered(name: str) -> dict[str, tuple[str, ...]]:
+    r"""Property -> the registered names that are its enum (the analysis schema's ``method``
+    and ``function``; nothing for the other schemas)."""
+    if name != "analysis":
+        return {}
+    from .registry import METHODS
+    from .stats.functions import FUNCTIONS
+
+    return {"method": METHODS.names(), "function": ("auto", *FUNCTIONS)}
+
+
+def schema(name: str = "analysis") -> dict[str, Any]:
+    r"""A JSON Schema shipped in the package, ``flowstats/schema/<name>.schema.json``.
+
+    The analysis schema's ``method`` and ``function`` get the enums of the registered names
+    (:mod:`flowstats.registry`: built-ins and plugins), which the shipped file leaves open.
+
+    Arguments:
+        name: ``"analysis"`` (bump hunt) or ``"unweight"``.
+    """
+    out = copy.deepcopy(_shipped(name))
+    for key, names in _registered(name).items():
+        out["properties"][key]["enum"] = list(names)
+    return out
+
+
 @cache
-def _validator(name: str) -> Any:
+def _cached_validator(name: str, registered: tuple) -> Any:
     import jsonschema
 
     return jsonschema.Draft202012Validator(schema(name))
+
+
+def _validator(name: str) -> Any:
+    return _cached_validator(name, tuple(_registered(name).items()))
 
 
 def _where(path: Any) -> str:
@@ -104,7 +129,10 @@ def validate(config: Mapping[str, Any], source: str = "configuration", *,
         allowed = list(err.schema.get("properties", {}))
         extra = [k for k in err.instance if k not in allowed]
         raise _unknown_key(extra[0], allowed, list(err.absolute_path), source)
-    raise ConfigError(f"{source}: bad value at {_where(err.absolute_path)!r}: {err.message}")
+    hint = (closest(str(err.instance), [str(v) for v in err.validator_value])
+            if err.validator == "enum" and isinstance(err.instance, str) else [])
+    raise ConfigError(f"{source}: bad value at {_where(err.absolute_path)!r}: {err.message}"
+                      + (f" (did you mean {hint[0]!r}?)" if hint else ""))
 
 
 def _unknown_key(key: Any, allowed: list[str], path: list[Any], source: str) -> ConfigError:

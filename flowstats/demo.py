@@ -56,6 +56,7 @@ def run_demo(output: str | Path, *, seed: int = 0, quick: bool = False, force: b
         scheduler: dask scheduler for the bump-hunt windows (None: serial).
     """
     from .bumphunt import run_bumphunt
+    from .bumphunt.windows import same_value
     from .config import resolve_config
     from .datasets import dijet, nlo, write
     from .unweighting import unweight
@@ -87,7 +88,7 @@ def run_demo(output: str | Path, *, seed: int = 0, quick: bool = False, force: b
     signal_window = min({tuple(r["sr"]) for r in hunt["windows"]},
                         key=lambda w: abs(0.5 * (w[0] + w[1]) - 3500.0))
     rows = [r for r in hunt["windows"] if tuple(r["sr"]) == signal_window]
-    no_cut = next(r for r in rows if r["efficiency"] == 1.0)
+    no_cut = next(r for r in rows if same_value(r["efficiency"], 1.0))
     best = max((r for r in rows if r["efficiency"] < 1.0), key=lambda r: r["z_local"])
 
     log.info("unweighting the nlo toy")

@@ -25,6 +25,7 @@ __all__ = [
     "JaggedBranchError",
     "NonFiniteError",
     "OutputExistsError",
+    "PluginError",
     "TreeNotFoundError",
     "WeightSumError",
     "WorkspaceError",
@@ -166,3 +167,8 @@ class FitError(FlowstatsError, RuntimeError):
 
 class WorkspaceError(FlowstatsError, ValueError):
     r"""A pyhf workspace or patch is invalid or missing."""
+
+
+class PluginError(FlowstatsError, RuntimeError):
+    r"""A plugin (an entry point of ``flowstats.methods`` or ``flowstats.fit_functions``) failed
+    to load; the message names it and gives the reason."""

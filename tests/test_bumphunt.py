@@ -320,7 +320,7 @@ def test_negative_weights_where_the_binned_sum_is_positive(sample, tmp_path):
 
 def test_large_signal_regions_warn_about_measured_sculpting(caplog):
     # only piecewise-linear (ReLU) sideband flows were measured to sculpt large SRs; the
-    # default SiLU flows were not (README "Sculpting")
+    # default SiLU flows were not (docs/guide/sculpting.md)
     import flowstats.bumphunt.core as core
 
     m = np.random.default_rng(0).uniform(3000, 4000, 100_000)  # 40,000 in [3300, 3700)

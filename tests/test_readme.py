@@ -1,4 +1,4 @@
-"""The README's walkthrough commands run as written (in a temporary directory)."""
+"""The commands of the README and the guide pages' marked blocks run as written (in a temporary directory)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: the documents whose marked blocks are run: the README and the documentation's guide pages
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs" / "guide").glob("*.md"))]
+_MARKED = re.compile(r"<!-- (?:readme|doc)-test: (\w+) -->\s*```(bash|python)\n(.*?)```", re.S)
+
+
+def _marked() -> dict[str, tuple[str, str]]:
+    r"""Every marked block: name -> (language, body); a name is used once in all documents."""
+    found: dict[str, tuple[str, str]] = {}
+    for doc in DOCUMENTS:
+        for name, language, body in _MARKED.findall(doc.read_text()):
+            assert name not in found, f"block {name!r} is marked twice ({doc.name})"
+            found[name] = (language, body)
+    return found
+
+
 def _blocks() -> dict[str, list[str]]:
-    text = (ROOT / "README.md").read_text()
-    found = re.findall(r"<!-- readme-test: (\w+) -->\s*```bash\n(.*?)```", text, re.S)
-    return {name: [line for line in body.splitlines() if line.strip()] for name, body in found}
+    return {name: [line for line in body.splitlines() if line.strip()]
+            for name, (language, body) in _marked().items() if language == "bash"}
 
 
 #: runs a README block's commands one after another in one fresh Python process, through the
@@ -76,11 +90,31 @@ def workdir(tmp_path, shared_data):
     return work
 
 
-def test_readme_has_the_two_fresh_machine_commands():
+def test_readme_has_the_fresh_machine_commands():
     text = (ROOT / "README.md").read_text()
-    assert "make demo" in text and "make test" in text
+    assert "make demo" in text and "make test" in text and "make docs" in text
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "make test" in ci
+    assert "make test" in ci and "make docs" in ci
+
+
+def test_readme_is_short_and_every_command_in_it_is_run():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 150
+    tested = {line.strip() for lines in _blocks().values() for line in lines}
+    commands = [line.strip() for body in re.findall(r"```bash\n(.*?)```", text, re.S)
+                for line in body.splitlines() if line.strip().startswith("flowstats ")]
+    assert commands and set(commands) <= tested
+    # the guide pages include the README's blocks rather than copying them
+    for name in ("bumphunt", "unweight"):
+        assert f"<!-- end: {name} -->" in text
+
+
+def test_readme_links_point_at_files():
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((docs/[^)#]+)", text)
+    assert links
+    for link in links:
+        assert (ROOT / link).is_file(), link
 
 
 def test_readme_bumphunt(workdir):
@@ -96,6 +130,15 @@ def test_readme_bumphunt(workdir):
     assert (workdir / "hunt" / "plots" / "closure_w01.png").exists()
     fit = json.loads(procs[-1].stdout)
     assert {"mu_hat", "z0", "cls_obs", "cls_exp", "mu_upper_obs", "mu_upper_exp"} <= set(fit)
+    # the README's Python lines read the result as written
+    language, code = _marked()["results"]
+    assert language == "python"
+    run = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(summary["windows"]) + 1
+    assert lines[-1].startswith("global Z:") and closure["verdict"] in lines[-1]
 
 
 def test_readme_unweight(workdir):
@@ -137,3 +180,14 @@ def test_readme_own_data_z_peak(workdir):
     assert {r["fit_function"][:4] for r in done} <= {"dije", "expo", "powe"}
     assert summary["closure"]["n_tests"] > 0
     assert (workdir / "zscan" / "plots" / "closure_w07.png").exists()
+
+
+def test_guide_evaluate(workdir):
+    # a flow trained on background-only events scores an unseen signal by -log p
+    procs = _run(_blocks()["evaluate"], workdir)
+    summary = json.loads(procs[-1].stdout)
+    assert summary["n_events"] == 22_000 and summary["n_outside_domain"] == 0
+    assert summary["auc"] > 0.75
+    assert set(summary["at_eps_b"]) == {"0.01", "0.001", "0.0001"}
+    assert summary["at_eps_b"]["0.01"]["eps_s"] > 0.01  # more signal than background kept
+    assert (workdir / "density.root").is_file()

@@ -4,7 +4,8 @@ The signal is assumed localised in a resonant feature m (e.g. m_jj). A signal re
 window in m and its sidebands are defined by :class:`~flowstats.anomaly.regions.Regions`; the
 background density of the other features x is learnt on the sidebands and interpolated into the
 SR. Methods (see :mod:`flowstats.anomaly.methods`): ``cathode`` (default), ``anode``,
-``ranode``, ``cwola``, ``bootstrap``, ``density``. Every event (SR, sidebands and outside) gets
+``ranode``, ``cwola``, ``bootstrap``, ``density``, and those of plugins (entry-point group
+``flowstats.methods``, :mod:`flowstats.registry`). Every event (SR, sidebands and outside) gets
 a score, so a bump hunt can see how a cut on the score acts on the background at every mass.
 
 Example::
@@ -37,6 +38,8 @@ import numpy as np
 
 from .._utils import check_finite, provenance, resolve_device, write_json
 from ..exceptions import BadInputError, closest
+from ..registry import METHODS as _METHODS
+from ..registry import DerivedNames
 from .regions import SIDEBAND, SIGNAL_REGION, Regions, parse_window
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,8 @@ log = logging.getLogger(__name__)
 __all__ = ["DEFAULT_CLASSIFIER", "METHOD_NAMES", "Regions", "ScoreResult", "parse_window",
            "score"]
 
-METHOD_NAMES = ("cathode", "anode", "ranode", "cwola", "bootstrap", "density")
+#: the registered methods' names (:data:`flowstats.registry.METHODS`, plugins included)
+METHOD_NAMES = DerivedNames(_METHODS.names, _METHODS)
 #: default classifier of cathode/cwola/bootstrap: the torch MLP ensemble (best-epoch
 #: averaging). Measured with CATHODE on dijet 1M + 1000 (benchmarks/bench_anomaly.py, seeds
 #: 0 1 2): max SIC / exact-LR optimum 0.90, 0.87, 0.91 (mean 0.89) for "mlp" against 0.87,
@@ -110,9 +114,9 @@ def _check_not_constant(x: np.ndarray, names: list[str], where: np.ndarray) -> N
             "remove it from --features (a constant carries no information and breaks the flow)")
 
 
-OPTIONS = ("flow", "fit", "classifier", "classifier_options", "k", "oversample", "alpha",
-           "iterations", "max_flow_events", "n_mass", "space", "signal_fraction", "whiten",
-           "fresh_template")
+#: the options :func:`score` accepts: those of every registered method
+#: (``options`` of :class:`flowstats.registry.Method`)
+OPTIONS = DerivedNames(lambda: dict.fromkeys(o for e in _METHODS for o in e.options), _METHODS)
 
 
 def _auto_preprocessing(x: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -152,8 +156,8 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     Arguments:
         x: Features, (n, d) (m must not be one of them).
         m: Resonant mass, (n,).
-        method: ``cathode`` (default), ``anode``, ``ranode``, ``cwola``, ``bootstrap`` or
-            ``density``.
+        method: ``cathode`` (default), ``anode``, ``ranode``, ``cwola``, ``bootstrap``,
+            ``density``, or a plugin's method (:data:`flowstats.registry.METHODS`).
         sr: Signal region ``(lo, hi)`` or ``"lo:hi"``.
         sideband_width: Width of each adjacent sideband; None = everything outside the SR.
         names: Feature names (for messages and saved models).
@@ -189,12 +193,9 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     Returns:
         A :class:`ScoreResult` with one score, fold and region per event.
     """
-    from .methods import METHODS, SPACES
+    from .methods import SPACES
 
-    if method not in METHODS:
-        hint = closest(method, METHODS)
-        raise BadInputError(f"unknown method {method!r}; use one of {', '.join(METHOD_NAMES)}"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    entry = _METHODS.get(method)
     unknown = set(options) - set(OPTIONS)
     if unknown:
         name = sorted(unknown)[0]
@@ -203,7 +204,8 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
                             + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     # cwola trains on every SR and sideband event (10x CATHODE's SR sample): boosted trees
     # keep it affordable (50-145 s on 1M events, max SIC 0.82 of the optimum, HGB measured)
-    options.setdefault("classifier", "hgb" if method == "cwola" else DEFAULT_CLASSIFIER)
+    for key, value in {"classifier": DEFAULT_CLASSIFIER, **entry.defaults}.items():
+        options.setdefault(key, value)
     if int(options.get("k", 5)) < 2:
         raise BadInputError(f"k={options['k']!r}: cross-scoring needs at least 2 folds")
     if float(options.get("oversample", 4.0)) <= 0:
@@ -219,9 +221,9 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
     if model_dir is not None:
         Path(model_dir).mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    values, fold, info, template = METHODS[method](x, m, codes, names, seed=seed, device=dev,
-                                                   model_dir=model_dir, regions=regions,
-                                                   **options)
+    values, fold, info, template = entry.score(x, m, codes, names, seed=seed, device=dev,
+                                               model_dir=model_dir, regions=regions,
+                                               **options)
     elapsed = time.perf_counter() - start
     config = {"method": method, "sr": list(regions.sr), "sideband_width": sideband_width,
               "features": names, "device": dev, "n_events": len(x),

@@ -65,7 +65,7 @@ class HGBEnsemble:
             raise it on a dedicated many-core node.
 
     The features are binned here, not by scikit-learn: each feature's 255 bins have equal
-    shares of the balanced training weight (:func:`weighted_bin_edges`), and the members see
+    shares of the balanced training weight (``flowstats._binning.weighted_bin_edges``), and the members see
     bin numbers. scikit-learn >= 1.6 finds weighted bin edges with one weighted percentile
     (a sort) per edge and feature: 7x the whole fit's time for 40k weighted events (0.86 s
     against 0.12 s unweighted), most of a small CATHODE window's time. The trees split on
@@ -142,6 +142,7 @@ class HGBEnsemble:
         return apply_bins(self.edges, x)
 
     def save(self, directory: str | Path) -> None:
+        r"""Saves the ensemble in ``directory`` (``hgb.pkl``, ``classifier.json``)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / "hgb.pkl", force=True) as tmp:
@@ -266,7 +267,7 @@ class MLPEnsemble:
         ensembles at once (k-fold training in one pass).
 
         One network per member and ensemble, all stacked as one batched network
-        (:func:`_batched_mlp`): every optimiser step takes a mini-batch of each network's own
+        (``_batched_mlp``): every optimiser step takes a mini-batch of each network's own
         training events, so the k folds' networks cost one sequence of steps instead of k.
         With k = 5 on one CPU core (1M-event CATHODE task, benchmarks/bench_classifiers.py)
         that is 1.4x faster than the same networks trained one after another, and 2.2x
@@ -392,6 +393,7 @@ class MLPEnsemble:
         return np.log(p) - np.log1p(-p)
 
     def save(self, directory: str | Path) -> None:
+        r"""Saves the ensemble in ``directory``."""
         import torch
 
         directory = Path(directory)

@@ -58,6 +58,8 @@ from typing import Any
 
 import numpy as np
 
+from ..registry import METHODS as _REGISTRY
+from ..registry import DerivedMapping, Method
 from .background import DEFAULT_FIT, ConditionalDensity, resolved_flow, sample_mass
 from .classifiers import cross_score
 from .regions import SIDEBAND, SIGNAL_REGION
@@ -244,7 +246,7 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         seed, device, model_dir: Seed, torch device, where models are saved/reused.
         flow, fit: Flow architecture and training options.
         space: ``"latent"`` or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (:func:`_latent`).
+        whiten: In latent space, whiten the SR events' latent points (``_latent``).
     """
     bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
                       flow=flow, fit=fit, max_flow_events=max_flow_events)
@@ -302,7 +304,7 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
         k: Number of SR folds (SR flows).
         n_mass: Number of SR mass quantiles the densities are averaged over.
         space: ``"latent"`` or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (:func:`_latent`).
+        whiten: In latent space, whiten the SR events' latent points (``_latent``).
     """
     from scipy.special import logsumexp
 
@@ -416,7 +418,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         k: Number of folds of the cross-scoring.
         oversample: Number of background samples per SR event.
         space: ``"latent"`` or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (:func:`_latent`).
+        whiten: In latent space, whiten the SR events' latent points (``_latent``).
         fresh_template: In latent space, the MLP trains every epoch against new N(0, 1)
             draws (``oversample`` x n_SR of them) instead of the same template again, and
             trains :data:`FRESH_TEMPLATE_EPOCHS` epochs unless ``classifier_options`` sets
@@ -487,13 +489,13 @@ def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str],
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
     Arguments:
-        x, m, codes, names, seed, device, model_dir, flow, fit, regions, classifier,
-            classifier_options, k, oversample: as :func:`cathode`.
+        x, m, codes, names, seed, device, model_dir, flow, fit, regions: As :func:`cathode`.
+        classifier, classifier_options, k, oversample: As :func:`cathode`.
         alpha: Type-I rate: the fraction of background failing ``lambda <= epsilon``.
         iterations: Number of re-estimation steps after the initial CATHODE ratio.
         space: ``"latent"`` (default: the ratio is learnt on latent points, as in
             :func:`cathode`) or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (:func:`_latent`).
+        whiten: In latent space, whiten the SR events' latent points (``_latent``).
     """
     from ..exceptions import BadInputError
 
@@ -588,7 +590,7 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
         k: Number of SR folds (signal flows).
         space: ``"latent"`` or ``"data"``.
         signal_fraction: ``"learn"`` or a fixed fraction in (0, 1).
-        whiten: In latent space, whiten the SR events' latent points (:func:`_latent`).
+        whiten: In latent space, whiten the SR events' latent points (``_latent``).
     """
     from ..exceptions import BadInputError
     from ..flows import Flow
@@ -642,5 +644,34 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
                                                                 for s in summaries]))}, template
 
 
-METHODS = {"anode": anode, "bootstrap": bootstrap, "cathode": cathode, "cwola": cwola,
-           "density": density, "ranode": ranode}
+_FLOW = ("flow", "fit", "max_flow_events")
+_SPACE = ("space", "whiten")
+_CLASSIFIER = ("classifier", "classifier_options", "k")
+
+# the built-in methods, in the order of the CLI choices and the schema enum
+_REGISTRY.register(Method(
+    "cathode", cathode, "classifier of SR data against sideband-flow samples (arXiv:2109.00546)",
+    options=(*_FLOW, *_SPACE, *_CLASSIFIER, "oversample", "fresh_template"),
+    has_template=True, needs_flow=True))
+_REGISTRY.register(Method(
+    "anode", anode, "ratio of SR and sideband flow densities (arXiv:2001.04990)",
+    options=(*_FLOW, *_SPACE, "k", "n_mass", "oversample"), needs_flow=True))
+_REGISTRY.register(Method(
+    "ranode", ranode, "SR signal density over the sideband background (arXiv:2312.11629)",
+    options=(*_FLOW, *_SPACE, "k", "signal_fraction", "oversample"),
+    has_template=True, template_latent_only=True, needs_flow=True))
+_REGISTRY.register(Method(
+    "cwola", cwola, "classifier of SR against sideband events (arXiv:1805.02664)",
+    options=_CLASSIFIER, defaults={"classifier": "hgb"}, sculpts=True,
+    sculpting_reason="CWoLa learns SR against sideband events, so with features that depend "
+                     "on m it learns m and carves a bump at the SR (arXiv:1902.02634)"))
+_REGISTRY.register(Method(
+    "bootstrap", bootstrap, "iterative likelihood-ratio bootstrap (J. Tan, ICML INNF 2020)",
+    options=(*_FLOW, *_SPACE, *_CLASSIFIER, "oversample", "alpha", "iterations"),
+    needs_flow=True))
+_REGISTRY.register(Method(
+    "density", density, "outlier score of the sideband background flow",
+    options=(*_FLOW, *_SPACE, "oversample"), has_template=True, needs_flow=True))
+
+#: name -> score function of every registered method (:data:`flowstats.registry.METHODS`)
+METHODS = DerivedMapping(lambda: {e.name: e.score for e in _REGISTRY}, _REGISTRY)

@@ -19,6 +19,7 @@ References:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from ..exceptions import BadInputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["evaluate", "roc", "sic", "supervised_score"]
+__all__ = ["evaluate", "roc", "sic", "sic_at_background", "supervised_score"]
 
 
 def _check(score: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +121,41 @@ def evaluate(score: np.ndarray, label: np.ndarray, *, max_rel_error: float | Non
         b = _eps_b_at(r, eps)
         out[f"rejection_at_{eps}"] = 1.0 / b if b > 0 else float("inf")
         out[f"sic_at_{eps}"] = eps / np.sqrt(b) if b > 0 else float("inf")
+    return out
+
+
+def sic_at_background(score: np.ndarray, label: np.ndarray,
+                      eps_b: Sequence[float] = (1e-2, 1e-3, 1e-4)) -> dict[str, dict[str, float]]:
+    r"""Signal efficiency and SIC at fixed background efficiencies (the Dark Machines figure).
+
+    For each target :math:`\epsilon_B`, the cut is the background scores' quantile
+    :math:`1 - \epsilon_B` (events with ``score > cut`` are selected), and the figure of merit is
+    :math:`\epsilon_S / \sqrt{\epsilon_B}` with the selected fractions actually reached. A target
+    that keeps fewer than 10 background events is reported as NaN (no trustworthy estimate).
+
+    Arguments:
+        score, label: As :func:`roc`.
+        eps_b: The target background efficiencies.
+
+    References:
+        | Unsupervised hunt for new physics in the Dark Machines challenge (Aarrestad et al., 2021)
+        | https://arxiv.org/abs/2105.14027
+    """
+    score, label = _check(score, label)
+    background = np.sort(score[~label])
+    signal = score[label]
+    out: dict[str, dict[str, float]] = {}
+    for target in eps_b:
+        n_kept = int(np.floor(target * len(background)))
+        if n_kept < 10 or not len(signal):
+            out[f"{target:g}"] = {"eps_b": float("nan"), "eps_s": float("nan"),
+                                  "sic": float("nan"), "cut": float("nan")}
+            continue
+        cut = float(background[len(background) - n_kept - 1])
+        b = float(np.mean(background > cut))
+        s = float(np.mean(signal > cut))
+        out[f"{target:g}"] = {"eps_b": b, "eps_s": s, "sic": s / np.sqrt(b) if b > 0 else float("nan"),
+                              "cut": cut}
     return out
 
 

@@ -1,11 +1,13 @@
 r"""The enhanced bump hunt: anomaly scores, selections, sideband fits, significances, limits.
 
-See :func:`run_bumphunt` and the ``flowstats bumphunt`` command.
+See :func:`run_bumphunt`, :class:`BumpHunt` (settings in, a :class:`BumpHuntResult` out) and the
+``flowstats bumphunt`` command.
 """
 
 from __future__ import annotations
 
 from .core import run_bumphunt
+from .result import BumpHunt, BumpHuntResult
 from .windows import make_windows, parse_range
 
-__all__ = ["make_windows", "parse_range", "run_bumphunt"]
+__all__ = ["BumpHunt", "BumpHuntResult", "make_windows", "parse_range", "run_bumphunt"]

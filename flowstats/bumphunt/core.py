@@ -32,6 +32,7 @@ import numpy as np
 from .._utils import progress, provenance, write_json
 from ..distributed import get_client, map_tasks, spawn_seeds
 from ..exceptions import BadInputError, ConfigError, OutputExistsError
+from ..registry import METHODS, DerivedMapping
 from .scoring import load_window, resolve_threads, save_window, score_window, select_top
 from .windows import make_windows
 
@@ -88,23 +89,24 @@ def _read(config: dict[str, Any]
     return x, m, events.entries, label, weights
 
 
-#: methods refused by default: their selection sculpts the background m spectrum when the
-#: features depend on m (benchmarks/bench_sculpting.py, README "Sculpting")
-SCULPTING_METHODS = {"cwola": "CWoLa learns SR against sideband events, so with features that "
-                              "depend on m it learns m and carves a bump at the SR "
-                              "(arXiv:1902.02634)"}
+#: methods refused by default, name -> why: their selection sculpts the background m spectrum
+#: when the features depend on m (benchmarks/bench_sculpting.py, docs/guide/sculpting.md);
+#: the registered methods with ``sculpts`` (:class:`flowstats.registry.Method`)
+SCULPTING_METHODS = DerivedMapping(
+    lambda: {e.name: e.sculpting_reason for e in METHODS if e.sculpts}, METHODS)
 
 
 def _check_method(config: dict[str, Any]) -> None:
     r"""Refuses a sculpting method (or space) unless ``allow_sculpting`` is set."""
-    why = SCULPTING_METHODS.get(config["method"])
+    entry = METHODS.get(config["method"])
+    why = entry.sculpting_reason if entry.sculpts else None
     space = dict(config.get("score_options") or {}).get("space", "latent")
     if why is None and space == "data":
         why = ("data-space scores carry the m dependence of the features into the selection "
                "(LaCATHODE, arXiv:2210.14924); the default latent space does not")
     if why is None:
         return
-    what = (f"method {config['method']!r}" if config["method"] in SCULPTING_METHODS
+    what = (f"method {config['method']!r}" if entry.sculpts
             else f"method {config['method']!r} with space 'data'")
     if not config.get("allow_sculpting"):
         raise ConfigError(f"{what} is refused by default: {why}; pass --allow-sculpting "
@@ -121,13 +123,15 @@ def _check_template(config: dict[str, Any]) -> None:
     if config.get("background", "fit") != "template":
         return
     space = dict(config.get("score_options") or {}).get("space", "latent")
-    if config["method"] not in TEMPLATE_METHODS or (config["method"] == "ranode"
-                                                     and space == "data"):
+    entry = METHODS.get(config["method"])
+    if not entry.has_template or (entry.template_latent_only and space == "data"):
         why = ("its template fails the background-only closure" if config["method"] == "anode"
                else "it has none")
+        latent_only = [e.name for e in METHODS if e.has_template and e.template_latent_only]
         raise ConfigError(f"background 'template' needs a method with a background template "
-                          f"that closes ({', '.join(TEMPLATE_METHODS)}; ranode in latent "
-                          f"space): method {config['method']!r} cannot be used, {why}")
+                          f"that closes ({', '.join(TEMPLATE_METHODS)}"
+                          + "".join(f"; {n} in latent space" for n in latent_only)
+                          + f"): method {config['method']!r} cannot be used, {why}")
     if config.get("weight"):
         raise ConfigError("background 'template' estimates event counts: it cannot be used "
                           "with weight")
@@ -164,7 +168,7 @@ def _windows_within_data(config: dict[str, Any], m: np.ndarray
 
 
 #: SR size above which a selection with a ReLU sideband flow has been measured to keep more
-#: background inside the SR than outside (README "Sculpting"; 1M dijet background: fake local Z
+#: background inside the SR than outside (docs/guide/sculpting.md; 1M dijet background: fake local Z
 #: 3.9-4.5 with ~1e5 SR events). The default smooth (SiLU) flows pass there.
 LARGE_SR = 20_000
 
@@ -180,7 +184,7 @@ def _warn_large_sr(config: dict[str, Any], windows: list[tuple[float, float]],
     if n_sr > LARGE_SR and config["method"] != "density" and piecewise:
         log.warning("a signal region holds %d events: at this size the %s selection with a "
                     "ReLU sideband flow has been measured to keep more background inside the "
-                    "SR than outside (a fake excess, README 'Sculpting'); the default "
+                    "SR than outside (a fake excess, docs/guide/sculpting.md); the default "
                     "activation 'silu' interpolates smoothly%s", n_sr, config["method"],
                     "" if config.get("closure") else "; run with --closure")
 

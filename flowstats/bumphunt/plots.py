@@ -1,8 +1,15 @@
-r"""Plots of a bump hunt (matplotlib with the mplhep style)."""
+r"""Plots of a bump hunt (matplotlib with the mplhep style).
+
+Each plot has a ``*_figure`` function that returns the matplotlib figure (used by
+:class:`flowstats.bumphunt.result.BumpHuntResult`) and a function that writes it as a PNG
+(used by :func:`draw_all` when a run ends).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +19,8 @@ from .._utils import atomic_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["draw_all"]
+__all__ = ["closure_figure", "draw_all", "figure_style", "pvalues_figure", "roc_sic_figure",
+           "significance_figure", "spectrum_figure"]
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -35,9 +43,43 @@ def _style() -> None:
         pass
 
 
-def spectrum(extra: dict[str, Any], window: tuple[float, float], eff: float, row: dict[str, Any],
-             path: Path, mass: str = "m") -> None:
-    r"""Selected m spectrum with the sideband fit, the signal region and a pull panel."""
+@contextlib.contextmanager
+def figure_style() -> Iterator[None]:
+    r"""The style of the run's plots (mplhep CMS), applied only inside the ``with`` block:
+    unlike :func:`draw_all` it changes neither the backend nor the global style."""
+    import matplotlib.pyplot as plt
+
+    try:
+        import mplhep
+
+        style: Any = mplhep.style.CMS
+    except Exception:  # pragma: no cover - the style is cosmetic
+        style = {}
+    with plt.style.context(style):
+        yield
+
+
+def _same(a: float, b: float) -> bool:
+    from .windows import same_value
+
+    return same_value(a, b)
+
+
+def spectrum_figure(extra: dict[str, Any], window: tuple[float, float], eff: float,
+                    row: dict[str, Any], mass: str = "m") -> Any:
+    r"""Selected m spectrum with the sideband fit, the signal region and a pull panel.
+
+    Arguments:
+        extra: ``edges`` and ``counts`` of the selected spectrum, the fit's ``prediction``
+            per bin (or None).
+        window: The signal region.
+        eff: The efficiency (for the title).
+        row: The summary row (``z_local`` for the title).
+        mass: Name of the resonant feature (x label).
+
+    Returns:
+        The matplotlib figure (the spectrum and the pull panel).
+    """
     import matplotlib.pyplot as plt
 
     edges = np.asarray(extra["edges"], float)
@@ -62,17 +104,28 @@ def spectrum(extra: dict[str, Any], window: tuple[float, float], eff: float, row
     axp.axhline(0, color="k", lw=0.8)
     axp.set_ylabel("pull")
     axp.set_xlabel(f"{mass} [GeV]")
-    _save(fig, path)
+    return fig
 
 
-def pvalues(rows: list[dict[str, Any]], efficiencies: list[float], path: Path) -> None:
-    r"""Local p-value against the window centre, one line per efficiency."""
+def spectrum(extra: dict[str, Any], window: tuple[float, float], eff: float, row: dict[str, Any],
+             path: Path, mass: str = "m") -> None:
+    r"""Writes :func:`spectrum_figure` to ``path``."""
+    _save(spectrum_figure(extra, window, eff, row, mass=mass), path)
+
+
+def pvalues_figure(rows: list[dict[str, Any]], efficiencies: list[float]) -> Any:
+    r"""Local p-value against the window centre, one line per efficiency.
+
+    Arguments:
+        rows: The summary rows.
+        efficiencies: The efficiencies, one line each.
+    """
     import matplotlib.pyplot as plt
     from scipy import stats
 
     fig, ax = plt.subplots(figsize=(8, 6))
     for eff in efficiencies:
-        sel = [r for r in rows if r["efficiency"] == eff]
+        sel = [r for r in rows if _same(r["efficiency"], eff)]
         centre = [0.5 * (r["sr"][0] + r["sr"][1]) for r in sel]
         p = [max(r.get("p_local", stats.norm.sf(r["z_local"])), 1e-300) for r in sel]
         ax.plot(centre, p, "o-", label=f"efficiency {eff:g}")
@@ -82,12 +135,49 @@ def pvalues(rows: list[dict[str, Any]], efficiencies: list[float], path: Path) -
     ax.set_xlabel("signal-region centre [GeV]")
     ax.set_ylabel("local p-value")
     ax.legend(fontsize=10)
-    _save(fig, path)
+    return fig
 
 
-def roc_sic(results: dict[int, dict[str, Any]], windows: list[tuple[float, float]],
-            label: np.ndarray, path: Path) -> None:
-    r"""ROC (background rejection) and SIC curves of the score in each window's SR."""
+def pvalues(rows: list[dict[str, Any]], efficiencies: list[float], path: Path) -> None:
+    r"""Writes :func:`pvalues_figure` to ``path``."""
+    _save(pvalues_figure(rows, efficiencies), path)
+
+
+def significance_figure(rows: list[dict[str, Any]], efficiencies: list[float],
+                        mass: str = "m") -> Any:
+    r"""Local significance against the window centre, one line per efficiency.
+
+    Arguments:
+        rows: The summary rows (a window without a result leaves a gap).
+        efficiencies: The efficiencies, one line each.
+        mass: Name of the resonant feature (x label).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for eff in efficiencies:
+        sel = sorted((r for r in rows if _same(r["efficiency"], eff)), key=lambda r: r["sr"][0])
+        centre = [0.5 * (r["sr"][0] + r["sr"][1]) for r in sel]
+        z = [r.get("z_local", np.nan) for r in sel]
+        ax.plot(centre, z, "o-", label=f"efficiency {eff:g}")
+    for level in (3, 5):
+        ax.axhline(level, color="gray", ls=":", lw=0.8)
+    ax.set_xlabel(f"signal-region centre in {mass} [GeV]")
+    ax.set_ylabel("local significance Z")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=10)
+    return fig
+
+
+def roc_sic_figure(results: dict[int, dict[str, Any]], windows: list[tuple[float, float]],
+                   label: np.ndarray) -> Any:
+    r"""ROC (background rejection) and SIC curves of the score in each window's SR.
+
+    Arguments:
+        results: Per window index: ``score`` and ``region`` of every event.
+        windows: The windows.
+        label: Truth label of every event (1 = signal).
+    """
     import matplotlib.pyplot as plt
 
     from ..anomaly import metrics
@@ -108,15 +198,34 @@ def roc_sic(results: dict[int, dict[str, Any]], windows: list[tuple[float, float
     ax2.set_xlabel("signal efficiency")
     ax2.set_ylabel("SIC")
     ax1.legend(fontsize=8)
-    _save(fig, path)
+    return fig
 
 
-def closure(rows: list[dict[str, Any]], window: tuple[float, float], path: Path,
-            mass: str = "m") -> None:
-    r"""Closure check of one window: selection efficiency / its mean against m, per efficiency."""
+def roc_sic(results: dict[int, dict[str, Any]], windows: list[tuple[float, float]],
+            label: np.ndarray, path: Path) -> None:
+    r"""Writes :func:`roc_sic_figure` to ``path``."""
+    _save(roc_sic_figure(results, windows, label), path)
+
+
+def closure_figure(rows: list[dict[str, Any]], window: tuple[float, float], mass: str = "m",
+                   ax: Any = None) -> Any:
+    r"""Closure check of one window: selection efficiency / its mean against m, per efficiency.
+
+    Arguments:
+        rows: The closure rows of the window (``summary["closure"]["rows"]``).
+        window: The signal region.
+        mass: Name of the resonant feature (x label).
+        ax: Draw into these axes (default: a new figure).
+
+    Returns:
+        The figure.
+    """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 6))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 6))
+    else:
+        fig = ax.figure
     for r in rows:
         edges = np.asarray(r["edges"], float)
         centres = 0.5 * (edges[1:] + edges[:-1])[: len(r["bin_efficiency"])]
@@ -131,7 +240,13 @@ def closure(rows: list[dict[str, Any]], window: tuple[float, float], path: Path,
     ax.set_ylabel("selected fraction / overall fraction")
     ax.set_title("closure: background-like pseudo-data", fontsize=12)
     ax.legend(fontsize=9)
-    _save(fig, path)
+    return fig
+
+
+def closure(rows: list[dict[str, Any]], window: tuple[float, float], path: Path,
+            mass: str = "m") -> None:
+    r"""Writes :func:`closure_figure` to ``path``."""
+    _save(closure_figure(rows, window, mass=mass), path)
 
 
 def draw_all(directory: Path, summary: dict[str, Any], results: dict[int, dict[str, Any]],

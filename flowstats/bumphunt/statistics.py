@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import FitError, FlowstatsError
+from ..registry import METHODS, DerivedNames
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +269,9 @@ def bumphunter_global(rows: list[dict[str, Any]], fits: dict[tuple[int, float], 
     r"""Global significance from the BumpHunter statistic over the scan, per efficiency.
 
     Per efficiency, each window's local p-value is BumpHunter's Poisson p-value of its selected
-    SR count against its sideband-fit background (:func:`flowstats.stats.bumphunter.
-    window_pvalues`; the fit's uncertainty is not included, as in BumpHunter), and
+    SR count against its sideband-fit background
+    (:func:`flowstats.stats.bumphunter.window_pvalues`; the fit's uncertainty is not included,
+    as in BumpHunter), and
     ``t = -ln min p`` over the windows. Pseudo-experiments draw Poisson counts in the bins of
     one grid (the bin width) from a reference spectrum, in every bin the mean of the SR
     predictions of the windows that contain it, and scan them with the same windows (so
@@ -345,11 +347,13 @@ def bumphunter_global(rows: list[dict[str, Any]], fits: dict[tuple[int, float], 
 
 
 #: methods whose background template the bump hunt uses with ``background: template`` (ranode in
-#: latent space: standard-normal draws; cathode and density in either space). anode has a
-#: template too, but it fails the background-only closure (tests/test_anomaly.py: pulls chi2
+#: latent space: standard-normal draws; cathode and density in either space): the registered
+#: methods with ``has_template`` (:class:`flowstats.registry.Method`), sorted by name. anode has
+#: a template too, but it fails the background-only closure (tests/test_anomaly.py: pulls chi2
 #: 34 for 6 ndf on 3 x 40k events): its SR densities learn where the SR latent points differ
 #: from N(0, 1), so its cut keeps more SR events than template events
-TEMPLATE_METHODS = ("cathode", "density", "ranode")
+TEMPLATE_METHODS = DerivedNames(lambda: sorted(e.name for e in METHODS if e.has_template),
+                                METHODS)
 
 
 def template_statistics(result: dict[str, Any], selected: np.ndarray,

@@ -2,6 +2,7 @@ r"""Signal-region windows of a bump hunt: one window, or a scan of sliding windo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,11 +10,25 @@ import numpy as np
 from .._utils import parse_range
 from ..exceptions import BadInputError
 
-__all__ = ["make_windows", "parse_range"]
+__all__ = ["make_windows", "parse_range", "same_value"]
 
 #: LHCO-style scan default: 0.4 TeV wide windows stepped by 0.1 TeV
 DEFAULT_WIDTH = 400.0
 DEFAULT_STEP = 100.0
+
+#: relative tolerance of :func:`same_value`: window edges and efficiencies that differ by less
+#: are the same (they are written with 6 decimals at most, and read back from JSON or typed)
+REL_TOLERANCE = 1e-6
+
+
+def same_value(a: float, b: float) -> bool:
+    r"""Whether two window edges or efficiencies are the same, within :data:`REL_TOLERANCE`
+    (never by float equality: 0.2 typed and 0.2000000001 computed are one efficiency).
+
+    Arguments:
+        a, b: The values.
+    """
+    return math.isclose(float(a), float(b), rel_tol=REL_TOLERANCE, abs_tol=1e-12)
 
 
 def make_windows(sr: Sequence[float] | None = None, scan: dict | None = None) -> list[tuple[float, float]]:

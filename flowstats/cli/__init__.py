@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -26,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "convert": "flowstats.cli.convert:convert",
     "generate": "flowstats.cli.generate:generate",
     "train": "flowstats.cli.train:train",
+    "evaluate": "flowstats.cli.evaluate:evaluate",
     "unweight": "flowstats.cli.unweight:unweight",
     "score": "flowstats.cli.score:score",
     "fit": "flowstats.cli.fit:fit",
@@ -58,9 +60,57 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+class RegistryChoice(click.Choice):
+    r"""A :class:`click.Choice` whose choices are a registry's names, looked up when first
+    needed (parsing, ``--help`` of the subcommand), so that ``flowstats --help`` loads no
+    registry (nor the modules and plugins behind it).
+
+    Arguments:
+        names: Returns the choices (e.g. ``flowstats.registry.METHODS.names``).
+    """
+
+    def __init__(self, names: Callable[[], Sequence[str]]) -> None:
+        self._names = names
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click.Choice.__init__ sets it
+        pass
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as err:
+            from ..exceptions import closest
+
+            hint = closest(str(value), self.choices)
+            if hint:
+                err.message = f"{err.message.rstrip('.')} (did you mean {hint[0]!r}?)"
+            raise
+
+
+def method_names() -> tuple[str, ...]:
+    r"""The ``--method`` choices: the registered anomaly methods (plugins included)."""
+    from ..registry import METHODS
+
+    return METHODS.names()
+
+
+def format_names() -> tuple[str, ...]:
+    r"""The ``--format`` choices: the registered output writers."""
+    from ..registry import WRITERS
+
+    return WRITERS.names()
+
+
 #: ``--format``, shared by the subcommands that write events (``fmt`` in the function)
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["ttree", "rntuple"]), default="ttree",
+    "--format", "fmt", type=RegistryChoice(format_names), default="ttree",
     show_default=True, help="Output format: a TTree (read by every ROOT version) or an RNTuple.")
 
 

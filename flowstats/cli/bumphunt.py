@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from . import chosen_flow, echo_json, flow_options
+from . import RegistryChoice, chosen_flow, echo_json, flow_options, method_names
+
+
+def function_names() -> tuple[str, ...]:
+    r"""The ``--function`` choices: ``auto`` and the registered background functions."""
+    from ..stats.functions import FUNCTIONS
+
+    return ("auto", *FUNCTIONS)
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -33,8 +40,7 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--features", help="Comma-separated auxiliary features x.")
 @click.option("--label", help="Truth-label branch (1 = signal), for ROC/SIC plots only.")
 @click.option("--cut", help="Preselection expression.")
-@click.option("--method", type=click.Choice(["cathode", "anode", "ranode", "cwola", "bootstrap", "density"]),
-              help="Anomaly score [cathode].")
+@click.option("--method", type=RegistryChoice(method_names), help="Anomaly score [cathode].")
 @click.option("--sr", help="One signal region LO:HI, e.g. 3300:3700.")
 @click.option("--scan", help="Scan range LO:HI, e.g. 2800:5200.")
 @click.option("--windows", type=int, help="Number of scan windows (default: 0.4 TeV wide, 0.1 TeV steps).")
@@ -44,8 +50,10 @@ def _pair(text: str | None, what: str) -> list[float] | None:
 @click.option("--sideband-width", type=float, help="Width of each sideband (default: all outside).")
 @click.option("--bin-width", type=float, help="Mass histogram bin width in GeV [100].")
 @click.option("--fit-range", help="Mass range of the background fit LO:HI.")
-@click.option("--function", help="Background function, or auto (chosen among the dijet, "
-                                 "exponential-polynomial and power-law families) [auto].")
+@click.option("--function", type=RegistryChoice(function_names), metavar="NAME",
+              help="Background function (dijet3-5, expo1-6, power2-4 or a plugin's), or auto "
+                   "(chosen among the dijet, exponential-polynomial and power-law families) "
+                   "[auto].")
 @click.option("--weight", help="Event-weight branch (weighted histograms, fits and models).")
 @click.option("-o", "--output", type=click.Path(), help="Output directory.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML analysis configuration.")
@@ -63,7 +71,8 @@ def _pair(text: str | None, what: str) -> list[float] | None:
                    "reports whether the selection sculpts m (summary.json 'closure').")
 @click.option("--allow-sculpting", is_flag=True, default=None,
               help="Run a method that is refused by default because it sculpts the "
-                   "background spectrum (cwola), with a warning.")
+                   "background spectrum (cwola, a plugin method declared as sculpting, or "
+                   "space 'data'), with a warning.")
 @click.option("--background", type=click.Choice(["fit", "template"]),
               help="SR background after the cut: sideband fit in m [default] or the method's "
                    "background template (cut and count).")

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import chosen_flow, echo_json, flow_options, format_option
+from . import RegistryChoice, chosen_flow, echo_json, flow_options, format_option, method_names
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--features", multiple=True, required=True,
               help="Feature branches (comma-separated or repeated).")
 @click.option("--method", default="cathode", show_default=True,
-              type=click.Choice(["cathode", "anode", "ranode", "cwola", "bootstrap", "density"]),
+              type=RegistryChoice(method_names),
               help="Anomaly-detection method.")
 @click.option("--sr", required=True, help="Signal region LO:HI in the mass branch's units.")
 @click.option("--sideband-width", type=float, default=None,
@@ -80,6 +80,7 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
     from ..anomaly import score as run_score
     from ..exceptions import BadInputError
     from ..io import read_events, write_events
+    from ..registry import METHODS
 
     out = Path(output)
     prov_path = out.with_name(out.stem + ".provenance.json")
@@ -97,11 +98,12 @@ def score(inputs: tuple[str, ...], tree: str, mass: str, features: tuple[str, ..
     events = read_events(list(inputs), tree, [*names, mass])
     x = events.x[:, :-1]
     m = events.x[:, -1]
+    entry = METHODS.get(method)
     options: dict = {"k": folds, "oversample": oversample}
-    if method != "cwola":
+    if entry.space_options:
         options["space"] = space
         options["whiten"] = whiten
-    if method == "cathode":
+    if "fresh_template" in entry.options:
         options["fresh_template"] = fresh_template
     if classifier is not None:
         options["classifier"] = classifier

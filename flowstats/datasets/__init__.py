@@ -6,7 +6,7 @@ r"""Built-in analytic datasets with exactly known densities, and a ROOT writer f
   (positive events plus negative counter events) whose weighted sum converges to a known truth.
 
 :func:`write` stores columns as flat TTrees of a ROOT file (written to a temporary file and
-renamed). The densities are documented in ``docs/datasets.md``.
+renamed). The densities are documented in ``docs/guide/datasets.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 from .._utils import _json_default, atomic_path, check_output, progress
 from ..exceptions import BadInputError
 from ..io.writing import check_format
+from ..registry import WRITERS
 from . import dijet, nlo
 
 log = logging.getLogger(__name__)
@@ -101,11 +102,9 @@ def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "even
     with atomic_path(path, force=force) as tmp, uproot.recreate(tmp) as file:
         for name, cols in all_trees.items():
             n = len(next(iter(cols.values())))
-            if format == "rntuple":
-                ttree = file.mkrntuple(name, {k: v.dtype for k, v in cols.items()})
-            else:
-                ttree = file.mktree(name, {k: v.dtype for k, v in cols.items()},
-                                    initial_basket_capacity=max(10, n // step_size + 2))
+            ttree = WRITERS.get(format).create(file, name,
+                                               {k: v.dtype for k, v in cols.items()},
+                                               capacity=max(10, n // step_size + 2))
             for start in progress(range(0, n, step_size), total=-(-n // step_size),
                                   desc=f"writing {name}"):
                 ttree.extend({k: v[start:start + step_size] for k, v in cols.items()})

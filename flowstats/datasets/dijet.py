@@ -2,7 +2,7 @@ r"""An analytic LHC-Olympics-2020-like dijet resonance search sample.
 
 Every density is known in closed form, so the exact (Neyman-Pearson optimal) likelihood ratio
 of each event is available and anomaly-detection methods (ANODE, CATHODE, CWoLa, ...) can be
-compared with the optimum. The formulas and parameter values are in ``docs/datasets.md``.
+compared with the optimum. The formulas and parameter values are in ``docs/guide/datasets.md``.
 
 Background (QCD-like), with :math:`r = m_{jj} / 3500\,\mathrm{GeV}`:
 

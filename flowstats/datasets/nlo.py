@@ -22,7 +22,7 @@ Each density (``t`` and ``f_-``) factorises as
 
 with a gamma pt spectrum, a rapidity width falling with pt, a Breit-Wigner mass on
 [60, 120] GeV and a truncated-Poisson jet multiplicity whose mean grows with pt. Formulas and
-parameter values are in ``docs/datasets.md``.
+parameter values are in ``docs/guide/datasets.md``.
 
 References:
     S. Frixione and B. R. Webber, "Matching NLO QCD computations and parton shower
@@ -98,7 +98,7 @@ class _TruncatedBreitWigner:
         return MZ + self.half * np.tan(self.lo + np.asarray(u) * (self.hi - self.lo))
 
 
-#: the mass density shared by t and f_-
+#: the mass density shared by t and ``f_-``
 MASS_BW = _TruncatedBreitWigner()
 
 
@@ -152,7 +152,7 @@ class _Component:
 #: the truth density t
 TRUTH = _Component(pt_shape=1.6, pt_scale=11.0, y_sigma_low=1.8, y_sigma_high=1.2, y_pt=30.0,
                    nj_lambda0=0.15, nj_pt=20.0)
-#: the counter-event density f_-
+#: the counter-event density ``f_-``
 COUNTER = _Component(pt_shape=1.2, pt_scale=5.0, y_sigma_low=1.0, y_sigma_high=0.8, y_pt=30.0,
                      nj_lambda0=0.05, nj_pt=40.0)
 

@@ -285,7 +285,7 @@ class Flow:
             learn_fraction: Re-estimate the signal fraction after every epoch.
             clip: The gradient-norm clipping threshold.
             keep_best: Keep the states of the ``keep_best`` best epochs (for
-                :meth:`Ensemble.best_epochs`).
+                :meth:`~flowstats.flows.Ensemble.best_epochs`).
 
         Returns:
             ``train_loss``, ``val_loss`` (per epoch, :math:`-\sum w\log q/\sum w` in the
@@ -607,7 +607,7 @@ class Flow:
     @classmethod
     def from_options(cls, features: Sequence[str], context: Sequence[str],
                      options: Mapping[str, Any], *, seed: int) -> Flow:
-        r"""An untrained flow with the architecture :attr:`options` of another (saved or live)
+        r"""An untrained flow with the architecture ``options`` of another (saved or live)
         one; options that older saved models lack take their defaults."""
         return cls(features, context, seed=seed, **options)
 

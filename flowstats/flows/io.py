@@ -9,9 +9,10 @@ weights) and one Flow directory per member, ``member_0``, ``member_1``, ...
 Directories are written into a temporary sibling and renamed into place, so that an interrupted
 save never leaves a half-written model.
 
-This module knows the files, not the classes: :meth:`Flow.save`/:meth:`Flow.load`,
-:meth:`Ensemble.save`/:meth:`Ensemble.load` and :func:`flowstats.flows.load` build on it (it
-imports neither, so there is no import cycle).
+This module knows the files, not the classes: :meth:`flowstats.flows.Flow.save`,
+:meth:`flowstats.flows.Flow.load`, :meth:`flowstats.flows.Ensemble.save`,
+:meth:`flowstats.flows.Ensemble.load` and :func:`flowstats.flows.load` build on it (it imports
+neither, so there is no import cycle).
 """
 
 from __future__ import annotations

@@ -55,12 +55,18 @@ from ..exceptions import BadInputError
 __all__ = ["ACTIVATIONS", "BASES", "CNF_ATOL", "CNF_RTOL", "KINDS", "TRACES", "build_flow",
            "check_architecture", "network_activation"]
 
+#: flow kinds: autoregressive splines, autoregressive affine, affine coupling, continuous (FFJORD)
 KINDS = ("nsf", "maf", "realnvp", "cnf")
+#: base distributions: standard normal or Student-t
 BASES = ("normal", "studentt")
+#: divergence of the cnf in training: exact or Hutchinson's estimate
 TRACES = ("exact", "hutchinson")
+#: network activations by name
 ACTIVATIONS = {"relu": torch.nn.ReLU, "elu": torch.nn.ELU, "silu": torch.nn.SiLU,
                "gelu": torch.nn.GELU, "tanh": torch.nn.Tanh}
+#: absolute tolerance of the cnf's ODE solver
 CNF_ATOL = 1e-4
+#: relative tolerance of the cnf's ODE solver
 CNF_RTOL = 1e-3
 
 

@@ -11,7 +11,7 @@ Each feature goes through (in this order)
 
 The map :math:`x \to z` is a bijection with an analytic Jacobian, so a density :math:`q_Z` learnt
 in :math:`z` space is turned into a density of the original observables by
-:math:`\log p_X(x) = \log q_Z(z(x)) + \log |\det \partial z / \partial x|` (:meth:`forward`
+:math:`\log p_X(x) = \log q_Z(z(x)) + \log |\det \partial z / \partial x|` (:meth:`Preprocessing.forward`
 returns both). Maps are evaluated in float64 (the logit near the bounds loses ~6 % in float32).
 
 Standardisation uses the **absolute** weights :math:`|w|`: any location and scale give a valid

@@ -190,7 +190,7 @@ def train(module: torch.nn.Module, train_split: Split, val_split: Split,
         options: The settings.
 
     Returns:
-        The history: per-epoch ``train_loss``, ``val_loss``, ``lr``, ``train_time``,
+        The history, per-epoch ``train_loss``, ``val_loss``, ``lr``, ``train_time``,
         ``train_cpu_time`` (process CPU seconds), ``val_time``; ``best_epoch``,
         ``best_val_loss``, ``epochs_run``, ``stopped_early``, ``nan_restores``; plus ``kept``
         (the ``keep_best`` best epochs' states, best first), which the caller removes before

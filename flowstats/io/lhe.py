@@ -9,8 +9,8 @@ and writes one TTree with
 * the final-state (status 1) particles as jagged branches sharing the counter ``npart``:
   ``part_pid, part_px, part_py, part_pz, part_e, part_pt, part_eta, part_phi`` (GeV);
 * observables for the common case of a lepton pair plus jets. Leptons are the charged
-  leptons (|pid| = 11, 13, 15) of the final state, ordered by pT; partons are the final-state
-  quarks (|pid| 1-6) and gluons:
+  leptons (``|pid|`` = 11, 13, 15) of the final state, ordered by pT; partons are the final-state
+  quarks (``|pid|`` 1-6) and gluons:
 
   - ``m_ll, pT_ll, y_ll, phi_ll``: mass, transverse momentum, rapidity and azimuth of the two
     leading leptons (NaN when an event has fewer than two; ``n_leptons`` says how many);
@@ -83,9 +83,9 @@ log = logging.getLogger(__name__)
 __all__ = ["ATTR_MISSING", "LEPTONS", "PARTONS", "LHEWriter", "build_init", "convert_lhe",
            "lhe_batches", "read_lhe_blocks", "write_lhe"]
 
-#: |PDG id| of the charged leptons used for the pair observables
+#: ``|PDG id|`` of the charged leptons used for the pair observables
 LEPTONS = (11, 13, 15)
-#: |PDG id| of the partons (quarks and gluons) used for the jet observables
+#: ``|PDG id|`` of the partons (quarks and gluons) used for the jet observables
 PARTONS = (1, 2, 3, 4, 5, 6, 21)
 
 _BATCH = 50_000
@@ -455,7 +455,7 @@ def convert_lhe(lhe_path: str | os.PathLike, root_path: str | os.PathLike, *,
         batch_size: Events converted at a time.
 
     Returns:
-        A summary: ``input``, ``output``, ``tree``, ``n_events``, ``n_negative``,
+        A summary with ``input``, ``output``, ``tree``, ``n_events``, ``n_negative``,
         ``negative_fraction``, ``sum_weights``, ``sum_weights_squared``, ``n_eff``,
         ``weights`` (the weight branches), ``weight_values`` (the distinct values of
         ``weight`` when there are at most 10, else None), ``n_without_lepton_pair``,

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .._utils import atomic_path, check_output
-from ..exceptions import BadInputError, FlowstatsError, closest
+from ..exceptions import BadInputError, FlowstatsError
+from ..registry import WRITERS, DerivedNames, Writer
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +69,46 @@ def _check_columns(columns: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     return out, int(length or 0)
 
 
-#: output formats of the event writers: a TTree (the default: every ROOT version reads it) or
-#: an RNTuple (ROOT's successor format; uproot >= 5.7 writes it)
-FORMATS = ("ttree", "rntuple")
+def _create_ttree(file: Any, name: str, branches: Mapping[str, Any], *, capacity: int,
+                  counter_name: Any = None) -> Any:
+    r"""A TTree ``name`` in ``file`` (the :class:`~flowstats.registry.Writer` ``ttree``).
+
+    Arguments:
+        file: The open ``uproot`` file.
+        name: The tree name.
+        branches: Branch name -> dtype, or the first chunk of data (written).
+        capacity: The initial basket capacity.
+        counter_name: The namer of jagged counters (None: uproot's ``"n" + name``).
+    """
+    extra = {} if counter_name is None else {"counter_name": counter_name}
+    return file.mktree(name, branches, initial_basket_capacity=capacity, **extra)
+
+
+def _create_rntuple(file: Any, name: str, branches: Mapping[str, Any], **unused: Any) -> Any:
+    r"""An RNTuple ``name`` in ``file`` (the :class:`~flowstats.registry.Writer` ``rntuple``).
+
+    Arguments:
+        file: The open ``uproot`` file.
+        name: The RNTuple name.
+        branches: Field name -> dtype, or the first chunk of data (written).
+    """
+    return file.mkrntuple(name, branches)
+
+
+WRITERS.register(Writer("ttree", _create_ttree,
+                        "a TTree, read by every ROOT version (the default)"))
+WRITERS.register(Writer("rntuple", _create_rntuple,
+                        "an RNTuple, ROOT's successor format (uproot >= 5.7 writes it)"))
+
+#: output formats of the event writers (the names of :data:`flowstats.registry.WRITERS`): a
+#: TTree (the default: every ROOT version reads it) or an RNTuple (ROOT's successor format;
+#: uproot >= 5.7 writes it)
+FORMATS = DerivedNames(WRITERS.names, WRITERS)
 
 
 def check_format(format: str) -> str:
     r"""Returns ``format`` if it is one of :data:`FORMATS`, else a one-line error."""
-    if format not in FORMATS:
-        hint = closest(str(format), FORMATS)
-        raise BadInputError(f"unknown output format {format!r}; use one of "
-                            f"{', '.join(FORMATS)}"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    WRITERS.get(format)
     return format
 
 
@@ -98,7 +127,7 @@ class EventWriter:
         tree: The TTree name.
         force: Whether an existing ``path`` may be replaced.
         metadata: JSON-serialisable data stored as a TObjString ``flowstats_provenance``
-            next to the tree (e.g. :func:`flowstats._utils.provenance`).
+            next to the tree (e.g. ``flowstats._utils.provenance()``).
         strings: More texts stored as TObjStrings next to the tree, name -> text (e.g. the
             header of a converted LHE file).
         counters: Record column -> name of its counter branch (default ``"n" + column``).
@@ -182,13 +211,11 @@ class EventWriter:
         for start in range(0, max(n, 1), step):
             chunk = {k: v[start:start + step] for k, v in cols.items()}
             try:
-                if self._tree is None and self.format == "rntuple":
-                    self._tree = self._file.mkrntuple(self.tree, chunk)  # writes the chunk
-                elif self._tree is None:
+                if self._tree is None:  # creating the tree writes the first chunk
                     expected = max(n, expected_entries or 0)
                     capacity = max(10, math.ceil(expected / step) + 2)
-                    self._tree = self._file.mktree(
-                        self.tree, chunk, initial_basket_capacity=capacity,
+                    self._tree = WRITERS.get(self.format).create(
+                        self._file, self.tree, chunk, capacity=capacity,
                         counter_name=self._counter_name)
                 else:
                     self._tree.extend(chunk)

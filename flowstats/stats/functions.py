@@ -36,11 +36,13 @@ References:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..exceptions import BadInputError, ConfigError, closest
+from ..registry import FIT_FAMILIES, DerivedMapping, FitFamily
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,9 @@ class BackgroundFunction:
 
     Arguments:
         name: The registry name (``dijet4``, ``expo3``, ...).
-        kind: ``"dijet"`` (basis in x = m/sqrt(s)), ``"expo"`` (polynomial in t) or
-            ``"power"`` (polynomial in a log-scaled u).
+        kind: The name of its :class:`~flowstats.registry.FitFamily`: ``"dijet"`` (basis in
+            x = m/sqrt(s)), ``"expo"`` (polynomial in t), ``"power"`` (polynomial in a
+            log-scaled u) or a plugin's family.
         npar: The number of parameters.
     """
 
@@ -71,37 +74,17 @@ class BackgroundFunction:
 
     def basis(self, m: np.ndarray, *, sqrt_s: float = SQRT_S,
               domain: tuple[float, float] | None = None) -> np.ndarray:
-        r"""The basis functions at ``m``, shape ``m.shape + (npar,)``.
+        r"""The basis functions at ``m``, shape ``m.shape + (npar,)`` (those of its family,
+        :class:`~flowstats.registry.FitFamily` ``kind`` of
+        :data:`~flowstats.registry.FIT_FAMILIES`).
 
         Arguments:
             m: Values of the observable (GeV for the dijet functions).
             sqrt_s: The centre-of-mass energy (dijet functions only).
-            domain: ``(m_lo, m_hi)`` mapped to t in [0, 1] (expo family only).
+            domain: ``(m_lo, m_hi)`` mapped to t in [0, 1] (expo and power families).
         """
         m = np.asarray(m, dtype=float)
-        if self.kind == "dijet":
-            x = m / float(sqrt_s)
-            if np.any(x <= 0) or np.any(x >= 1):
-                raise BadInputError(
-                    f"{self.name}: x = m/sqrt(s) must lie in (0, 1), got m in "
-                    f"[{m.min():g}, {m.max():g}] with sqrt(s) = {sqrt_s:g}")
-            lx = np.log(x)
-            cols = [np.ones_like(x), np.log1p(-x), lx]
-            for k in range(self.npar - 3):
-                cols.append(lx ** (k + 2))
-        else:
-            if domain is None:
-                domain = (float(np.min(m)), float(np.max(m)))
-            lo, hi = domain
-            if self.kind == "power":
-                if lo <= 0 or np.any(m <= 0):
-                    raise BadInputError(f"{self.name}: a power law needs m > 0, got m in "
-                                        f"[{min(lo, float(np.min(m))):g}, {hi:g}]")
-                t = np.log(m / lo) / np.log(hi / lo)
-            else:
-                t = (m - lo) / (hi - lo)
-            cols = [t**k for k in range(self.npar)]
-        return np.stack(cols, axis=-1)
+        return FIT_FAMILIES.get(self.kind).basis(self, m, sqrt_s=sqrt_s, domain=domain)
 
     def __call__(self, m: np.ndarray, params: np.ndarray, *, sqrt_s: float = SQRT_S,
                  domain: tuple[float, float] | None = None) -> np.ndarray:
@@ -109,24 +92,91 @@ class BackgroundFunction:
         return np.exp(self.basis(m, sqrt_s=sqrt_s, domain=domain) @ np.asarray(params, float))
 
 
-def _registry() -> dict[str, BackgroundFunction]:
-    out = {f"dijet{n}": BackgroundFunction(f"dijet{n}", "dijet", n) for n in (3, 4, 5)}
-    out.update({f"expo{n}": BackgroundFunction(f"expo{n}", "expo", n) for n in range(1, 7)})
-    out.update({f"power{n}": BackgroundFunction(f"power{n}", "power", n) for n in (2, 3, 4)})
-    return out
+def _dijet_basis(function: BackgroundFunction, m: np.ndarray, *, sqrt_s: float = SQRT_S,
+                 domain: tuple[float, float] | None = None) -> np.ndarray:
+    r"""Basis of the dijet family: 1, ln(1 - x), ln x, ln^2 x, ... with x = m / sqrt(s).
+
+    Arguments:
+        function: The function (its ``name`` and ``npar``).
+        m: Values of the observable.
+        sqrt_s: The centre-of-mass energy.
+        domain: Unused (the dijet functions are defined in x).
+    """
+    x = m / float(sqrt_s)
+    if np.any(x <= 0) or np.any(x >= 1):
+        raise BadInputError(
+            f"{function.name}: x = m/sqrt(s) must lie in (0, 1), got m in "
+            f"[{m.min():g}, {m.max():g}] with sqrt(s) = {sqrt_s:g}")
+    lx = np.log(x)
+    cols = [np.ones_like(x), np.log1p(-x), lx]
+    for k in range(function.npar - 3):
+        cols.append(lx ** (k + 2))
+    return np.stack(cols, axis=-1)
+
+
+def _domain(m: np.ndarray, domain: tuple[float, float] | None) -> tuple[float, float]:
+    return (float(np.min(m)), float(np.max(m))) if domain is None else domain
+
+
+def _expo_basis(function: BackgroundFunction, m: np.ndarray, *, sqrt_s: float = SQRT_S,
+                domain: tuple[float, float] | None = None) -> np.ndarray:
+    r"""Basis of the exponential-polynomial family: t^k with t = (m - lo) / (hi - lo).
+
+    Arguments:
+        function: The function (its ``npar``).
+        m: Values of the observable.
+        sqrt_s: Unused.
+        domain: ``(lo, hi)``; the range of ``m`` if None.
+    """
+    lo, hi = _domain(m, domain)
+    t = (m - lo) / (hi - lo)
+    return np.stack([t**k for k in range(function.npar)], axis=-1)
+
+
+def _power_basis(function: BackgroundFunction, m: np.ndarray, *, sqrt_s: float = SQRT_S,
+                 domain: tuple[float, float] | None = None) -> np.ndarray:
+    r"""Basis of the power-law family: u^k with u = ln(m / lo) / ln(hi / lo).
+
+    Arguments:
+        function: The function (its ``name`` and ``npar``).
+        m: Values of the observable (> 0).
+        sqrt_s: Unused.
+        domain: ``(lo, hi)``; the range of ``m`` if None.
+    """
+    lo, hi = _domain(m, domain)
+    if lo <= 0 or np.any(m <= 0):
+        raise BadInputError(f"{function.name}: a power law needs m > 0, got m in "
+                            f"[{min(lo, float(np.min(m))):g}, {hi:g}]")
+    t = np.log(m / lo) / np.log(hi / lo)
+    return np.stack([t**k for k in range(function.npar)], axis=-1)
+
+
+FIT_FAMILIES.register(FitFamily(
+    "dijet", _dijet_basis, orders=(3, 4, 5), auto=(3, 4, 5),
+    description="p0 (1-x)^p1 x^(p2 + p3 ln x + p4 ln^2 x), x = m/sqrt(s) (ATLAS/CMS dijet)"))
+FIT_FAMILIES.register(FitFamily(
+    "expo", _expo_basis, orders=(1, 2, 3, 4, 5, 6), auto=(2, 3, 4),
+    description="exp(p0 + p1 t + ... ), t = (m - lo) / (hi - lo)"))
+FIT_FAMILIES.register(FitFamily(
+    "power", _power_basis, orders=(2, 3, 4), auto=(2, 3, 4),
+    description="exp(p0 + p1 u + ... ), u = ln(m / lo) / ln(hi / lo) (power2: m^-a)"))
+
+
+def _functions() -> dict[str, BackgroundFunction]:
+    return {name: BackgroundFunction(name, family.name, n)
+            for family in FIT_FAMILIES for name, n in zip(family.functions, family.orders)}
 
 
 #: the families ``function: auto`` chooses among, each a nested sequence (fewest parameters
-#: first) whose order is chosen by an F-test on the sidebands
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "dijet": ("dijet3", "dijet4", "dijet5"),
-    "expo": ("expo2", "expo3", "expo4"),
-    "power": ("power2", "power3", "power4"),
-}
+#: first) whose order is chosen by an F-test on the sidebands (derived from the ``auto``
+#: orders of :data:`~flowstats.registry.FIT_FAMILIES`)
+FAMILIES: Mapping[str, tuple[str, ...]] = DerivedMapping(
+    lambda: {f.name: tuple(f"{f.name}{n}" for n in f.auto) for f in FIT_FAMILIES if f.auto},
+    FIT_FAMILIES)
 
 
-#: name -> function
-FUNCTIONS: dict[str, BackgroundFunction] = _registry()
+#: name -> function (every order of every family of :data:`~flowstats.registry.FIT_FAMILIES`)
+FUNCTIONS: Mapping[str, BackgroundFunction] = DerivedMapping(_functions, FIT_FAMILIES)
 
 
 def get_function(name: str | BackgroundFunction) -> BackgroundFunction:

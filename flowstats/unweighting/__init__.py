@@ -10,7 +10,9 @@ against ``flowstats/schema/unweight.schema.json``, :class:`.settings.UnweightSet
 
 Submodules: :mod:`.core` (the pipeline), :mod:`.settings` (the validated settings),
 :mod:`.stages` (read, split, fit, sample, write, report), :mod:`.compare` (histogram chi2,
-negative bins), :mod:`.twosample` (classifier test), :mod:`.baselines`, :mod:`.evaluate`, :mod:`.report`.
+negative bins), :mod:`.twosample` (classifier test), :mod:`.baselines`, :mod:`.evaluate`, :mod:`.report`,
+:mod:`.result` (:class:`UnweightResult`: what :func:`unweight` returns, the report's numbers as
+attributes).
 The package is ``flowstats.unweighting`` so that ``flowstats.unweight`` stays the function
 (resolved lazily by the top-level package).
 """
@@ -25,6 +27,7 @@ from .core import (
     unweight,
     unweight_from_config,
 )
+from .result import Worth
 
-__all__ = ["UnweightResult", "UnweightSettings", "default_model_path", "run_unweight",
+__all__ = ["UnweightResult", "UnweightSettings", "Worth", "default_model_path", "run_unweight",
            "unweight", "unweight_from_config"]

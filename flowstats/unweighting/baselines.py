@@ -42,7 +42,7 @@ def drop_negatives(x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.n
 
 def hit_or_miss(x: np.ndarray, weights: np.ndarray, *, seed: int = 0
                 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Baseline (b): |w| hit-or-miss unweighting with signed unit weights.
+    r"""Baseline (b): :math:`|w|` hit-or-miss unweighting with signed unit weights.
 
     Each event is kept with probability :math:`|w_i|/\max|w|` and gets the weight
     :math:`\mathrm{sign}(w_i)\max|w|`; the expected sum of weights (and every expected histogram)

@@ -1,14 +1,14 @@
 r"""Flow unweighting: weighted (negatively weighted) events in, unit-weight events out.
 
 :func:`unweight` (keyword arguments), :func:`unweight_from_config` (a YAML file or mapping) and
-``flowstats unweight`` (:mod:`flowstats.cli.unweight`) build one
+``flowstats unweight`` (``flowstats.cli.unweight``) build one
 :class:`~.settings.UnweightSettings` (validated against ``schema/unweight.schema.json``) and
 hand it to :func:`run_unweight`, which runs the stages of :mod:`.stages`:
 
 1. check everything before any work: the settings, outputs that would be overwritten
    (:func:`~.stages.check_outputs`), the device, then the input file, tree, branches, finite
    values and sum of weights > 0 (:func:`~.stages.read`): bad input writes nothing;
-2. split the events into training (+ validation, inside :meth:`Flow.fit`) and test parts by
+2. split the events into training (+ validation, inside :meth:`flowstats.flows.Flow.fit`) and test parts by
    seed (:func:`~.stages.split`); the test events are never seen by the flow;
 3. train a :class:`~flowstats.flows.Flow` per category on the weighted training events by
    weighted maximum likelihood with early stopping on the weighted validation loss, or load
@@ -37,14 +37,13 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._utils import provenance, resolve_device
 from . import stages, whole
+from .result import UnweightResult
 from .settings import UnweightSettings
 from .stages import MAX_DISCRETE_VALUES, default_model_path, detect_discrete, split_indices
 
@@ -84,29 +83,6 @@ MODES: dict[str, Mode] = {
     "features": Mode(stages.read, stages.fit, stages.sample, stages.columns),
     "events": Mode(whole.read, whole.fit, whole.sample, whole.columns, whole.checks),
 }
-
-
-@dataclass
-class UnweightResult:
-    r"""What :func:`unweight` produced.
-
-    Arguments:
-        output: The unweighted ROOT file.
-        n: Number of events written.
-        sigma: Sum of the input weights (the cross-section the output reproduces).
-        weight: The weight of every output event, ``sigma / n``.
-        model: Where the model was saved (None when it was loaded with ``model=``).
-        report: The report directory, or None.
-        summary: The JSON summary (also ``report/summary.json`` when a report was asked for).
-    """
-
-    output: Path
-    n: int
-    sigma: float
-    weight: float
-    model: Path | None
-    report: Path | None
-    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _stopwatch() -> Callable[[], float]:
@@ -284,7 +260,7 @@ def unweight(
         device: ``auto``, ``cpu`` or ``cuda``.
         atom_fraction: A continuous feature with one value held by at least this fraction of
             the events (e.g. pT = 0 without real emission) splits the events into categories,
-            one flow each (see :mod:`.model`); 0 disables.
+            one flow each (see :mod:`flowstats.unweighting.model`); 0 disables.
         marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) (knots at
             training quantiles, log first for positive features) before the flow
             (:class:`~flowstats.unweighting.model.MarginalMap`).

@@ -27,7 +27,7 @@ from .phasespace import PARTONS, cos_theta_cs, invariant_mass, rapidity
 
 __all__ = ["LEPTONS", "NEVER_TRAINED", "TRAINED", "comparable", "observables"]
 
-#: |PDG id| of the charged leptons
+#: ``|PDG id|`` of the charged leptons
 LEPTONS = (11, 13, 15)
 #: observables that are (or fix) coordinates of the pair parametrisation
 TRAINED = ("m_ll", "y_ll", "jet1_pt", "jet1_y", "n_partons")

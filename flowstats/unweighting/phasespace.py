@@ -53,9 +53,9 @@ from ..exceptions import BadInputError
 __all__ = ["CHARGED_LEPTONS", "NEUTRINOS", "PARTONS", "Topology", "boost", "category_key",
            "cos_theta_cs", "incoming", "invariant_mass", "particle_class", "rapidity"]
 
-#: |PDG id| of partons (quarks and gluons): interchangeable "jets" within a category
+#: ``|PDG id|`` of partons (quarks and gluons): interchangeable "jets" within a category
 PARTONS = (1, 2, 3, 4, 5, 6, 21)
-#: |PDG id| of the charged leptons and of the neutrinos (one class each, see
+#: ``|PDG id|`` of the charged leptons and of the neutrinos (one class each, see
 #: :func:`particle_class`)
 CHARGED_LEPTONS = (11, 13, 15)
 NEUTRINOS = (12, 14, 16)
@@ -276,7 +276,7 @@ class Topology:
 
     def canonical(self, pids: np.ndarray, p4: np.ndarray) -> np.ndarray:
         r"""Indices putting each event's particles in canonical order (non-partons by PDG id
-        as in :attr:`others`, then partons by decreasing pT).
+        as in ``others``, then partons by decreasing pT).
 
         Arguments:
             pids: ``(n, k)`` PDG ids of the final-state particles.

@@ -7,9 +7,9 @@ before it returned:
 (:func:`~flowstats.unweighting.core.run_unweight` runs them). :func:`read`, :func:`fit`,
 :func:`sample` and :func:`columns` are those of mode ``"features"`` (flat branches; a
 :class:`~flowstats.unweighting.core.Mode`); another mode brings its own four, which may keep
-what only they understand in :attr:`Inputs.data` and :attr:`Generated.data` (e.g. particle
+what only they understand in ``Inputs.data`` and ``Generated.data`` (e.g. particle
 records), and shares the others: they see the weights and a matrix of named columns to compare
-(:attr:`Inputs.x`, :attr:`Generated.x`), and the branches to write. :func:`flow_options` and
+(``Inputs.x``, ``Generated.x``), and the branches to write. :func:`flow_options` and
 :func:`fit_options` turn the settings into the flows' options for every mode.
 """
 
@@ -229,7 +229,7 @@ class Generated:
     r"""The sampled events.
 
     Arguments:
-        x: (N, d) events, columns as :attr:`Inputs.names`.
+        x: (N, d) events, columns as ``Inputs.names``.
         w: (N,) weights, all ``sigma / N``.
         data: What else a mode generates (e.g. whole-event records); None in mode
             ``"features"``.
@@ -429,7 +429,7 @@ def write(branches: Mapping[str, Any], fitted: Fitted, outputs: Outputs,
         fitted: The model.
         outputs: The checked output paths.
         settings: The run's settings.
-        provenance: Stored next to the tree (:func:`flowstats._utils.provenance`).
+        provenance: Stored next to the tree (``flowstats._utils.provenance()``).
         strings: More TObjStrings next to the tree (e.g. the LHE header of whole events).
         counters: Record column -> name of its counter branch (see
             :class:`~flowstats.io.writing.EventWriter`).

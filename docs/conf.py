@@ -1,0 +1,120 @@
+"""Sphinx configuration of the flowstats documentation (``make docs``).
+
+The build is strict: ``make docs`` runs ``sphinx-build -W --keep-going -n``, so a broken link, a
+missing reference or a tutorial cell that raises fails it. Tutorials are MyST-NB notebooks
+written as Markdown (``docs/tutorials/*.md``) and executed on every build, in a temporary
+directory, on data that ships with the package or is generated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+# the tutorials find the repository (and ../shared/data beside it) through this variable,
+# whatever temporary directory they execute in; their flowstats commands show no progress bars
+os.environ.setdefault("FLOWSTATS_ROOT", str(ROOT))
+os.environ.setdefault("FLOWSTATS_NO_PROGRESS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import flowstats  # noqa: E402
+
+project = "flowstats"
+author = "flowstats developers"
+copyright = "2026, flowstats developers"
+release = flowstats.__version__
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "sphinx_click",
+    "sphinx_copybutton",
+    "flowstats_schema",  # docs/_ext: the configuration keys from flowstats/schema/*.json
+    "flowstats_xref",  # docs/_ext: links flowstats.read_events etc. to where they are documented
+    "flowstats_api",  # docs/_ext: the table of flowstats' lazily imported entry points
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "jupyter_execute"]
+root_doc = "index"
+
+# MyST
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "fieldlist"]
+myst_heading_anchors = 3
+
+# MyST-NB: execute every notebook on every build, fail on any error
+nb_execution_mode = os.environ.get("FLOWSTATS_DOCS_EXECUTE", "force")
+nb_execution_raise_on_error = True
+nb_execution_timeout = 1200
+nb_execution_in_temp = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# autodoc
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": False}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+# zuko-style docstrings: "Arguments:" is napoleon's own alias of "Parameters:" (so the types of
+# the annotations join each argument, autodoc_typehints = "description"); "References:" is
+# rendered as a note, its author lines kept as text (_plain_references below)
+napoleon_custom_sections = [("References", "notes_style")]
+
+# external types named in signatures are not documented here; everything of flowstats must be
+nitpicky = True
+nitpick_ignore_regex = [
+    (r"py:.*", r"(np|numpy|torch|zuko|pd|pandas|pyhf|hist|bh|boost_histogram|uproot|awkward|ak"
+               r"|click|dask|distributed|scipy|sklearn|matplotlib|plt|iminuit|collections|typing"
+               r"|pathlib|os|io|contextlib|logging|concurrent)(\..*)?"),
+    (r"py:.*", r"(Any|Path|Sequence|Mapping|Iterator|Iterable|Callable|ArrayLike|NDArray|"
+               r"Figure|Axes|Tensor|Module|Generator|Literal|Self|TypeAlias|PathLike)"),
+    # the type variables of flowstats.registry's generic classes (Registry[E], DerivedMapping)
+    (r"py:(class|obj)", r"(flowstats\.registry\.)?[EV]"),
+]
+
+html_theme = "furo"
+html_title = f"flowstats {release}"
+html_static_path: list[str] = []
+html_theme_options = {"navigation_with_keys": True}
+
+
+def _no_inline_attribute_type(app, what, name, obj, options, lines):
+    """Napoleon reads the first line of a data/attribute docstring as ``type: description``;
+    flowstats' ``#:`` comments are prose ("default classifier of cathode: the MLP"), never
+    typed: an empty comment as the first line stops napoleon from making a type of the text
+    before a colon."""
+    if what in ("data", "attribute", "property") and lines and lines[0].strip():
+        lines[:0] = ["..", ""]
+
+
+_ENUMERATOR = re.compile(r"^(\s+)([A-Za-z]|[0-9]+|[ivxlcdmIVXLCDM]+)([.)] )")
+
+
+def _plain_references(app, what, name, obj, options, lines):
+    """A ``References:`` section lists authors ("K. Cranmer et al., ..."): a line starting with
+    an initial and a full stop is text, not an enumerated list (escaped for reStructuredText)."""
+    inside = False
+    for i, line in enumerate(lines):
+        if line.strip() == "References:":
+            inside = True
+        elif inside and line.strip() and not line[:1].isspace():
+            inside = False
+        elif inside:
+            lines[i] = _ENUMERATOR.sub(r"\1\\\2\3", line)
+
+
+def setup(app):
+    # before napoleon's own handler (priority 500)
+    app.connect("autodoc-process-docstring", _no_inline_attribute_type, priority=400)
+    app.connect("autodoc-process-docstring", _plain_references, priority=400)
