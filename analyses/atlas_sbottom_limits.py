@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from flowstats.stats import infer
-from flowstats.stats.model import apply_patch, load_model, read_patch, read_workspace
+from flowstats.stats.workspace import apply_patch, load_model, read_patch, read_workspace
 
 REFERENCE = {  # pyhf's regression values (observed CLs)
     ("RegionA", "sbottom_1300_205_60"): 0.24443628,

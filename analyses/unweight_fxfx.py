@@ -14,7 +14,7 @@ test events:
 Events without a real emission have pT_ll = 0 exactly (a point mass, 43 % of them) and
 n_partons = 0: flowstats gives each n_partons value (and the point mass) its own category with
 its exact weighted fraction and its own flows (three seeds, sampled as a mixture), see
-flowstats.unweighting.model. Continuous features are mapped onto their empirical CDF first, so the
+flowstats.unweighting.flow_model. Continuous features are mapped onto their empirical CDF first, so the
 sharp Z peak in m_ll and the steep pT_ll spectrum need no spline resolution.
 
 Results (seed 1; 2,500 test events, N_eff 959): chi2/ndf m_ll 45.2/29 (p 0.03), pT_ll 12.3/18

@@ -40,8 +40,8 @@ import torch
 import uproot
 
 from flowstats.io.lhe import convert_lhe
-from flowstats.unweighting.core import UnweightResult, run_unweight
-from flowstats.unweighting.settings import UnweightSettings
+from flowstats.settings.unweight import UnweightSettings
+from flowstats.unweighting.job import UnweightResult, run_unweight
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CONFIG = HERE / "unweight_fxfx_events.yaml"

@@ -37,7 +37,7 @@ import flowstats
 from flowstats.datasets import nlo, write
 from flowstats.unweighting.baselines import drop_negatives
 from flowstats.unweighting.compare import binning, chi2_samples
-from flowstats.unweighting.core import split_indices
+from flowstats.unweighting.job import split_indices
 
 FEATURES = ["pt", "y", "m", "njet"]
 

@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,16 @@ def _version(module: str) -> str | None:
         return __import__(module).__version__
     except Exception:  # not installed, or no __version__
         return None
+
+
+def _git() -> str | None:
+    r"""The repository's commit (``git describe --always --dirty``), None outside git."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, cwd=Path(__file__).resolve().parent, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 def machine(threads: int | None = None) -> dict[str, Any]:
@@ -63,7 +74,7 @@ def envelope(benchmark: str, rows: list, threads: int | None = None,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "versions": {name: _version(name) for name in ("flowstats", "torch", "zuko",
                                                            "numpy")}
-            | {"python": platform.python_version()},
+            | {"python": platform.python_version(), "git": _git()},
             "machine": machine(threads), "rows": rows, **summary}
 
 

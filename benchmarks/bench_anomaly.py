@@ -74,7 +74,7 @@ def worker(args: argparse.Namespace) -> None:
     elif args.method == "ideal":
         # idealised CATHODE: a perfect background model, i.e. true background events of the
         # SR (4 per SR event, an independent sample) as the classifier's template
-        from flowstats.anomaly.classifiers import cross_score
+        from flowstats.anomaly.classifiers import TrainingSet, cross_score
 
         sr_all = (m >= SR[0]) & (m < SR[1])
         template = sr_background(4 * int(sr_all.sum()), sr_all.mean(), args.seed + 500)
@@ -84,7 +84,7 @@ def worker(args: argparse.Namespace) -> None:
         yt = np.r_[np.ones(sr_all.sum()), np.zeros(len(template))].astype(np.int64)
         ft = np.r_[fold, rng.integers(0, 5, len(template))]
         values = np.full(len(m), -np.inf)
-        values[sr_all] = cross_score(xt, yt, ft, x[sr_all], fold, k=5,
+        values[sr_all] = cross_score(TrainingSet(xt, yt, ft), x[sr_all], fold, k=5,
                                      kind=options.get("classifier", "mlp"), seed=args.seed + 31)
         region = sr_all.astype(int)
     else:

@@ -35,6 +35,7 @@ from pathlib import Path
 from _report import write_json
 
 from flowstats.bumphunt import run_bumphunt
+from flowstats.bumphunt.windows import same_value
 from flowstats.config import resolve_config
 from flowstats.datasets import dijet, write
 
@@ -56,7 +57,7 @@ def _signal_rows(summary):
     windows = {tuple(r["sr"]) for r in summary["windows"]}
     target = min(windows, key=lambda w: abs(0.5 * (w[0] + w[1]) - 3500.0))
     rows = [r for r in summary["windows"] if tuple(r["sr"]) == target]
-    nocut = next(r for r in rows if r["efficiency"] == 1.0)
+    nocut = next(r for r in rows if same_value(r["efficiency"], 1.0))
     best = max((r for r in rows if r["efficiency"] < 1.0), key=lambda r: r["z_local"])
     return target, nocut, best
 
@@ -159,7 +160,8 @@ def main() -> None:
               f"efficiency {serial['best_efficiency']:g}; {serial['global_method']})")
         print("largest local Z per efficiency:",
               {e: round(max(r["z_local"] for r in serial["windows"]
-                            if r["efficiency"] == e and r["z_local"] == r["z_local"]), 2)
+                            if same_value(r["efficiency"], e) and r["z_local"] == r["z_local"]),
+                        2)
                for e in sorted({r["efficiency"] for r in serial["windows"]})})
         rows.append({"part": "null", "seed": 100, "windows": len(windows),
                      "seconds": t_serial, "z_global": serial["z_global"],

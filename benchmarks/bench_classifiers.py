@@ -41,7 +41,7 @@ def main() -> None:
     from _report import write_json
     from bench_anomaly import SR, _data, sr_background  # its neighbour in benchmarks/
 
-    from flowstats.anomaly.classifiers import MLPEnsemble, cross_score
+    from flowstats.anomaly.classifiers import MLPEnsemble, TrainingSet, cross_score
     from flowstats.anomaly.metrics import evaluate
 
     torch.set_num_threads(args.threads)
@@ -60,7 +60,7 @@ def main() -> None:
     optimum = evaluate(llr, label)["max_sic"]
 
     start = time.perf_counter()
-    batched = cross_score(xt, yt, ft, x_sr, fold_sr, k=args.k, kind="mlp", seed=args.seed,
+    batched = cross_score(TrainingSet(xt, yt, ft), x_sr, fold_sr, k=args.k, kind="mlp", seed=args.seed,
                           **options)
     t_batched = time.perf_counter() - start
 

@@ -88,7 +88,7 @@ def unweight(seed: int, threads: int) -> dict:
     import flowstats
     from flowstats.datasets import nlo, write
     from flowstats.unweighting.compare import binning, chi2_samples
-    from flowstats.unweighting.core import split_indices
+    from flowstats.unweighting.job import split_indices
 
     torch.set_num_threads(threads)
     features = ["pt", "y", "m", "njet"]

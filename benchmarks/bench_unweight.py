@@ -46,7 +46,7 @@ def main() -> None:
 
     from flowstats.datasets import nlo
     from flowstats.io import write_events
-    from flowstats.unweighting.model import UnweightModel
+    from flowstats.unweighting.flow_model import UnweightModel
 
     data = nlo.generate(args.n_train, negative_fraction=0.2, seed=0)
     names = ["pt", "y", "m", "njet"]

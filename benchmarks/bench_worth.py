@@ -41,7 +41,7 @@ from _report import write_json
 import flowstats
 from flowstats.datasets import nlo, write
 from flowstats.unweighting.baselines import effective_sample_size
-from flowstats.unweighting.core import split_indices
+from flowstats.unweighting.job import split_indices
 from flowstats.unweighting.worth import bias2_pull, equivalent_events
 
 FEATURES = ["pt", "y", "m", "njet"]

@@ -42,6 +42,7 @@ extensions = [
     "flowstats_schema",  # docs/_ext: the configuration keys from flowstats/schema/*.json
     "flowstats_xref",  # docs/_ext: links flowstats.read_events etc. to where they are documented
     "flowstats_api",  # docs/_ext: the table of flowstats' lazily imported entry points
+    "flowstats_settings",  # docs/_ext: settings models (pydantic) as a table of their fields
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
@@ -80,7 +81,11 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Any|Path|Sequence|Mapping|Iterator|Iterable|Callable|ArrayLike|NDArray|"
                r"Figure|Axes|Tensor|Module|Generator|Literal|Self|TypeAlias|PathLike)"),
     # the type variables of flowstats.registry's generic classes (Registry[E], DerivedMapping)
+    # and of flowstats.settings.Settings.parse (S, a Settings subclass)
     (r"py:(class|obj)", r"(flowstats\.registry\.)?[EV]"),
+    (r"py:(class|obj)", r"flowstats\.settings\.S"),
+    # pydantic, the base of the settings models (flowstats.settings), is not documented here
+    (r"py:.*", r"pydantic(_core)?(\..*)?"),
 ]
 
 html_theme = "furo"

@@ -15,12 +15,12 @@ _LAZY = {
     "read_events": "flowstats.io",
     "write_events": "flowstats.io",
     "Events": "flowstats.io",
-    "convert_lhe": "flowstats.lhe",
+    "convert_lhe": "flowstats.io.lhe",
     "unweight": "flowstats.unweighting",
     "unweight_from_config": "flowstats.unweighting",
-    "UnweightResult": "flowstats.unweighting.result",
-    "BumpHunt": "flowstats.bumphunt.result",
-    "BumpHuntResult": "flowstats.bumphunt.result",
+    "UnweightResult": "flowstats.unweighting.unweight_result",
+    "BumpHunt": "flowstats.bumphunt.hunt_result",
+    "BumpHuntResult": "flowstats.bumphunt.hunt_result",
     "load_result": "flowstats.results",
 }
 
@@ -30,7 +30,7 @@ __all__ = ["__version__", *_LAZY]
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in {"io", "lhe", "datasets", "flows", "stats", "anomaly", "exceptions", "unweighting",
+    if name in {"io", "datasets", "flows", "stats", "anomaly", "exceptions", "unweighting",
                 "bumphunt", "config", "results"}:
         return importlib.import_module(f"flowstats.{name}")
     raise AttributeError(f"module 'flowstats' has no attribute {name!r}")

@@ -1,8 +1,9 @@
-r"""Analysis configuration: YAML files validated against a JSON Schema shipped in the package.
+r"""Analysis configuration: YAML files validated by the settings models.
 
-A configuration holds every option of ``flowstats bumphunt`` (``schema/analysis.schema.json``)
-or of ``flowstats unweight`` (``schema/unweight.schema.json``, used by
-:class:`flowstats.unweighting.settings.UnweightSettings`); options given on the command line
+A configuration holds every option of ``flowstats bumphunt``
+(:class:`flowstats.settings.analysis.BumpHuntSettings`, whose JSON Schema is the shipped
+``schema/analysis.schema.json``) or of ``flowstats unweight`` (``schema/unweight.schema.json``, used by
+:class:`flowstats.settings.unweight.UnweightSettings`); options given on the command line
 override the file. Unknown keys are errors that name the key and suggest the closest valid one.
 """
 
@@ -22,43 +23,30 @@ from .exceptions import ConfigError, InputFileNotFoundError, closest
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULTS", "check_keys", "load_config", "load_yaml", "resolve_config", "schema", "validate"]
+# DEFAULTS comes from the module's __getattr__
+__all__ = ["DEFAULTS", "check_keys", "load_config", "load_yaml",  # noqa: F822
+           "resolve_config", "schema", "validate"]
 
-#: defaults applied after validation (the schema's "default" entries)
-DEFAULTS: dict[str, Any] = {
-    "tree": "events",
-    "mass": "mjj",
-    "label": None,
-    "weight": None,
-    "cut": None,
-    "method": "cathode",
-    "sr": None,
-    "scan": None,
-    "efficiency": [0.1, 0.01, 0.001],
-    "sideband_width": None,
-    "fit_range": None,
-    "bin_width": None,
-    "fit_margin": 2.0,
-    "function": "auto",
-    "sqrt_s": 13000.0,
-    "resolution": 0.05,
-    "cl": 0.95,
-    "seed": 0,
-    "device": "auto",
-    "scheduler": None,
-    "workers": None,
-    "output": None,
-    "score_options": {},
-    "torch_threads": None,
-    "fit_pvalue_min": 0.01,
-    "exclude_poor_fits": False,
-    "closure": False,
-    "closure_alpha": 0.01,
-    "allow_sculpting": False,
-    "global_method": "gross-vitells",
-    "bumphunter_toys": 10000,
-    "background": "fit",
-}
+
+
+def _defaults() -> dict[str, Any]:
+    r"""The defaults of every key (:class:`~flowstats.settings.analysis.BumpHuntSettings`)."""
+    from pydantic import BaseModel
+
+    from .settings.analysis import BumpHuntSettings
+
+    out = {}
+    for name, info in BumpHuntSettings.model_fields.items():
+        value = info.get_default(call_default_factory=True)
+        out[name] = value.to_dict() if isinstance(value, BaseModel) else value
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    # DEFAULTS: derived from the settings model (not restated), computed when first asked for
+    if name == "DEFAULTS":
+        return _defaults()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @cache
@@ -118,6 +106,11 @@ def validate(config: Mapping[str, Any], source: str = "configuration", *,
         source: Where it came from (a file name), for the message.
         schema_name: The schema, see :func:`schema`.
     """
+    if schema_name == "analysis":
+        from .settings.analysis import BumpHuntSettings
+
+        BumpHuntSettings.parse(config, source)
+        return
     if not isinstance(config, Mapping):
         raise ConfigError(f"{source}: expected a mapping of options, got {type(config).__name__}")
     errors = sorted(_validator(schema_name).iter_errors(dict(config)),
@@ -192,7 +185,8 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
 
 def resolve_config(file_config: Mapping[str, Any] | None = None,
                    overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    r"""Merges defaults, a file configuration and command-line overrides, then validates.
+    r"""Merges a file configuration and command-line overrides, validates them and fills in
+    the defaults (:class:`~flowstats.settings.analysis.BumpHuntSettings`).
 
     ``None`` values in ``overrides`` mean "not given" and do not override the file.
 
@@ -200,12 +194,11 @@ def resolve_config(file_config: Mapping[str, Any] | None = None,
         file_config: The configuration read from YAML.
         overrides: Options given on the command line.
     """
-    config = copy.deepcopy(DEFAULTS)
-    config.update(copy.deepcopy(dict(file_config or {})))
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            config[key] = value
-    validate(config)
+    from .settings.analysis import BumpHuntSettings
+
+    merged = copy.deepcopy(dict(file_config or {}))
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    config = BumpHuntSettings.parse(merged).to_dict()
     if config.get("sr") is None and config.get("scan") is None:
         raise ConfigError("configuration: give either 'sr' (one window) or 'scan'")
     if config.get("sr") is not None and config.get("scan") is not None:

@@ -4,7 +4,7 @@ Each kind of part is a :class:`Registry` of self-describing entries (frozen data
 :class:`Method`, :class:`FitFamily`, :class:`Writer`). Everything that used to be a hand-kept
 list is derived from them: the CLI choices of ``--method`` and ``--format``, the ``method`` and
 ``function`` enums of the analysis schema, the methods the bump hunt refuses as sculpting
-(:data:`flowstats.bumphunt.core.SCULPTING_METHODS`), those whose background template it may use
+(:data:`flowstats.bumphunt.scan.SCULPTING_METHODS`), those whose background template it may use
 (:data:`flowstats.bumphunt.statistics.TEMPLATE_METHODS`), the background functions
 (:data:`flowstats.stats.functions.FUNCTIONS`) and the families ``function: auto`` chooses among
 (:data:`flowstats.stats.functions.FAMILIES`), the output formats

@@ -1,7 +1,7 @@
 r"""Results of finished runs, read back from their directories: :func:`load_result`.
 
-A bump hunt's output directory gives a :class:`~flowstats.bumphunt.result.BumpHuntResult`, an
-unweighting report directory an :class:`~flowstats.unweighting.result.UnweightResult`; both
+A bump hunt's output directory gives a :class:`~flowstats.bumphunt.hunt_result.BumpHuntResult`, an
+unweighting report directory an :class:`~flowstats.unweighting.unweight_result.UnweightResult`; both
 are what :meth:`flowstats.BumpHunt.run` and :func:`flowstats.unweight` return.
 """
 
@@ -27,8 +27,8 @@ def load_result(directory: str | os.PathLike) -> Any:
             unweighting report directory (its ``summary.json``).
 
     Returns:
-        A :class:`~flowstats.bumphunt.result.BumpHuntResult` or an
-        :class:`~flowstats.unweighting.result.UnweightResult`.
+        A :class:`~flowstats.bumphunt.hunt_result.BumpHuntResult` or an
+        :class:`~flowstats.unweighting.unweight_result.UnweightResult`.
 
     Raises:
         InputFileNotFoundError: ``directory`` does not exist.
@@ -39,11 +39,11 @@ def load_result(directory: str | os.PathLike) -> Any:
         raise InputFileNotFoundError(str(path))
     if not path.is_dir():
         raise BadInputError(f"{path} is not a directory; {_EXPECTED}")
-    from .bumphunt.result import BumpHuntResult, is_bumphunt_directory
+    from .bumphunt.hunt_result import BumpHuntResult, is_bumphunt_directory
 
     if is_bumphunt_directory(path):
         return BumpHuntResult.load(path)
-    from .unweighting.result import UnweightResult, is_report_directory
+    from .unweighting.unweight_result import UnweightResult, is_report_directory
 
     if is_report_directory(path):
         return UnweightResult.load(path)

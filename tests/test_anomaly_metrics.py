@@ -145,7 +145,7 @@ def test_mlp_cross_scoring_never_scores_an_event_with_a_network_that_saw_it():
     import torch
     from sklearn.metrics import roc_auc_score
 
-    from flowstats.anomaly.classifiers import MLPEnsemble, cross_score
+    from flowstats.anomaly.classifiers import MLPEnsemble, TrainingSet, cross_score
 
     torch.set_num_threads(1)
     # random labels on random points in 8 dimensions: networks that memorise their training
@@ -161,7 +161,7 @@ def test_mlp_cross_scoring_never_scores_an_event_with_a_network_that_saw_it():
     # every epoch kept (the best-validation choice would keep the least memorising)
     options = {"hidden": (128, 128), "epochs": 30, "best_epochs": 30, "batch_size": 64,
                "lr": 1e-2}
-    crossed = cross_score(x, y, fold, x, fold, k=4, kind="mlp", seed=0, **options)
+    crossed = cross_score(TrainingSet(x, y, fold), x, fold, k=4, kind="mlp", seed=0, **options)
     assert roc_auc_score(y, crossed) < 0.5 + 4 * 0.013
     # the test has power: scored by networks that trained on them, the labels show
     seen = MLPEnsemble(seed=0, **options).fit(x, y).decision(x)
@@ -177,7 +177,7 @@ def test_mlp_cross_scoring_never_scores_an_event_with_a_network_that_saw_it():
 def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
     import torch
 
-    from flowstats.anomaly.classifiers import cross_score
+    from flowstats.anomaly.classifiers import TrainingSet, cross_score
 
     torch.set_num_threads(1)
     # class 1: N((0.8, 0), 1). The class-0 events given are drawn from the SAME distribution
@@ -203,7 +203,7 @@ def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
         return gen.standard_normal((k, 2))
 
     def gap(**kw):
-        s = cross_score(x, y, fold, test, test_fold, k=2, kind="mlp", seed=0,
+        s = cross_score(TrainingSet(x, y, fold), test, test_fold, k=2, kind="mlp", seed=0,
                         **options, **kw)
         return s, s[:4000].mean() - s[4000:].mean()
 
@@ -216,8 +216,8 @@ def test_mlp_redraw_trains_every_epoch_on_fresh_class0_draws():
     # the boosted trees train in one pass on the given events
     hgb = {"n_models": 1}
     np.testing.assert_array_equal(
-        cross_score(x, y, fold, test, test_fold, k=2, kind="hgb", **hgb),
-        cross_score(x, y, fold, test, test_fold, k=2, kind="hgb", redraw=redraw,
+        cross_score(TrainingSet(x, y, fold), test, test_fold, k=2, kind="hgb", **hgb),
+        cross_score(TrainingSet(x, y, fold), test, test_fold, k=2, kind="hgb", redraw=redraw,
                     **hgb))
 
 

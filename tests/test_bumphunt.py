@@ -74,7 +74,7 @@ def test_resume_after_interruption_gives_same_summary(sample, tmp_path):
     ref = run_bumphunt(_config(sample, tmp_path / "ref", sr=None, scan=scan), plots=False)
     out = tmp_path / "resumed"
     cfg = _config(sample, out, sr=None, scan=scan)
-    import flowstats.bumphunt.core as core
+    import flowstats.bumphunt.scan as core
 
     calls = []
     original = core.save_window
@@ -321,7 +321,7 @@ def test_negative_weights_where_the_binned_sum_is_positive(sample, tmp_path):
 def test_large_signal_regions_warn_about_measured_sculpting(caplog):
     # only piecewise-linear (ReLU) sideband flows were measured to sculpt large SRs; the
     # default SiLU flows were not (docs/guide/sculpting.md)
-    import flowstats.bumphunt.core as core
+    import flowstats.bumphunt.scan as core
 
     m = np.random.default_rng(0).uniform(3000, 4000, 100_000)  # 40,000 in [3300, 3700)
     relu = {"flow": {"activation": "relu"}}

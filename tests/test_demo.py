@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from flowstats.cli import main
 
 
@@ -14,10 +16,19 @@ def test_demo_quick(tmp_path, capsys):
     summary = json.loads((out / "demo_summary.json").read_text())
     hunt = summary["bumphunt"]
     assert hunt["signal_window"] == [3300.0, 3700.0]
-    assert hunt["z_local_no_cut"] >= 0 and hunt["z_local_best_cut"] >= 0
-    # the closure check ran on every window and efficiency of the scan
-    assert hunt["closure"]["verdict"] in ("pass", "sculpts") and hunt["closure"]["n_tests"] == 3
-    assert 0 <= hunt["closure"]["min_p_value"] <= 1
+    # 400 signal events in the window: the cut finds them (5.3 sigma at --seed 1), the whole
+    # window without a cut does not (0.6 sigma)
+    assert hunt["z_local_best_cut"] > hunt["z_local_no_cut"] + 2
+    # the closure check ran on every window and efficiency of the scan, and the latent-space
+    # CATHODE score does not sculpt m: the verdict is "pass". A selection that does not sculpt
+    # gives uniform p-values; the check fails when the smallest of its 3 is below
+    # closure_alpha / 3 = 0.0033, i.e. by chance in at most 1 % of runs. The smallest p is 0.11
+    # at --seed 1 (chi2 26.6 / 19 ndf at efficiency 0.2; 0.58 and 0.61 at 0.05 and 0.01):
+    # 35 times the threshold, so retrained models that differ in their last bits keep the verdict
+    closure = hunt["closure"]
+    assert closure["n_tests"] == 3 and closure["threshold"] == pytest.approx(0.01 / 3)
+    assert closure["verdict"] == "pass", closure
+    assert closure["min_p_value"] > closure["threshold"]
     assert set(summary["unweight"]["features"]) == {"pt", "y", "m"}
     assert printed["bumphunt"]["z_local_best_cut"] == hunt["z_local_best_cut"]
     assert summary["provenance"]["seed"] == 1

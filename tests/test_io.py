@@ -567,3 +567,75 @@ def test_rntuple_output_round_trip(tmp_path, capsys):
     b = read_events(tmp_path / "copy_ttree.root", "events", ["pt", "y", "entry"], "weight")
     np.testing.assert_array_equal(a.x, b.x)
     assert (a.x[:, 0] > 20).all() and len(a) < 2000
+
+
+def test_write_histograms_and_root_writer(tmp_path):
+    # io's writers of every non-event ROOT output (stats.write_th1, datasets.write, the bump
+    # hunt's scores.root): histograms as TH1D (contents, sumw2, edges), several trees and texts
+    # in one file, atomic (nothing left when the block raises), no silent overwrite
+    import hist
+
+    from flowstats.io import RootWriter, write_histograms
+
+    h = hist.Hist.new.Reg(4, 0.0, 4.0, name="m").Weight()
+    h.fill([0.5, 1.5, 1.5, 3.5], weight=[1.0, 2.0, 0.5, 3.0])
+    counts, edges = np.array([3.0, 1.0, 0.0]), np.array([0.0, 1.0, 3.0, 6.0])
+    out = write_histograms(tmp_path / "h.root", {"weighted": h, "plain": (counts, edges)})
+    with uproot.open(out) as f:
+        assert f.classnames() == {"weighted;1": "TH1D", "plain;1": "TH1D"}
+        back = f["weighted"].to_hist()
+        np.testing.assert_array_equal(back.values(), h.values())
+        np.testing.assert_array_equal(back.variances(), h.variances())
+        np.testing.assert_array_equal(f["plain"].values(), counts)
+        np.testing.assert_array_equal(f["plain"].axis().edges(), edges)
+    with pytest.raises(OutputExistsError):
+        write_histograms(out, {"plain": (counts, edges)})
+    write_histograms(out, {"again": (counts, edges)}, force=True)
+    with uproot.open(out) as f:
+        assert list(f.keys()) == ["again;1"]
+
+    cols = {"entry": np.arange(7, dtype=np.int64), "score": np.linspace(0, 1, 7)}
+    path = tmp_path / "many.root"
+    with RootWriter(path) as f:
+        assert f.tree("scores", cols, step_size=3) == 7
+        f.tree("empty", {"a": np.empty(0)})
+        f.histogram("h", (counts, edges))
+        f.string("note", "hello")
+    with uproot.open(path) as f:
+        assert f.classnames()["scores;1"] == "TTree"
+        t = f["scores"].arrays(library="np")
+        np.testing.assert_array_equal(t["entry"], cols["entry"])
+        np.testing.assert_array_equal(t["score"], cols["score"])
+        assert f["empty"].num_entries == 0 and str(f["note"]) == "hello"
+    with pytest.raises(RuntimeError), RootWriter(tmp_path / "broken.root") as f:
+        f.tree("scores", cols)
+        raise RuntimeError("interrupted")
+    assert not list(tmp_path.glob("*broken*"))
+    with pytest.raises(BadInputError, match="outside its with-block"):
+        RootWriter(tmp_path / "x.root").histogram("h", (counts, edges))
+    with pytest.raises(BadInputError, match="must be a str"), RootWriter(tmp_path / "y.root") as f:
+        f.string("note", 3)
+
+
+def test_io_public_api_for_other_layers(tmp_path):
+    # the names unweighting and the CLI use: paths and patterns to files, a ROOT file opened
+    # with the package's errors, its tree, the LHE columns
+    import flowstats.io as fio
+
+    for name in ("expand_paths", "open_root", "get_tree", "is_lhe", "lhe_columns",
+                 "write_histograms", "RootWriter"):
+        assert name in fio.__all__ and getattr(fio, name).__doc__
+    write_events(tmp_path / "a1.root", "events", {"x": np.arange(3.0)})
+    write_events(tmp_path / "a2.root", "events", {"x": np.arange(2.0)})
+    files = fio.expand_paths(str(tmp_path / "a*.root"))
+    assert [p.name for p in files] == ["a1.root", "a2.root"]
+    with pytest.raises(InputFileNotFoundError):
+        fio.expand_paths(str(tmp_path / "b*.root"))
+    with fio.open_root(files[0]) as f:
+        assert fio.get_tree(f, "events", "a1").num_entries == 3
+        with pytest.raises(TreeNotFoundError):
+            fio.get_tree(f, "nope", "a1")
+    (tmp_path / "bad.root").write_bytes(b"")
+    with pytest.raises(DamagedFileError, match="empty"):
+        fio.open_root(tmp_path / "bad.root")
+    assert fio.is_lhe(Path("x.lhe.gz")) and not fio.is_lhe(Path("x.root"))

@@ -175,7 +175,7 @@ def test_broken_plugin_is_one_line_on_the_cli(monkeypatch, capsys):
 
 
 def test_plugin_method_and_family_join_the_derived_lists():
-    from flowstats.bumphunt.core import SCULPTING_METHODS
+    from flowstats.bumphunt.scan import SCULPTING_METHODS
     from flowstats.bumphunt.statistics import TEMPLATE_METHODS
     from flowstats.config import schema, validate
     from flowstats.exceptions import ConfigError
@@ -205,7 +205,7 @@ def test_plugin_method_and_family_join_the_derived_lists():
 def test_former_lists_equal_the_registry_views():
     from flowstats.anomaly import METHOD_NAMES, OPTIONS
     from flowstats.anomaly.methods import METHODS as FUNCTIONS_BY_METHOD
-    from flowstats.bumphunt.core import SCULPTING_METHODS
+    from flowstats.bumphunt.scan import SCULPTING_METHODS
     from flowstats.bumphunt.statistics import TEMPLATE_METHODS
     from flowstats.cli.bumphunt import bumphunt, function_names
     from flowstats.cli.score import score

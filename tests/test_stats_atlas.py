@@ -13,7 +13,7 @@ import pytest
 
 from flowstats.cli import main
 from flowstats.stats import infer
-from flowstats.stats import model as M
+from flowstats.stats import workspace as M
 
 TARBALL = "atlas_ins1748602_sbottom_likelihoods.tar.gz"
 

@@ -12,7 +12,7 @@ from scipy import stats
 
 from flowstats.cli import main
 from flowstats.exceptions import BadInputError
-from flowstats.stats import bumphunter as bh
+from flowstats.stats import bumphunter_statistic as bh
 
 N_BINS, WIDTH, STEP = 48, 8, 2
 WINDOWS = [(s, s + WIDTH) for s in range(0, N_BINS - WIDTH + 1, STEP)]

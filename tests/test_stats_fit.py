@@ -81,12 +81,12 @@ def test_sideband_prediction(dijet_hist):
     side = S.fit_background(dijet_hist, function="dijet4", sr=sr)
     assert side.fitted.sum() == 60 - 8
     b, db = side.predict(sr)
-    n = dijet_hist.values()[S.fit.window_mask(EDGES, sr)].sum()
+    n = dijet_hist.values()[S.background_fit.window_mask(EDGES, sr)].sum()
     # a background-only spectrum: the sideband prediction agrees with the SR count within
     # its total spread sqrt(n + db^2) (3 sigma)
     assert abs(n - b) < 3 * np.sqrt(n + db**2)
     assert 0 < db < np.sqrt(n)  # the interpolation is better known than one bin's Poisson
-    np.testing.assert_allclose(side.expected_error()[S.fit.window_mask(EDGES, sr)].sum(),
+    np.testing.assert_allclose(side.expected_error()[S.background_fit.window_mask(EDGES, sr)].sum(),
                                db, rtol=0.5)
     assert full.predict(sr)[0] == pytest.approx(b, rel=3 * db / b)
 

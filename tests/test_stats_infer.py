@@ -13,7 +13,7 @@ from cowan import cowan_z
 from flowstats.cli import main
 from flowstats.exceptions import BadInputError, FitError, WorkspaceError
 from flowstats.stats import infer
-from flowstats.stats import model as M
+from flowstats.stats import workspace as M
 
 
 @pytest.fixture(autouse=True)

@@ -170,7 +170,7 @@ def test_significances_stay_finite_beyond_double_precision_p_values(z):
 
 
 def test_bumphunt_global_significance_at_z_100():
-    from flowstats.bumphunt.statistics import global_significance
+    from flowstats.bumphunt.statistics import gross_vitells_global
 
     windows = [(3000.0 + 100 * i, 3400.0 + 100 * i) for i in range(5)]
     rows = []
@@ -179,7 +179,7 @@ def test_bumphunt_global_significance_at_z_100():
             z = peak if i == 2 else 0.5
             rows.append({"sr": list(w), "efficiency": eff, "q0": z**2, "z_local": z, "status": "ok",
                          "p_local": float(np.exp(lee.log_p_from_z(z)))})
-    out = global_significance(rows, windows, [1.0, 0.1], {})
+    out = gross_vitells_global(rows, windows, [1.0, 0.1], {})
     assert out["z_max_local"] == 100.0 and out["best_efficiency"] == 0.1
     assert np.isfinite(out["z_global"]) and 99.5 < out["z_global"] < 100.0
     assert np.isfinite(out["log10_p_global"]) and out["log10_p_global"] < -2000
@@ -193,7 +193,7 @@ def test_non_positive_covariance_is_a_fit_error_not_a_crash(spectrum, monkeypatc
     # hunt turns into a "fit failed" row, instead of pyhf failing deep inside its fit
     from flowstats.bumphunt.statistics import window_statistics
     from flowstats.exceptions import FitError
-    from flowstats.stats.fit import BackgroundFit
+    from flowstats.stats.background_fit import BackgroundFit
 
     counts, edges = spectrum
     monkeypatch.setattr(BackgroundFit, "predict", lambda self, window: (100.0, float("nan")))

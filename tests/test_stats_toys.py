@@ -7,7 +7,7 @@ import pytest
 
 from flowstats.exceptions import BadInputError
 from flowstats.stats import infer, toys
-from flowstats.stats import model as M
+from flowstats.stats import workspace as M
 
 
 @pytest.fixture(scope="module")

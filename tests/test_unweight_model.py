@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowstats.unweighting.core import detect_discrete, split_indices
-from flowstats.unweighting.model import MarginalMap, detect_atoms
+from flowstats.unweighting.flow_model import MarginalMap, detect_atoms
+from flowstats.unweighting.job import detect_discrete, split_indices
 
 
 def test_detect_atoms_finds_point_mass_only():
@@ -53,7 +53,7 @@ def test_split_is_seeded_and_disjoint():
 def test_split_on_categories_have_exact_weighted_fractions(tmp_path):
     import torch
 
-    from flowstats.unweighting.model import UnweightModel
+    from flowstats.unweighting.flow_model import UnweightModel
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(4)

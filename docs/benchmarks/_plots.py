@@ -62,7 +62,8 @@ def provenance(result: dict[str, Any]) -> str:
     return (f"Produced by `{command(result)}` on {result['date'][:10]}: {m['cpu']}, "
             f"{m['cores']} cores, {m['torch_threads']} torch thread(s), ATen CPU capability "
             f"{m['cpu_capability']}; flowstats {v['flowstats']}, torch {v['torch']}, "
-            f"zuko {v['zuko']}, numpy {v['numpy']}, Python {v['python']}. Regenerate it with "
+            f"zuko {v['zuko']}, numpy {v['numpy']}, Python {v['python']}"
+            + (f", commit {v['git']}" if v.get("git") else "") + ". Regenerate it with "
             "that command (add or change `--json docs/benchmarks/results/"
             f"{result['benchmark']}.json`).")
 
@@ -113,6 +114,35 @@ def plot_methods(result: dict[str, Any], ax=None, methods: list[str] | None = No
     n = sorted(df.n_signal.unique())
     ax.set_title(f"dijet, {n_background(result)} background + {', '.join(map(str, n))} signal",
                  fontsize=13)
+    return ax
+
+
+def classifier_frame(*results: dict[str, Any]) -> pd.DataFrame:
+    r"""The rows of several bench_methods results, with their ``classifier`` as a column."""
+    frames = [methods_frame(r).assign(classifier=r["classifier"]) for r in results]
+    return pd.concat(frames, ignore_index=True)
+
+
+def plot_classifiers(*results: dict[str, Any], kind: str = "nsf",
+                     methods: tuple[str, ...] = ("cathode", "bootstrap"), ax=None):
+    r"""Max SIC / exact LR against seconds per window of the classifier-based methods, one
+    point per classifier (filled: mlp, open: hgb), on the ``kind`` flows of ``results``."""
+    df = classifier_frame(*results)
+    df = df[(df.kind == kind) & df.method.isin(methods)]
+    if ax is None:
+        _, ax = plt.subplots()
+    for row in df.itertuples():
+        colour = METHOD_COLOURS.get(row.method, "k")
+        ax.scatter(row.window_s, row.ratio_max_sic, s=110, color=colour,
+                   facecolor=colour if row.classifier == "mlp" else "none", linewidth=2)
+        ax.annotate(f"{row.method}, {row.classifier}", (row.window_s, row.ratio_max_sic),
+                    xytext=(8, 6), textcoords="offset points", fontsize=12)
+    ax.set_xlabel(f"seconds per window ({kind} sideband flow + method, 1 thread)")
+    ax.set_ylabel("max SIC / exact likelihood ratio")
+    low, high = df.window_s.min(), df.window_s.max()
+    ax.set_xlim(0.8 * low, 1.35 * high)
+    low, high = df.ratio_max_sic.min(), df.ratio_max_sic.max()
+    ax.set_ylim(max(0.0, low - 0.1), min(1.05, high + 0.1) if high < 1 else high + 0.1)
     return ax
 
 
@@ -168,7 +198,7 @@ def plot_sculpting(result: dict[str, Any], log: bool = True):
         bottom = np.nanmin(df.mean_chi2_ndf - df.error.fillna(0))
         ax = axes[0][0]
         ax.set_ylim(max(0.8 * bottom, 0.05) if bottom < 0.8 else 0.5, max(1.5 * top, 2.0))
-        ax.yaxis.set_major_formatter(mticker.ScalarFormatter())
+        ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(mticker.NullFormatter())
         lo, hi = ax.get_ylim()
         ax.set_yticks([t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)

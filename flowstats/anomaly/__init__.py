@@ -18,7 +18,7 @@ By default the flow-based methods (cathode, anode, bootstrap, density) score in 
 flow's latent space (``space="latent"``, LaCATHODE): with the features mapped to the flow's
 base space at each event's own m, the background looks the same at every m and a cut on the
 score keeps the same background fraction at every m (benchmarks/bench_sculpting.py).
-:mod:`flowstats.anomaly.sculpting` tests that; :mod:`flowstats.anomaly.closure` builds the
+:mod:`flowstats.anomaly.sculpting` tests that; :mod:`flowstats.anomaly.pseudodata` builds the
 background-like pseudo-data of the bump hunt's closure check.
 
 References:
@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 
 from .._utils import check_finite, provenance, resolve_device, write_json
-from ..exceptions import BadInputError, closest
+from ..exceptions import BadInputError, ConfigError, closest
 from ..registry import METHODS as _METHODS
 from ..registry import DerivedNames
+from ..settings.analysis import DEFAULT_CLASSIFIER
 from .regions import SIDEBAND, SIGNAL_REGION, Regions, parse_window
 
 log = logging.getLogger(__name__)
@@ -49,17 +50,6 @@ __all__ = ["DEFAULT_CLASSIFIER", "METHOD_NAMES", "Regions", "ScoreResult", "pars
 
 #: the registered methods' names (:data:`flowstats.registry.METHODS`, plugins included)
 METHOD_NAMES = DerivedNames(_METHODS.names, _METHODS)
-#: default classifier of cathode/cwola/bootstrap: the torch MLP ensemble (best-epoch
-#: averaging). Measured with CATHODE on dijet 1M + 1000 (benchmarks/bench_anomaly.py, seeds
-#: 0 1 2): max SIC / exact-LR optimum 0.90, 0.87, 0.91 (mean 0.89) for "mlp" against 0.87,
-#: 0.77, 0.80 (mean 0.81) for "hgb"; on two 300k + 300 samples with the same flow 0.89, 0.77
-#: against 0.80, 0.62. "mlp" costs about twice the CPU (about 325 s against 164 s for the
-#: whole 1M run on one core) with half the peak memory (1.3 against 2.4 GiB);
-#: classifier="hgb" is the cheaper choice for wide scans. bootstrap (seed 0): 0.95 with "mlp"
-#: against 0.75 with "hgb". cwola defaults to "hgb" (it trains on all SR and sideband events).
-DEFAULT_CLASSIFIER = "mlp"
-
-
 @dataclass
 class ScoreResult:
     r"""Scores of every event.
@@ -135,22 +125,58 @@ def _prepare(x: np.ndarray, m: np.ndarray, names: list[str] | None,
              sr: tuple[float, float] | str, sideband_width: float | None, min_sr: int,
              min_sideband: int, flow: dict | None
              ) -> tuple[np.ndarray, np.ndarray, list[str], Regions, np.ndarray, dict[str, Any]]:
-    r"""Checked inputs, regions, region codes and the flow options (with the automatic domain
-    maps) of :func:`score`; shared with the closure pseudo-data, whose sideband flow must be
-    the same flow (the same options: the saved one is reused)."""
+    r"""Checked inputs, regions, region codes and the resolved flow options (with the automatic
+    domain maps where ``bounds``/``positive`` are not set) of :func:`score`; shared with the
+    closure pseudo-data, whose sideband flow must be the same flow (the same options: the
+    saved one is reused)."""
+    from ..settings.analysis import SidebandFlowSettings
+
     x, m, names = _check_inputs(x, m, names)
     regions = Regions(parse_window(sr), sideband_width)
     codes = regions.check(m, min_sr=min_sr, min_sideband=min_sideband)
     _check_not_constant(x, names, codes >= 0)
-    flow = {**_auto_preprocessing(x[codes >= 0], names), **(flow or {})}
+    try:
+        resolved = SidebandFlowSettings.parse(flow, "score option 'flow'").to_dict()
+    except ConfigError as err:
+        raise BadInputError(str(err)) from None
+    auto = _auto_preprocessing(x[codes >= 0], names)
+    flow = {k: auto[k] if v is None and k in auto else v for k, v in resolved.items()}
     return x, m, names, regions, codes, flow
+
+
+#: The checked inputs of :func:`score` (``_prepare``), public for the closure check
+#: (:mod:`.pseudodata`), which must build the same sideband flow.
+prepare_inputs = _prepare
+
+
+def _resolved_options(entry: Any, options: dict[str, Any]) -> dict[str, Any]:
+    r"""The options of :func:`score`, validated once by
+    :class:`~flowstats.settings.analysis.ScoreSettings` and completed by its defaults, the
+    method's (its registry entry's ``defaults``) and :data:`DEFAULT_CLASSIFIER`; options that
+    only a plugin method declares are passed on as given."""
+    from ..settings.analysis import ScoreSettings
+
+    fields = set(ScoreSettings.model_fields)
+    unknown = sorted(set(options) - fields - set(OPTIONS))
+    if unknown:
+        hint = closest(unknown[0], sorted(fields | set(OPTIONS)))
+        raise BadInputError(f"unknown option {unknown[0]!r} of score()"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    given = {**entry.defaults, **options}
+    try:
+        settings = ScoreSettings.parse({k: v for k, v in given.items() if k in fields},
+                                       "score() options")
+    except ConfigError as err:
+        raise BadInputError(str(err)) from None
+    if settings.classifier is None:
+        settings.classifier = DEFAULT_CLASSIFIER
+    return {**{k: v for k, v in given.items() if k not in fields}, **settings.to_dict()}
 
 
 def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
           sr: tuple[float, float] | str, sideband_width: float | None = None,
           names: list[str] | None = None, seed: int = 0, device: str = "auto",
-          model_dir: str | Path | None = None, min_sr: int = 100, min_sideband: int = 100,
-          **options: Any) -> ScoreResult:
+          model_dir: str | Path | None = None, **options: Any) -> ScoreResult:
     r"""Scores every event with a resonant anomaly-detection method.
 
     Arguments:
@@ -165,58 +191,22 @@ def score(x: np.ndarray, m: np.ndarray, *, method: str = "cathode",
         device: ``auto``, ``cpu`` or ``cuda`` for the torch models.
         model_dir: Directory where trained models are saved; a flow saved there from the same
             events and settings is reused instead of retrained. Provenance is written there.
-        min_sr, min_sideband: Minimum numbers of events in the SR and the sidebands.
-        options: Method options: ``flow`` (architecture dict: kind, base, transforms,
-            hidden, bins, and ``decorrelate``: shift each feature's log / logit by a slope in
-            log m fitted on the sidebands before the sideband flow),
-            ``fit`` (flow training dict: epochs, batch_size, lr, patience), ``classifier``
-            (``mlp``, the default, or ``hgb``, cwola's default), ``classifier_options``
-            (dict), ``k`` (folds, 5),
-            ``oversample`` (4), ``alpha`` (0.1) and ``iterations`` (2) for bootstrap,
-            ``n_mass`` (5: SR mass points anode averages its densities over),
-            ``signal_fraction`` (ranode: ``"learn"``, the default, or a fixed fraction),
-            ``space`` (``"latent"``, the default, or ``"data"``: where the flow-based methods
-            score; in latent space every event is first mapped to the sideband flow's base
-            space at its own m, where the background is N(0, 1) at every m, so that no cut
-            on the score sculpts the m spectrum; LaCATHODE, arXiv:2210.14924),
-            ``whiten`` (latent space, default True: the SR events' latent points are
-            shifted and rotated to zero mean and unit covariance of the SR sample, which
-            removes the first two moments of the sideband flow's interpolation misfit; a
-            classifier on ~1e5 SR events otherwise learns them and keeps more SR than
-            sideband background), ``fresh_template`` (cathode in latent space with the
-            MLP, default True: every epoch trains against new N(0, 1) background draws, 15
-            epochs unless ``classifier_options`` sets them), ``max_flow_events``
-            (at most this many events, drawn at random, train each flow; 250000).
-            Unless ``flow`` sets them, features within [0, 1] get a logit map and positive
-            features a log map in the flow.
+        options: The options of :class:`flowstats.settings.analysis.ScoreSettings` (each
+            with its type, default and description there: ``flow``, ``fit``, ``space``,
+            ``whiten``, ``classifier``, ``classifier_options``, ``k``, ``oversample``,
+            ``min_sr``, ``min_sideband``, ...), validated once here: an unknown or bad option
+            raises :class:`~flowstats.exceptions.BadInputError` naming it (and the closest
+            valid name). Unless ``flow`` sets them, features within [0, 1] get a logit map
+            and positive features a log map in the flow.
 
     Returns:
         A :class:`ScoreResult` with one score, fold and region per event.
     """
-    from .methods import SPACES
-
     entry = _METHODS.get(method)
-    unknown = set(options) - set(OPTIONS)
-    if unknown:
-        name = sorted(unknown)[0]
-        hint = closest(name, OPTIONS)
-        raise BadInputError(f"unknown option {name!r} of score()"
-                            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    # cwola trains on every SR and sideband event (10x CATHODE's SR sample): boosted trees
-    # keep it affordable (50-145 s on 1M events, max SIC 0.82 of the optimum, HGB measured)
-    for key, value in {"classifier": DEFAULT_CLASSIFIER, **entry.defaults}.items():
-        options.setdefault(key, value)
-    if int(options.get("k", 5)) < 2:
-        raise BadInputError(f"k={options['k']!r}: cross-scoring needs at least 2 folds")
-    if float(options.get("oversample", 4.0)) <= 0:
-        raise BadInputError(f"oversample={options['oversample']!r} must be positive")
-    for flag in ("whiten", "fresh_template"):
-        if not isinstance(options.get(flag, True), bool):
-            raise BadInputError(f"{flag}={options[flag]!r} must be true or false")
-    if options.get("space", "latent") not in SPACES:
-        raise BadInputError(f"space={options['space']!r}: use one of {', '.join(SPACES)}")
+    options = _resolved_options(entry, options)
+    min_sr, min_sideband = options.pop("min_sr"), options.pop("min_sideband")
     x, m, names, regions, codes, options["flow"] = _prepare(
-        x, m, names, sr, sideband_width, min_sr, min_sideband, options.get("flow"))
+        x, m, names, sr, sideband_width, min_sr, min_sideband, options["flow"])
     dev = resolve_device(device)
     if model_dir is not None:
         Path(model_dir).mkdir(parents=True, exist_ok=True)

@@ -22,24 +22,19 @@ from typing import Any
 
 import numpy as np
 
+from ..settings.analysis import FlowSettings, SidebandFitSettings, SidebandFlowSettings
+
 log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_FIT", "DEFAULT_FLOW", "ConditionalDensity", "resolved_flow", "sample_mass"]
 
-#: default flow architecture (small: 4 features, trained on up to ~1e6 events on a CPU). The
-#: networks are smooth (SiLU): the flow is evaluated in the SR, at masses it never saw, and a
-#: ReLU network's piecewise-linear interpolation across that gap cost three times the
-#: sidebands' misfit there (KL from the true dijet background 0.0027-0.0032 nats in the SR
-#: against 0.0009-0.0015 beside it, 1M events, MAF), which a classifier on 1e5 SR events
-#: learns as a fake excess (issue 12); with SiLU 0.0009-0.0010 against 0.0005-0.0008.
-DEFAULT_FLOW: dict[str, Any] = {"kind": "nsf", "transforms": 4, "hidden": (64, 64), "bins": 8,
-                                "activation": "silu"}
-#: default training settings. 12 epochs (cosine-annealed): on 1M dijet events (250k sideband
-#: events train the flow) the default CATHODE reaches the same max SIC as with 20 (0.85 of the
-#: exact likelihood ratio's, 5 seeds each, SR 3.3-3.7 TeV) in 42-44 s of flow training instead
-#: of 62-69 s on 2 cores, and passes the 1M-event sculpting check (issue 14)
-DEFAULT_FIT: dict[str, Any] = {"epochs": 12, "batch_size": 2048, "lr": 2e-3, "patience": 5,
-                               "val_fraction": 0.2}
+#: the sideband flow's architecture (:class:`flowstats.settings.analysis.SidebandFlowSettings`:
+#: smooth SiLU networks, since the flow interpolates into the SR where a ReLU network's
+#: piecewise-linear interpolation misfits), as :class:`flowstats.flows.Flow` options
+DEFAULT_FLOW: dict[str, Any] = {k: v for k, v in SidebandFlowSettings().to_dict().items()
+                                if k in FlowSettings.model_fields}
+#: the sideband flow's training (:class:`flowstats.settings.analysis.SidebandFitSettings`)
+DEFAULT_FIT: dict[str, Any] = SidebandFitSettings().to_dict()
 
 
 def resolved_flow(flow: dict[str, Any] | None) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import json
 import logging
 import pickle
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,8 @@ from ..exceptions import BadInputError, IncompatibleModelError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLASSIFIERS", "HGBEnsemble", "MLPEnsemble", "cross_score", "make_classifier"]
+__all__ = ["CLASSIFIERS", "HGBEnsemble", "MLPEnsemble", "MLPSettings", "TrainingSet",
+           "cross_score", "make_classifier"]
 
 
 def _balanced(y: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
@@ -207,12 +209,53 @@ def _batched_mlp(nets: list[Any]) -> Any:
     return BatchedMLP()
 
 
-class MLPEnsemble:
-    r"""Small torch MLPs; each averages its ``best_epochs`` epochs of lowest validation loss.
+def _member_splits(x: np.ndarray, y: np.ndarray, fold: np.ndarray, ensembles: list[Any],
+                   weights: np.ndarray | None) -> tuple[np.ndarray, list, list, list, list]:
+    r"""The training and validation events of every network of :meth:`MLPEnsemble.cross_fit`
+    (ensemble j trains on the events whose fold is not j; each member draws 20 % of them for
+    validation with its own seed), and each ensemble's input standardisation (set on it).
 
-    Arguments:
-        n_models: Number of independently seeded networks.
-        seed: Base seed.
+    Returns:
+        Per ensemble and event the weight that balances the classes of its training events
+        (ensembles, n), and per network its training events (torch), validation events, seed
+        and ensemble.
+    """
+    import torch
+
+    n_models = ensembles[0].options["n_models"]
+    w = np.zeros((len(ensembles), len(x)), dtype=np.float32)
+    train_idx, val_idx, seeds, ensemble_of = [], [], [], []
+    for j, ens in enumerate(ensembles):
+        own = np.flatnonzero(fold != j)
+        w[j, own] = _balanced(y[own], None if weights is None else weights[own])
+        ens.mean, ens.std = x[own].mean(axis=0), x[own].std(axis=0) + 1e-12
+        for i in range(n_models):
+            member_seed = ens.options["seed"] + i
+            perm = own[np.random.default_rng(member_seed).permutation(len(own))]
+            cut = max(1, len(own) // 5)
+            val_idx.append(np.sort(perm[:cut]))
+            train_idx.append(torch.from_numpy(np.sort(perm[cut:])))
+            seeds.append(member_seed)
+            ensemble_of.append(j)
+    return w, train_idx, val_idx, seeds, ensemble_of
+
+
+def _keep_best(ensembles: list[Any], history: list[list[tuple[float, dict[str, Any]]]]) -> None:
+    r"""Sets each ensemble's member states: the ``best_epochs`` states of lowest validation
+    loss of each of its networks (``history``: per network, (loss, state) per epoch)."""
+    o = ensembles[0].options
+    for j, ens in enumerate(ensembles):
+        ens.states = []
+        for i in range(o["n_models"]):
+            h = sorted(history[j * o["n_models"] + i], key=lambda t: t[0])
+            ens.states.append([s for _, s in h[:o["best_epochs"]]])
+
+
+@dataclass(frozen=True)
+class MLPSettings:
+    r"""The training options of an :class:`MLPEnsemble` (keywords of its constructor).
+
+    Attributes:
         hidden: Hidden layer sizes.
         epochs: Training epochs per network.
         best_epochs: Number of lowest-validation-loss epochs whose predictions are averaged.
@@ -222,25 +265,47 @@ class MLPEnsemble:
             random subset every epoch (None: all of them). The default 350,000 is above what a
             network trains on in the 1M-event sample's 3.3-3.7 TeV window (333k, CATHODE with
             k = 5 and oversample 4) and keeps larger signal regions at about that cost.
+    """
+
+    hidden: tuple[int, ...] = (64, 64, 64)
+    epochs: int = 30
+    best_epochs: int = 5
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    max_epoch_events: int | None = 350_000
+
+
+class MLPEnsemble:
+    r"""Small torch MLPs; each averages its ``best_epochs`` epochs of lowest validation loss.
+
+    Arguments:
+        n_models: Number of independently seeded networks.
+        seed: Base seed.
         device: torch device string.
+        options: The training options, by the names of :class:`MLPSettings` (``hidden``,
+            ``epochs``, ``best_epochs``, ``batch_size``, ``lr``, ``weight_decay``,
+            ``max_epoch_events``); other names are ignored.
 
     :func:`cross_score` trains the ensembles of its k folds together (:meth:`cross_fit`).
     """
 
     kind = "mlp"
 
-    def __init__(self, n_models: int = 1, *, seed: int = 0, hidden: tuple[int, ...] = (64, 64, 64),
-                 epochs: int = 30, best_epochs: int = 5, batch_size: int = 256,
-                 lr: float = 1e-3, weight_decay: float = 0.0,
-                 max_epoch_events: int | None = 350_000, device: str = "cpu", **unused: Any):
-        cap = None if max_epoch_events is None else int(max_epoch_events)
+    def __init__(self, n_models: int = 1, *, seed: int = 0, device: str = "cpu",
+                 **options: Any):
+        # the training options, by the names of MLPSettings (others are ignored: the options
+        # of another classifier kind)
+        o = MLPSettings(**{f.name: options[f.name] for f in fields(MLPSettings)
+                           if f.name in options})
+        cap = None if o.max_epoch_events is None else int(o.max_epoch_events)
         if cap is not None and cap < 1:
             raise BadInputError(f"classifier option max_epoch_events must be >= 1 or None, "
-                                f"not {max_epoch_events!r}")
-        self.options = dict(n_models=int(n_models), seed=int(seed), hidden=list(hidden),
-                            epochs=int(epochs), best_epochs=int(best_epochs),
-                            batch_size=int(batch_size), lr=float(lr),
-                            weight_decay=float(weight_decay), max_epoch_events=cap)
+                                f"not {o.max_epoch_events!r}")
+        self.options = dict(n_models=int(n_models), seed=int(seed), hidden=list(o.hidden),
+                            epochs=int(o.epochs), best_epochs=int(o.best_epochs),
+                            batch_size=int(o.batch_size), lr=float(o.lr),
+                            weight_decay=float(o.weight_decay), max_epoch_events=cap)
         self.device = device
         self.states: list[list[dict[str, Any]]] = []
         self.mean = self.std = None
@@ -292,22 +357,8 @@ class MLPEnsemble:
         if any({**e.options, "seed": 0} != {**o, "seed": 0} for e in ensembles):
             raise ValueError("cross_fit: the ensembles' options differ")
         n, d = x.shape
-        fold = np.asarray(fold)
-        # per ensemble and event, the weight that balances the classes of its training events
-        w = np.zeros((len(ensembles), n), dtype=np.float32)
-        train_idx, val_idx, seeds, ensemble_of = [], [], [], []
-        for j, ens in enumerate(ensembles):
-            own = np.flatnonzero(fold != j)
-            w[j, own] = _balanced(y[own], None if weights is None else weights[own])
-            ens.mean, ens.std = x[own].mean(axis=0), x[own].std(axis=0) + 1e-12
-            for i in range(o["n_models"]):
-                member_seed = ens.options["seed"] + i
-                perm = own[np.random.default_rng(member_seed).permutation(len(own))]
-                cut = max(1, len(own) // 5)
-                val_idx.append(np.sort(perm[:cut]))
-                train_idx.append(torch.from_numpy(np.sort(perm[cut:])))
-                seeds.append(member_seed)
-                ensemble_of.append(j)
+        w, train_idx, val_idx, seeds, ensemble_of = _member_splits(
+            x, y, np.asarray(fold), ensembles, weights)
         n_nets = len(seeds)
         # the networks' event lists are cut to the shortest so that they stack (the few
         # training events cut differ from epoch to epoch)
@@ -368,11 +419,7 @@ class MLPEnsemble:
                 vloss = (vsum / wt[rows, val_idx].sum(dim=1)).cpu().numpy()
             for i in range(n_nets):
                 history[i].append((float(vloss[i]), nets.state_of(i)))
-        for j, ens in enumerate(ensembles):
-            ens.states = []
-            for i in range(o["n_models"]):
-                h = sorted(history[j * o["n_models"] + i], key=lambda t: t[0])
-                ens.states.append([s for _, s in h[:o["best_epochs"]]])
+        _keep_best(ensembles, history)
         return ensembles
 
     def decision(self, x: np.ndarray) -> np.ndarray:
@@ -448,20 +495,32 @@ def load_classifier(directory: str | Path) -> HGBEnsemble | MLPEnsemble:
     return CLASSIFIERS[kind].load(directory)
 
 
-def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndarray,
-                fold_score: np.ndarray, *, k: int, kind: str = "hgb",
-                weights: np.ndarray | None = None, seed: int = 0,
-                model_dir: str | Path | None = None, redraw: Redraw | None = None,
-                **options: Any) -> np.ndarray:
+@dataclass(frozen=True)
+class TrainingSet:
+    r"""The training events of :func:`cross_score`.
+
+    Attributes:
+        x, y, fold: Training events (n, d), labels in {0, 1} and fold numbers in ``[0, k)``.
+        weights: Training weights (the classes are rebalanced to equal total weight), or None.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    fold: np.ndarray
+    weights: np.ndarray | None = None
+
+
+def cross_score(train: TrainingSet, x_score: np.ndarray, fold_score: np.ndarray, *, k: int,
+                kind: str = "hgb", seed: int = 0, model_dir: str | Path | None = None,
+                redraw: Redraw | None = None, **options: Any) -> np.ndarray:
     r"""k-fold cross-scoring: the model trained without fold j scores the events of fold j.
 
     Arguments:
-        x, y, fold: Training events (n, d), labels in {0, 1} and fold numbers in ``[0, k)``.
+        train: The training events, labels, folds and weights (:class:`TrainingSet`).
         x_score, fold_score: Events to score and their folds in ``[0, k)``; an event that is
             also a training event must carry the same fold, so its scorer never saw it.
         k: Number of folds.
         kind: Classifier kind (see :func:`make_classifier`).
-        weights: Training weights (the classes are rebalanced to equal total weight).
         seed: Seed of the classifiers (fold j uses ``seed + 1000 j``).
         model_dir: Where the fold models are saved (``fold<j>/``), or None.
         redraw: For class 0 drawn from a known distribution (an infinite sample, such as the
@@ -478,14 +537,15 @@ def cross_score(x: np.ndarray, y: np.ndarray, fold: np.ndarray, x_score: np.ndar
     out = np.empty(len(x_score))
     models = [make_classifier(kind, seed=seed + 1000 * j, **options) for j in range(k)]
     # the MLP ensembles of the k folds train together, as one batched network
-    type(models[0]).cross_fit(x, y, fold, models, weights, redraw=redraw)
+    type(models[0]).cross_fit(train.x, train.y, train.fold, models, train.weights,
+                              redraw=redraw)
     for j, clf in enumerate(models):
-        train = fold != j
+        n_train = int((train.fold != j).sum())
         sel = fold_score == j
         if sel.any():
             out[sel] = clf.decision(x_score[sel])
         if model_dir is not None:
             clf.save(Path(model_dir) / f"fold{j}")
-        log.info("fold %d/%d trained on %d events, scored %d", j + 1, k, int(train.sum()),
+        log.info("fold %d/%d trained on %d events, scored %d", j + 1, k, n_train,
                  int(sel.sum()))
     return out

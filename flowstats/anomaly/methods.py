@@ -53,6 +53,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ import numpy as np
 from ..registry import METHODS as _REGISTRY
 from ..registry import DerivedMapping, Method
 from .background import DEFAULT_FIT, ConditionalDensity, resolved_flow, sample_mass
-from .classifiers import cross_score
+from .classifiers import TrainingSet, cross_score
 from .regions import SIDEBAND, SIGNAL_REGION
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,7 @@ def _fit_options(fit: dict | None, n: int) -> dict[str, Any]:
 
 def _density(x: np.ndarray, m: np.ndarray, names: list[str], *, what: str, seed: int,
              device: str, model_dir: str | Path | None, flow: dict | None,
-             fit: dict | None,
-             max_flow_events: int | None = 250_000) -> ConditionalDensity:
+             fit: dict | None, max_flow_events: int | None) -> ConditionalDensity:
     r"""Trains (or reloads from ``model_dir/what`` when trained on the same events) a flow.
 
     At most ``max_flow_events`` events, drawn at random with the seed, are used.
@@ -131,6 +131,11 @@ def _background(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str
     sb = codes == SIDEBAND
     return _density(x[sb], m[sb], names, what="background", seed=seed, device=device,
                     model_dir=model_dir, flow=flow, fit=fit, max_flow_events=max_flow_events)
+
+
+#: The sideband background flow of the flow-based methods (``_background``), public for the
+#: closure check (:mod:`.pseudodata`).
+background_flow = _background
 
 
 def _flow_only(flow: dict | None) -> dict:
@@ -178,7 +183,7 @@ def _whitening(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _latent(bkg: ConditionalDensity, x: np.ndarray, m: np.ndarray, codes: np.ndarray,
-            whiten: bool = True) -> tuple[np.ndarray, dict]:
+            whiten: bool) -> tuple[np.ndarray, dict]:
     r"""Every event's latent point of the sideband flow at its own mass, clipped; with
     ``whiten``, the SR events' points are then shifted and rotated to zero mean and unit
     covariance of the SR sample (ZCA whitening, the transformation closest to the identity).
@@ -226,12 +231,91 @@ def _random_folds(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(np.arange(n) % k).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class MethodInputs:
+    r"""The events and run settings of one method call (what :func:`flowstats.anomaly.score`
+    hands every method besides its options).
+
+    Attributes:
+        x, m, codes: Features (n, d), mass (n,), region codes (n,).
+        names: Feature names.
+        seed, device, model_dir: Seed, torch device, where models are saved/reused.
+        regions: The :class:`~flowstats.anomaly.regions.Regions` (for the SR window).
+    """
+
+    x: np.ndarray
+    m: np.ndarray
+    codes: np.ndarray
+    names: list[str]
+    seed: int = 0
+    device: str = "cpu"
+    model_dir: str | Path | None = None
+    regions: Any = None
+
+    def background(self, flows: FlowOptions) -> ConditionalDensity:
+        r"""The sideband background flow (``_background``)."""
+        return _background(self.x, self.m, self.codes, self.names, seed=self.seed,
+                           device=self.device, model_dir=self.model_dir, flow=flows.flow,
+                           fit=flows.fit, max_flow_events=flows.max_flow_events)
+
+
+def _of(cls: type, options: dict[str, Any]) -> Any:
+    r"""``cls`` (a dataclass of options) from those of its fields in ``options``."""
+    return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    r"""The sideband-flow and space options of the flow-based methods.
+
+    Attributes:
+        flow, fit: Flow architecture and training options.
+        max_flow_events: At most this many events, drawn at random, train each flow.
+        space: ``"latent"`` or ``"data"``.
+        whiten: In latent space, whiten the SR events' latent points (``_latent``).
+        oversample: Number of background template samples per SR event.
+    """
+
+    flow: dict | None
+    fit: dict | None
+    max_flow_events: int | None
+    space: str
+    whiten: bool
+    oversample: float
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> FlowOptions:
+        r"""The settings among a method's ``options`` (all of them resolved by
+        :func:`flowstats.anomaly.score` from
+        :class:`~flowstats.settings.analysis.ScoreSettings`; other options are ignored)."""
+        return _of(cls, options)
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    r"""The classifier options of cathode and bootstrap.
+
+    Attributes:
+        classifier: ``"mlp"`` or ``"hgb"``.
+        classifier_options: Passed to the classifier.
+        k: Number of folds of the cross-scoring.
+    """
+
+    classifier: str
+    classifier_options: dict | None
+    k: int
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> ClassifierOptions:
+        r"""The settings among a method's ``options`` (all of them resolved by
+        :func:`flowstats.anomaly.score` from
+        :class:`~flowstats.settings.analysis.ScoreSettings`; other options are ignored)."""
+        return _of(cls, options)
+
+
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
-            device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-            fit: dict | None = None, space: str = "latent", regions: Any = None,
-            oversample: float = 4.0, max_flow_events: int | None = 250_000,
-            whiten: bool = True,
-            **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
+            device: str = "cpu", model_dir: str | Path | None = None, regions: Any = None,
+            **options: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
     r"""Outlier score of the sideband background flow.
 
     ``space="latent"`` (default): half the squared norm of the event's latent point at its
@@ -244,26 +328,26 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         x, m, codes: Features (n, d), mass (n,), region codes (n,).
         names: Feature names.
         seed, device, model_dir: Seed, torch device, where models are saved/reused.
-        flow, fit: Flow architecture and training options.
-        space: ``"latent"`` or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (``_latent``).
+        regions: The :class:`~flowstats.anomaly.regions.Regions` (for the SR window).
+        options: The :class:`FlowOptions` (``flow``, ``fit``, ``max_flow_events``, ``space``,
+            ``whiten``, ``oversample``); other options are ignored.
     """
-    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                      flow=flow, fit=fit, max_flow_events=max_flow_events)
+    fs = FlowOptions.of(options)
+    bkg = MethodInputs(x, m, codes, names, seed, device, model_dir, regions).background(fs)
     sr = codes == SIGNAL_REGION
     latent_info: dict = {}
-    if space == "latent":
-        u, latent_info = _latent(bkg, x, m, codes, whiten)
+    if fs.space == "latent":
+        u, latent_info = _latent(bkg, x, m, codes, fs.whiten)
         score = 0.5 * np.sum(u**2, axis=1)
-        template = 0.5 * np.sum(_normal_template(sr.sum(), x.shape[1], oversample, seed) ** 2,
+        template = 0.5 * np.sum(_normal_template(sr.sum(), x.shape[1], fs.oversample, seed) ** 2,
                                 axis=1)
     else:
         score = -bkg.log_prob(x, m)
-        m_t = sample_mass(m[sr], int(round(float(oversample) * sr.sum())), regions.sr,
+        m_t = sample_mass(m[sr], int(round(float(fs.oversample) * sr.sum())), regions.sr,
                           seed=seed + 11)
         template = -bkg.log_prob(bkg.sample(m_t, seed=seed + 12), m_t)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
-                                                       "space": space, **latent_info}, template
+                                                       "space": fs.space, **latent_info}, template
 
 
 def _summary(dens: ConditionalDensity) -> dict:
@@ -272,11 +356,9 @@ def _summary(dens: ConditionalDensity) -> dict:
 
 
 def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
-          device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-          fit: dict | None = None, k: int = 5, n_mass: int = 5, space: str = "latent",
-          oversample: float = 4.0, max_flow_events: int | None = 250_000,
-          whiten: bool = True,
-          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray | None]:
+          device: str = "cpu", model_dir: str | Path | None = None, regions: Any = None,
+          k: int, n_mass: int,
+          **options: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray | None]:
     r"""ANODE (arXiv:2001.04990): the ratio of an SR density to the sideband background's.
 
     The score of an event is ``log p_SR - log p_bkg``, one function of the event's features
@@ -300,18 +382,19 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     scale with m), which the latent space removes (benchmarks/bench_sculpting.py).
 
     Arguments:
-        x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
+        x, m, codes, names, seed, device, model_dir, regions: as :func:`density`.
         k: Number of SR folds (SR flows).
         n_mass: Number of SR mass quantiles the densities are averaged over.
-        space: ``"latent"`` or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (``_latent``).
+        options: The :class:`FlowOptions` (``flow``, ``fit``, ``max_flow_events``, ``space``,
+            ``whiten``, ``oversample``); other options are ignored.
     """
     from scipy.special import logsumexp
 
+    fs = FlowOptions.of(options)
+    flow, fit, space = fs.flow, fs.fit, fs.space
     rng = np.random.default_rng(seed + 21)
     sr = codes == SIGNAL_REGION
-    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                      flow=flow, fit=fit, max_flow_events=max_flow_events)
+    bkg = MethodInputs(x, m, codes, names, seed, device, model_dir, regions).background(fs)
     fold = _random_folds(len(x), k, rng)
     # the SR's mass distribution, as n_mass equal-probability points (its quantiles)
     m_q = np.quantile(m[sr], (np.arange(n_mass) + 0.5) / n_mass)
@@ -322,7 +405,7 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
 
     latent_info: dict = {}
     if space == "latent":
-        x, latent_info = _latent(bkg, x, m, codes, whiten)
+        x, latent_info = _latent(bkg, x, m, codes, fs.whiten)
         score = 0.5 * np.sum(x**2, axis=1)  # -log N(u), up to a constant
         sr_flow, what = _latent_flow(flow), "sr_latent"
     else:
@@ -331,14 +414,14 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     # the background template (latent space: standard-normal draws, scored like the events)
     template = f_t = None
     if space == "latent":
-        u_t = _normal_template(sr.sum(), x.shape[1], oversample, seed)
+        u_t = _normal_template(sr.sum(), x.shape[1], fs.oversample, seed)
         template, f_t = 0.5 * np.sum(u_t**2, axis=1), _random_folds(len(u_t), k, rng)
     summaries = []
     for j in range(k):
         train = sr & (fold != j)
         sig = _density(x[train], m[train], names, what=f"{what}/fold{j}", seed=seed + 1 + j,
                        device=device, model_dir=model_dir, flow=sr_flow, fit=fit,
-                       max_flow_events=max_flow_events)
+                       max_flow_events=fs.max_flow_events)
         summaries.append(_summary(sig))
         mine = fold == j
         score[mine] += marginal(sig, x[mine])
@@ -350,11 +433,7 @@ def anode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
                          "masses": m_q.tolist(), "space": space, **latent_info}, template
 
 
-def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
-                seed: int, device: str, model_dir: str | Path | None, flow: dict | None,
-                fit: dict | None, oversample: float, regions: Any,
-                max_flow_events: int | None, space: str = "latent", whiten: bool = True
-                ) -> tuple[np.ndarray, np.ndarray, dict]:
+def _sr_samples(data: MethodInputs, fs: FlowOptions) -> tuple[np.ndarray, np.ndarray, dict]:
     r"""The classifier's inputs: every event's features and background samples in the SR.
 
     In latent space the events are mapped to the sideband flow's base space at their own
@@ -362,22 +441,22 @@ def _sr_samples(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str
     N(0, 1) directly (LaCATHODE, arXiv:2210.14924). In data space the samples are drawn from
     the sideband flow at SR masses drawn from the SR's mass distribution (CATHODE).
     """
+    x, m, codes, seed = data.x, data.m, data.codes, data.seed
     sr = codes == SIGNAL_REGION
-    bkg = _background(x, m, codes, names, seed=seed, device=device, model_dir=model_dir,
-                      flow=flow, fit=fit, max_flow_events=max_flow_events)
-    n = int(round(oversample * sr.sum()))
-    if space == "latent":
-        u, latent_info = _latent(bkg, x, m, codes, whiten)
-        u_s = _normal_template(sr.sum(), x.shape[1], oversample, seed)
-        return u, u_s, {"background": _summary(bkg), "n_samples": n, "space": space,
+    bkg = data.background(fs)
+    n = int(round(fs.oversample * sr.sum()))
+    if fs.space == "latent":
+        u, latent_info = _latent(bkg, x, m, codes, fs.whiten)
+        u_s = _normal_template(sr.sum(), x.shape[1], fs.oversample, seed)
+        return u, u_s, {"background": _summary(bkg), "n_samples": n, "space": fs.space,
                         **latent_info}
-    m_s = sample_mass(m[sr], n, regions.sr, seed=seed + 11)
+    m_s = sample_mass(m[sr], n, data.regions.sr, seed=seed + 11)
     x_s = bkg.sample(m_s, seed=seed + 12)
     good = np.isfinite(x_s).all(axis=1)
     if not good.all():
         log.warning("%d background samples are not finite and are dropped", int((~good).sum()))
     return x, x_s[good], {"background": _summary(bkg), "n_samples": int(good.sum()),
-                          "space": space}
+                          "space": fs.space}
 
 
 #: MLP epochs of latent CATHODE with a fresh template every epoch (``fresh_template``). Each
@@ -397,13 +476,9 @@ def _classifier_options(classifier: str, classifier_options: dict | None, device
 
 
 def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
-            device: str = "cpu", model_dir: str | Path | None = None, flow: dict | None = None,
-            fit: dict | None = None, regions: Any = None,
-            classifier: str = "mlp", classifier_options: dict | None = None, k: int = 5,
-            oversample: float = 4.0, space: str = "latent",
-            max_flow_events: int | None = 250_000, whiten: bool = True,
-            fresh_template: bool = True,
-            **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
+            device: str = "cpu", model_dir: str | Path | None = None, regions: Any = None,
+            fresh_template: bool,
+            **options: Any) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
     r"""CATHODE: SR data against sideband-flow samples in the SR (arXiv:2109.00546).
 
     ``space="latent"`` (default) is LaCATHODE (arXiv:2210.14924): the classifier separates the
@@ -412,13 +487,12 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     efficiency of a cut is the same at every m. ``space="data"`` is the original CATHODE.
 
     Arguments:
-        x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
-        regions: The :class:`~flowstats.anomaly.regions.Regions` (for the SR window).
-        classifier: ``"mlp"`` or ``"hgb"``; classifier_options: passed to it.
-        k: Number of folds of the cross-scoring.
-        oversample: Number of background samples per SR event.
-        space: ``"latent"`` or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (``_latent``).
+        x, m, codes, names, seed, device, model_dir, regions: as :func:`density`.
+        options: The :class:`FlowOptions` (``flow``, ``fit``, ``max_flow_events``, ``space``,
+            ``whiten``, ``oversample``: background samples per SR event) and the
+            :class:`ClassifierOptions` (``classifier``: ``"mlp"`` or ``"hgb"``,
+            ``classifier_options``: passed to it, ``k``: folds of the cross-scoring); other
+            options are ignored.
         fresh_template: In latent space, the MLP trains every epoch against new N(0, 1)
             draws (``oversample`` x n_SR of them) instead of the same template again, and
             trains :data:`FRESH_TEMPLATE_EPOCHS` epochs unless ``classifier_options`` sets
@@ -428,11 +502,11 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
             / exact LR 0.82 -> 0.85, 5 seeds, in half the classifier's time; see
             :data:`FRESH_TEMPLATE_EPOCHS`). The boosted trees keep the given template.
     """
+    fs, cs = FlowOptions.of(options), ClassifierOptions.of(options)
+    k, classifier = cs.k, cs.classifier
     rng = np.random.default_rng(seed + 21)
-    x, x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device,
-                               model_dir=model_dir, flow=flow, fit=fit, oversample=oversample,
-                               regions=regions, max_flow_events=max_flow_events, space=space,
-                               whiten=whiten)
+    x, x_s, info = _sr_samples(MethodInputs(x, m, codes, names, seed, device, model_dir,
+                                            regions), fs)
     sr = codes == SIGNAL_REGION
     fold = _random_folds(len(x), k, rng)
     f_s = _random_folds(len(x_s), k, rng)
@@ -441,27 +515,27 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     ft = np.concatenate([fold[sr], f_s])
     # every event, and the background samples (the template: each scored by the fold model
     # that did not train on it)
-    options = _classifier_options(classifier, classifier_options, device)
+    copts = _classifier_options(classifier, cs.classifier_options, device)
     redraw = None
-    if space == "latent" and fresh_template and classifier == "mlp":
+    if fs.space == "latent" and fresh_template and classifier == "mlp":
         d = x.shape[1]
 
         def redraw(n: int, gen: np.random.Generator) -> np.ndarray:
             return gen.standard_normal((n, d))
 
-        options.setdefault("epochs", FRESH_TEMPLATE_EPOCHS)
+        copts.setdefault("epochs", FRESH_TEMPLATE_EPOCHS)
     info["fresh_template"] = redraw is not None
-    both = cross_score(xt, yt, ft, np.concatenate([x, x_s]), np.concatenate([fold, f_s]), k=k,
-                       kind=classifier, seed=seed + 31,
+    both = cross_score(TrainingSet(xt, yt, ft), np.concatenate([x, x_s]),
+                       np.concatenate([fold, f_s]), k=k, kind=classifier, seed=seed + 31,
                        model_dir=None if model_dir is None else Path(model_dir) / "cathode",
-                       redraw=redraw, **options)
+                       redraw=redraw, **copts)
     return both[:len(x)], fold, info, both[len(x):]
 
 
 def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
-          device: str = "cpu", model_dir: str | Path | None = None, classifier: str = "mlp",
-          classifier_options: dict | None = None, k: int = 5,
-          **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
+          device: str = "cpu", model_dir: str | Path | None = None, classifier: str,
+          classifier_options: dict | None, k: int,
+          **ignored: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
     r"""CWoLa hunting: SR against sideband events (arXiv:1805.02664, arXiv:1902.02634).
 
     Arguments:
@@ -472,7 +546,8 @@ def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
     fold = _random_folds(len(x), k, rng)
     use = codes >= 0
     y = (codes[use] == SIGNAL_REGION).astype(np.int64)
-    score = cross_score(x[use], y, fold[use], x, fold, k=k, kind=classifier, seed=seed + 31,
+    score = cross_score(TrainingSet(x[use], y, fold[use]), x, fold, k=k, kind=classifier,
+                        seed=seed + 31,
                         model_dir=None if model_dir is None else Path(model_dir) / "cwola",
                         **_classifier_options(classifier, classifier_options, device))
     return score, fold, {"n_sr": int(y.sum()), "n_sideband": int((y == 0).sum())}, None
@@ -480,86 +555,97 @@ def cwola(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, 
 
 def bootstrap(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
               seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
-              flow: dict | None = None, fit: dict | None = None,
-              regions: Any = None, classifier: str = "mlp",
-              classifier_options: dict | None = None, k: int = 5, oversample: float = 4.0,
-              alpha: float = 0.1, iterations: int = 2, space: str = "latent",
-              max_flow_events: int | None = 250_000, whiten: bool = True,
-              **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
+              regions: Any = None, alpha: float, iterations: int,
+              **options: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
     r"""Iterative likelihood-ratio bootstrap after J. Tan (ICML INNF 2020); see module doc.
 
     Arguments:
-        x, m, codes, names, seed, device, model_dir, flow, fit, regions: As :func:`cathode`.
-        classifier, classifier_options, k, oversample: As :func:`cathode`.
+        x, m, codes, names, seed, device, model_dir, regions: As :func:`cathode`.
         alpha: Type-I rate: the fraction of background failing ``lambda <= epsilon``.
         iterations: Number of re-estimation steps after the initial CATHODE ratio.
-        space: ``"latent"`` (default: the ratio is learnt on latent points, as in
-            :func:`cathode`) or ``"data"``.
-        whiten: In latent space, whiten the SR events' latent points (``_latent``).
+        options: As :func:`cathode` (:class:`FlowOptions`, ``space="latent"`` by default:
+            the ratio is learnt on latent points; :class:`ClassifierOptions`).
     """
     from ..exceptions import BadInputError
 
     if not 0 < alpha < 1:
         raise BadInputError(f"bootstrap: alpha={alpha!r} must lie in (0, 1)")
+    cs = ClassifierOptions.of(options)
+    k, classifier = cs.k, cs.classifier
     rng = np.random.default_rng(seed + 21)
-    x, x_s, info = _sr_samples(x, m, codes, names, seed=seed, device=device,
-                               model_dir=model_dir, flow=flow, fit=fit, oversample=oversample,
-                               regions=regions, max_flow_events=max_flow_events, space=space,
-                               whiten=whiten)
+    x, x_s, info = _sr_samples(MethodInputs(x, m, codes, names, seed, device, model_dir,
+                                            regions), FlowOptions.of(options))
     sr = codes == SIGNAL_REGION
     n_sr = int(sr.sum())
     fold = _random_folds(len(x), k, rng)
     f_s = _random_folds(len(x_s), k, rng)
-    copts = _classifier_options(classifier, classifier_options, device)
+    copts = _classifier_options(classifier, cs.classifier_options, device)
     x_sr, f_sr = x[sr], fold[sr]
     # step 0: the CATHODE ratio, on the data and (held out) on the samples
     xt = np.concatenate([x_sr, x_s])
     yt = np.concatenate([np.ones(n_sr), np.zeros(len(x_s))]).astype(np.int64)
     wt = np.concatenate([np.ones(n_sr), np.full(len(x_s), n_sr / len(x_s))])
     ft = np.concatenate([f_sr, f_s])
-    lam = cross_score(xt, yt, ft, xt, ft, k=k, kind=classifier, weights=wt, seed=seed + 31,
-                      **copts)
+    lam = cross_score(TrainingSet(xt, yt, ft, wt), xt, ft, k=k, kind=classifier,
+                      seed=seed + 31, **copts)
     steps = []
     for t in range(iterations):
-        lam_sr, lam_s = lam[:n_sr], lam[n_sr:]
-        eps = float(np.quantile(lam_s, 1 - alpha))
-        passing = lam_sr <= eps
-        failing_s = lam_s > eps
-        n_pass = int(passing.sum())
-        steps.append({"epsilon": eps, "sr_passing": n_pass,
-                      "sr_failing": int(n_sr - n_pass)})
-        log.info("bootstrap step %d: epsilon=%.3f, %d of %d SR events pass", t + 1, eps, n_pass,
-                 n_sr)
-        w_fail = alpha / (1 - alpha) * n_pass / max(1, int(failing_s.sum()))
-        xr = np.concatenate([x_sr[passing], x_s[failing_s]])
-        fr = np.concatenate([f_sr[passing], f_s[failing_s]])
-        wr = np.concatenate([np.ones(n_pass), np.full(int(failing_s.sum()), w_fail)])
-        xt = np.concatenate([x_sr, xr])
-        yt = np.concatenate([np.ones(n_sr), np.zeros(len(xr))]).astype(np.int64)
-        ft = np.concatenate([f_sr, fr])
-        # within the reference, passing data weigh 1 and failing samples w_fail (the classifier
-        # rescales each class to equal total weight, which keeps these ratios)
-        wt = np.concatenate([np.ones(n_sr), wr * n_sr / wr.sum()])
+        train, step = _bootstrap_reference(lam, (x_sr, f_sr), (x_s, f_s), alpha)
+        steps.append(step)
+        log.info("bootstrap step %d: epsilon=%.3f, %d of %d SR events pass", t + 1,
+                 step["epsilon"], step["sr_passing"], n_sr)
         last = t == iterations - 1
         x_eval = np.concatenate([x_sr, x_s]) if not last else x
         f_eval = np.concatenate([f_sr, f_s]) if not last else fold
-        lam = cross_score(xt, yt, ft, x_eval, f_eval, k=k, kind=classifier, weights=wt,
+        lam = cross_score(train, x_eval, f_eval, k=k, kind=classifier,
                           seed=seed + 31 + 7 * (t + 1),
                           model_dir=(None if model_dir is None or not last
                                      else Path(model_dir) / "bootstrap"), **copts)
     if iterations == 0:
-        lam = cross_score(xt, yt, ft, x, fold, k=k, kind=classifier, weights=wt, seed=seed + 31,
-                          **copts)
+        lam = cross_score(TrainingSet(xt, yt, ft, wt), x, fold, k=k, kind=classifier,
+                          seed=seed + 31, **copts)
     # no template: the final reference is data-driven, not a background sample
     return lam, fold, {**info, "steps": steps, "alpha": alpha}, None
 
 
+def _bootstrap_reference(lam: np.ndarray, data: tuple[np.ndarray, np.ndarray],
+                         samples: tuple[np.ndarray, np.ndarray], alpha: float
+                         ) -> tuple[TrainingSet, dict[str, Any]]:
+    r"""One step of :func:`bootstrap`: the SR data against the re-estimated background
+    reference, from the current ratio ``lam`` of the SR data (first) and the samples.
+
+    Arguments:
+        lam: The ratio of every SR event, then of every background sample.
+        data, samples: ``(x, fold)`` of the SR events and of the background samples.
+        alpha: The Type-I rate.
+
+    Returns:
+        The classifier's training set and the step's summary.
+    """
+    (x_sr, f_sr), (x_s, f_s) = data, samples
+    n_sr = len(x_sr)
+    lam_sr, lam_s = lam[:n_sr], lam[n_sr:]
+    eps = float(np.quantile(lam_s, 1 - alpha))
+    passing = lam_sr <= eps
+    failing_s = lam_s > eps
+    n_pass = int(passing.sum())
+    step = {"epsilon": eps, "sr_passing": n_pass, "sr_failing": int(n_sr - n_pass)}
+    w_fail = alpha / (1 - alpha) * n_pass / max(1, int(failing_s.sum()))
+    xr = np.concatenate([x_sr[passing], x_s[failing_s]])
+    fr = np.concatenate([f_sr[passing], f_s[failing_s]])
+    wr = np.concatenate([np.ones(n_pass), np.full(int(failing_s.sum()), w_fail)])
+    xt = np.concatenate([x_sr, xr])
+    yt = np.concatenate([np.ones(n_sr), np.zeros(len(xr))]).astype(np.int64)
+    ft = np.concatenate([f_sr, fr])
+    # within the reference, passing data weigh 1 and failing samples w_fail (the classifier
+    # rescales each class to equal total weight, which keeps these ratios)
+    wt = np.concatenate([np.ones(n_sr), wr * n_sr / wr.sum()])
+    return TrainingSet(xt, yt, ft, wt), step
+
+
 def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
            seed: int = 0, device: str = "cpu", model_dir: str | Path | None = None,
-           flow: dict | None = None, fit: dict | None = None, k: int = 5,
-           space: str = "latent", signal_fraction: float | str = "learn",
-           oversample: float = 4.0, max_flow_events: int | None = 250_000,
-           whiten: bool = True, **unused: Any
+           flow: dict | None = None, fit: dict | None = None, **options: Any
            ) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray | None]:
     r"""R-ANODE: a signal density learnt against the fixed sideband background.
 
@@ -577,9 +663,10 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
       that did not see it, other events by a fold drawn at random);
     * the fraction is learnt by EM (``signal_fraction="learn"``, the default, starting at 1 %:
       after every epoch the fraction that maximises the mixture likelihood at the current p_S,
-      :func:`flowstats.flows.training.em_fraction`) or fixed (a number in (0, 1)); with
-      infinite capacity every f above the true one fits equally well and gives the same ranking,
-      so f mainly sets how much of the bulk p_S may absorb;
+      :func:`flowstats.anomaly.ranode.em_fraction`; the mixture is the training objective
+      :class:`flowstats.anomaly.ranode.SignalMixture` of each signal flow) or fixed (a
+      number in (0, 1)); with infinite capacity every f above the true one fits equally well
+      and gives the same ranking, so f mainly sets how much of the bulk p_S may absorb;
     * ``space="latent"`` (default): the mixture is learnt on the events' latent points u of
       the sideband flow, where p_bkg is exactly the standard normal at every m (so the score,
       a function of u only, cannot sculpt m); ``space="data"``: on x, with p_bkg the sideband
@@ -587,13 +674,20 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
 
     Arguments:
         x, m, codes, names, seed, device, model_dir, flow, fit: as :func:`density`.
-        k: Number of SR folds (signal flows).
-        space: ``"latent"`` or ``"data"``.
-        signal_fraction: ``"learn"`` or a fixed fraction in (0, 1).
-        whiten: In latent space, whiten the SR events' latent points (``_latent``).
+        options: ``k`` (5): number of SR folds (signal flows); ``space`` (``"latent"``) or
+            ``"data"``; ``signal_fraction``: ``"learn"`` (the default) or a fixed fraction in
+            (0, 1); ``oversample`` (4) and ``max_flow_events`` (250000) as for
+            :func:`cathode`; ``whiten`` (True): in latent space, whiten the SR events' latent
+            points (``_latent``); any other option is ignored.
     """
     from ..exceptions import BadInputError
     from ..flows import Flow
+    from .ranode import SignalMixture
+
+    k, space = int(options["k"]), options["space"]
+    signal_fraction = options["signal_fraction"]
+    oversample = options["oversample"]
+    max_flow_events = options["max_flow_events"]
 
     learn = signal_fraction == "learn"
     if not learn and not (isinstance(signal_fraction, (int, float))
@@ -608,12 +702,12 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
     fold = _random_folds(len(x), k, rng)
     latent_info: dict = {}
     if space == "latent":
-        feats, latent_info = _latent(bkg, x, m, codes, whiten)
+        feats, latent_info = _latent(bkg, x, m, codes, options["whiten"])
         log_b = _log_normal(feats)
-        options = resolved_flow(_latent_flow(flow))
+        arch = resolved_flow(_latent_flow(flow))
     else:
         feats, log_b = x, bkg.log_prob(x, m)
-        options = resolved_flow(_flow_only(flow))
+        arch = resolved_flow(_flow_only(flow))
     score = np.empty(len(x))
     template = f_t = None
     if space == "latent":  # the background template: standard-normal draws
@@ -623,10 +717,9 @@ def ranode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
     summaries = []
     for j in range(k):
         train = sr & (fold != j) & np.isfinite(log_b)
-        sig = Flow(names, seed=seed + 1 + j, **options)
-        history = sig.fit(feats[train], background_log_prob=log_b[train],
-                          signal_fraction=f0, learn_fraction=learn, device=device,
-                          **_fit_options(fit, int(train.sum())))
+        sig = Flow(names, seed=seed + 1 + j, **arch)
+        history = sig.fit(feats[train], objective=SignalMixture(log_b[train], f0, learn),
+                          device=device, **_fit_options(fit, int(train.sum())))
         summaries.append({"best_epoch": history["best_epoch"],
                           "best_val_loss": history["best_val_loss"],
                           "signal_fraction": history["best_signal_fraction"]})

@@ -171,8 +171,8 @@ def supervised_score(x: np.ndarray, label: np.ndarray, *, seed: int = 0, k: int 
         label: Truth (1 signal, 0 background).
         seed, k, classifier, options: As :func:`flowstats.anomaly.classifiers.cross_score`.
     """
-    from .classifiers import cross_score
+    from .classifiers import TrainingSet, cross_score
 
     label = np.asarray(label).astype(np.int64)
     fold = np.random.default_rng(seed).permutation(np.arange(len(x)) % k)
-    return cross_score(x, label, fold, x, fold, k=k, kind=classifier, seed=seed, **options)
+    return cross_score(TrainingSet(x, label, fold), x, fold, k=k, kind=classifier, seed=seed, **options)

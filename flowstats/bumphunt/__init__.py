@@ -6,8 +6,8 @@ See :func:`run_bumphunt`, :class:`BumpHunt` (settings in, a :class:`BumpHuntResu
 
 from __future__ import annotations
 
-from .core import run_bumphunt
-from .result import BumpHunt, BumpHuntResult
+from .hunt_result import BumpHunt, BumpHuntResult
+from .scan import run_bumphunt
 from .windows import make_windows, parse_range
 
 __all__ = ["BumpHunt", "BumpHuntResult", "make_windows", "parse_range", "run_bumphunt"]

@@ -1,6 +1,6 @@
 r"""The bump hunt's closure check: does the selection sculpt background-like pseudo-data?
 
-Per window, the scores of the closure pseudo-data (:mod:`flowstats.anomaly.closure`: every
+Per window, the scores of the closure pseudo-data (:mod:`flowstats.anomaly.pseudodata`: every
 event's features redrawn from the sideband flow at its own m, scored by the same analysis) are
 cut at each efficiency exactly as the data are (:func:`~flowstats.bumphunt.scoring.select_top`),
 and the kept fraction is tested for flatness in m over the signal region and sidebands

@@ -1,6 +1,6 @@
 r"""Outputs of a bump hunt: CSV, pyhf workspaces, a ROOT file with scores and histograms, plots.
 
-``summary.json`` itself is written last by :func:`flowstats.bumphunt.core.run_bumphunt`, so its
+``summary.json`` itself is written last by :func:`flowstats.bumphunt.scan.run_bumphunt`, so its
 presence marks a finished run.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from .._utils import atomic_path, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_outputs"]
+__all__ = ["EventColumns", "write_outputs"]
 
 CSV_COLUMNS = ["sr_lo", "sr_hi", "efficiency", "n_selected", "n_sr", "background",
                "background_unc", "z_local", "p_local", "mu_hat", "mu_upper_obs",
@@ -42,11 +43,25 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+@dataclass(frozen=True)
+class EventColumns:
+    r"""The per-event columns of the ``scores`` tree besides the scores.
+
+    Attributes:
+        m: Resonant mass of every event.
+        entries: Input entry numbers.
+        label: Truth labels or None.
+    """
+
+    m: np.ndarray
+    entries: np.ndarray
+    label: np.ndarray | None = None
+
+
 def write_outputs(out: Path, summary: dict[str, Any], results: dict[int, dict[str, Any]],
                   fits: dict[tuple[int, float], dict[str, Any]],
                   windows: list[tuple[float, float]], efficiencies: list[float], *,
-                  m: np.ndarray, entries: np.ndarray, label: np.ndarray | None,
-                  config: dict[str, Any], plots: bool = True) -> None:
+                  events: EventColumns, config: dict[str, Any], plots: bool = True) -> None:
     r"""Writes everything but ``summary.json`` into ``out``.
 
     Arguments:
@@ -56,14 +71,13 @@ def write_outputs(out: Path, summary: dict[str, Any], results: dict[int, dict[st
         fits: Per (window index, efficiency): histogram, fit and workspace.
         windows: The windows.
         efficiencies: The efficiencies (1.0 first).
-        m: Resonant mass of every event.
-        entries: Input entry numbers.
-        label: Truth labels or None.
+        events: The mass, entry number and truth label (or None) of every event.
         config: The resolved configuration.
         plots: Whether to draw PNGs.
     """
-    import uproot
+    from ..io import RootWriter
 
+    m, entries, label = events.m, events.entries, events.label
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "summary.csv", force=True) as tmp:
         tmp.write_text(_csv(summary["windows"]))
@@ -81,22 +95,18 @@ def write_outputs(out: Path, summary: dict[str, Any], results: dict[int, dict[st
         columns[f"score_w{i}"] = np.asarray(results[i]["score"], np.float64)
         columns[f"region_w{i}"] = np.asarray(results[i]["region"], np.int8)
         columns[f"fold_w{i}"] = np.asarray(results[i]["fold"], np.int16)
-    with atomic_path(out / "scores.root", force=True) as tmp:
-        with uproot.recreate(tmp) as f:
-            # mktree + extend: a TTree (assigning a dict would write an RNTuple in uproot 5.7)
-            f.mktree("scores", {k: v.dtype for k, v in columns.items()})
-            f["scores"].extend(columns)
-            win = {"index": np.arange(len(windows), dtype=np.int32),
-                   "sr_lo": np.array([w[0] for w in windows]),
-                   "sr_hi": np.array([w[1] for w in windows])}
-            f.mktree("windows", {k: v.dtype for k, v in win.items()})
-            f["windows"].extend(win)
-            for (i, eff), extra in fits.items():
-                f[f"h_{_tag(windows[i], eff)}"] = (np.asarray(extra["counts"], float),
-                                                   np.asarray(extra["edges"], float))
-                if extra.get("prediction") is not None:
-                    f[f"fit_{_tag(windows[i], eff)}"] = (np.asarray(extra["prediction"], float),
-                                                         np.asarray(extra["edges"], float))
+    with RootWriter(out / "scores.root", force=True) as f:
+        f.tree("scores", columns)
+        f.tree("windows", {"index": np.arange(len(windows), dtype=np.int32),
+                           "sr_lo": np.array([w[0] for w in windows]),
+                           "sr_hi": np.array([w[1] for w in windows])})
+        for (i, eff), extra in fits.items():
+            f.histogram(f"h_{_tag(windows[i], eff)}", (np.asarray(extra["counts"], float),
+                                                       np.asarray(extra["edges"], float)))
+            if extra.get("prediction") is not None:
+                f.histogram(f"fit_{_tag(windows[i], eff)}",
+                            (np.asarray(extra["prediction"], float),
+                             np.asarray(extra["edges"], float)))
     if plots:
         from .plots import draw_all
 

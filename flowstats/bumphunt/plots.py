@@ -1,7 +1,7 @@
 r"""Plots of a bump hunt (matplotlib with the mplhep style).
 
 Each plot has a ``*_figure`` function that returns the matplotlib figure (used by
-:class:`flowstats.bumphunt.result.BumpHuntResult`) and a function that writes it as a PNG
+:class:`flowstats.bumphunt.hunt_result.BumpHuntResult`) and a function that writes it as a PNG
 (used by :func:`draw_all` when a run ends).
 """
 

@@ -52,14 +52,14 @@ def score_window(task: dict[str, Any], *, x: np.ndarray, m: np.ndarray, names: l
         ``{"index", "window", "score", "fold", "region", "seconds"}``, ``"template"`` (the
         scores of the method's SR background template, when it has one) and
         ``"closure_score"`` (the scores of the closure pseudo-data, see
-        :mod:`flowstats.anomaly.closure`) when ``config["closure"]`` is set; ``{"index", "window", "error", "seconds"}`` when the
+        :mod:`flowstats.anomaly.pseudodata`) when ``config["closure"]`` is set; ``{"index", "window", "error", "seconds"}`` when the
         window cannot be scored (too few events in the SR or sidebands).
     """
     import torch
     from threadpoolctl import threadpool_limits
 
     from ..anomaly import score
-    from ..anomaly.closure import pseudo_background
+    from ..anomaly.pseudodata import pseudo_background
     from ..exceptions import BadInputError
 
     # the run's fixed number of threads per task (torch, BLAS, OpenMP of the boosted trees): the

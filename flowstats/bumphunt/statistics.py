@@ -25,11 +25,12 @@ import numpy as np
 
 from ..exceptions import FitError, FlowstatsError
 from ..registry import METHODS, DerivedNames
+from .windows import same_value
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TEMPLATE_METHODS", "bumphunter_global", "global_significance", "histogram_edges",
-           "skipped_row", "template_statistics", "window_statistics"]
+__all__ = ["TEMPLATE_METHODS", "bumphunter_global", "gross_vitells_global", "histogram_edges",
+           "skipped_row", "template_statistics", "window_grid", "window_statistics"]
 
 #: Gross-Vitells reference level of q0
 U0 = 0.5
@@ -163,7 +164,7 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
     p_min = float(config.get("fit_pvalue_min", 0.01))
     if not res.fit.pvalue >= p_min:
         # the sideband template does not describe the sidebands: its SR prediction (and so
-        # this row's significance) is not trustworthy; kept and flagged (global_significance
+        # this row's significance) is not trustworthy; kept and flagged (gross_vitells_global
         # leaves it out only with exclude_poor_fits)
         row["status"] = (f"poor fit: chi2/ndf = {res.fit.chi2:.1f}/{res.fit.ndof}, "
                          f"p = {res.fit.pvalue:.2g} < {p_min:g}")
@@ -172,9 +173,11 @@ def window_statistics(m_selected: np.ndarray, window: tuple[float, float], effic
     return row, extra
 
 
-def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, float]],
-                        efficiencies: list[float], config: dict[str, Any]) -> dict[str, Any]:
-    r"""Global significance of the most significant window over the scan.
+def gross_vitells_global(rows: list[dict[str, Any]], windows: list[tuple[float, float]],
+                         efficiencies: list[float], config: dict[str, Any]) -> dict[str, Any]:
+    r"""Global significance of the most significant window over the scan: Gross-Vitells
+    up-crossings per efficiency, Bonferroni over the efficiencies (the generic scan version is
+    :func:`flowstats.stats.lee.global_significance`; BumpHunter's: :func:`bumphunter_global`).
 
     Every row with a result enters it, also those whose sideband fit is poor (``status``
     "poor fit ...": a fit p-value below ``fit_pvalue_min``) unless ``exclude_poor_fits``; each
@@ -205,7 +208,8 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
     per_eff: dict[str, Any] = {}
     log_p_scan = {}
     for eff in efficiencies:
-        sel = sorted((r for r in rows if r["efficiency"] == eff), key=lambda r: r["sr"][0])
+        sel = sorted((r for r in rows if same_value(r["efficiency"], eff)),
+                     key=lambda r: r["sr"][0])
         q = np.array([r["q0"] if r["in_global"] else np.nan for r in sel], float)
         if not np.isfinite(q).any():
             continue
@@ -244,7 +248,7 @@ def global_significance(rows: list[dict[str, Any]], windows: list[tuple[float, f
     }
 
 
-def _grid(windows: list[tuple[float, float]], bin_width: float) -> tuple[np.ndarray, list]:
+def window_grid(windows: list[tuple[float, float]], bin_width: float) -> tuple[np.ndarray, list]:
     r"""Common bin edges of the scan and each window's ``(start, stop)`` bins on them."""
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows)
@@ -270,7 +274,7 @@ def bumphunter_global(rows: list[dict[str, Any]], fits: dict[tuple[int, float], 
 
     Per efficiency, each window's local p-value is BumpHunter's Poisson p-value of its selected
     SR count against its sideband-fit background
-    (:func:`flowstats.stats.bumphunter.window_pvalues`; the fit's uncertainty is not included,
+    (:func:`flowstats.stats.bumphunter_statistic.window_pvalues`; the fit's uncertainty is not included,
     as in BumpHunter), and
     ``t = -ln min p`` over the windows. Pseudo-experiments draw Poisson counts in the bins of
     one grid (the bin width) from a reference spectrum, in every bin the mean of the SR
@@ -286,18 +290,18 @@ def bumphunter_global(rows: list[dict[str, Any]], fits: dict[tuple[int, float], 
         efficiencies: The efficiencies tried.
         config: The resolved configuration (``bin_width``, ``bumphunter_toys``, ``seed``).
     """
-    from ..stats import bumphunter as bh
+    from ..stats import bumphunter_statistic as bh
     from ..stats.lee import z_from_log_p
 
     width = windows[0][1] - windows[0][0]
     bin_width = float(config.get("bin_width") or width / BINS_PER_WINDOW)
-    edges, ranges = _grid(windows, bin_width)
+    edges, ranges = window_grid(windows, bin_width)
     n_toys = int(config.get("bumphunter_toys") or 10_000)
     seeds = np.random.SeedSequence([int(config.get("seed", 0)), 2011]).generate_state(
         len(efficiencies))
     per_eff: dict[str, Any] = {}
     for j, eff in enumerate(efficiencies):
-        by_window = {tuple(r["sr"]): r for r in rows if r["efficiency"] == eff}
+        by_window = {tuple(r["sr"]): r for r in rows if same_value(r["efficiency"], eff)}
         use = [i for i, w in enumerate(windows)
                if by_window.get((float(w[0]), float(w[1])), {}).get("in_global")
                and fits.get((i, eff), {}).get("prediction") is not None]
@@ -386,8 +390,8 @@ def template_statistics(result: dict[str, Any], selected: np.ndarray,
         ``(row, extra)`` as :func:`window_statistics` (``extra["prediction"]`` is None).
     """
     from ..stats.lee import log_p_from_z
-    from ..stats.model import gaussian_template
     from ..stats.window import counting_significance
+    from ..stats.workspace import gaussian_template
 
     region, score, template = result["region"], result["score"], result["template"]
     sr = region == 1

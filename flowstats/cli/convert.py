@@ -2,7 +2,9 @@ r"""``flowstats convert``: LHE -> ROOT, or a slimmed copy of flat ROOT branches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,12 +19,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _root_to_lhe(path: str, output: str, tree: str, cut: str | None, force: bool) -> dict:
     """A converted ROOT file (whole LHE records) back to a Les Houches file."""
+    from ..io import get_tree, open_root
     from ..io.lhe_writing import read_lhe_blocks, write_lhe
-    from ..io.reading import _get_tree, _open_root
 
     blocks = read_lhe_blocks(path)
-    with _open_root(Path(path)) as f:
-        t = _get_tree(f, tree, path)
+    with open_root(Path(path)) as f:
+        t = get_tree(f, tree, path)
         keep = [k for k in t.keys() if k.startswith(("lhe_", "attr_")) or k in (
             "nup", "weight", "process_id", "scale", "aqed", "aqcd", *blocks["weight_ids"])]
         batches = t.iterate(keep, cut=cut, step_size=100_000, library="ak")
@@ -50,9 +52,7 @@ def _root_to_lhe(path: str, output: str, tree: str, cut: str | None, force: bool
               show_default=True, help="Refuse, or drop, events with NaN/inf values.")
 @click.option("--batch-size", default=50_000, show_default=True, type=click.IntRange(min=1),
               help="LHE events converted at a time.")
-def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tree: str,
-            features: tuple[str, ...], weight: str | None, cut: str | None, nonfinite: str,
-            batch_size: int, fmt: str) -> None:
+def convert(inputs: tuple[str, ...], output: str, **options: Any) -> None:
     r"""Convert INPUT.lhe[.gz] to a ROOT TTree (weights, particles, lepton-pair and jet
     observables, the whole event record), copy flat branches of ROOT files (--features) into
     one TTree, or (-o OUT.lhe[.gz]) write a converted ROOT file back as a Les Houches file
@@ -60,54 +60,80 @@ def convert(inputs: tuple[str, ...], output: str, tree: str, force: bool, in_tre
 
     Prints a JSON summary (numbers of events, negative weights, sums of weights) on stdout.
     """
-    from .. import io
-    from .._utils import check_output, provenance
+    from .._utils import check_output
     from ..exceptions import BadInputError
     from ..io.reading import is_lhe
 
-    check_output(output, force)
-    names = _split(features)
+    o = _Options(**options)
+    check_output(output, o.force)
+    names = _split(o.features)
     if is_lhe(Path(output)):
-        if len(inputs) != 1 or is_lhe(Path(inputs[0])) or names or weight is not None:
+        if len(inputs) != 1 or is_lhe(Path(inputs[0])) or names or o.weight is not None:
             raise BadInputError("writing LHE takes one ROOT file written by 'flowstats "
                                 "convert' (or 'flowstats unweight' of whole events), without "
                                 "--features or --weight")
-        echo_json(_root_to_lhe(inputs[0], output, in_tree, cut, force))
+        echo_json(_root_to_lhe(inputs[0], output, o.in_tree, o.cut, o.force))
         return
     if not names:
         if len(inputs) != 1 or not is_lhe(Path(inputs[0])):
             raise BadInputError("give one .lhe/.lhe.gz input, or --features to copy branches of "
                                 "ROOT files")
-        if weight is not None or cut is not None:
+        if o.weight is not None or o.cut is not None:
             raise BadInputError("--weight and --cut need --features")
         from ..io.lhe import convert_lhe
 
-        echo_json(convert_lhe(inputs[0], output, tree=tree, force=force,
-                              batch_size=batch_size, format=fmt))
+        echo_json(convert_lhe(inputs[0], output, tree=o.tree, force=o.force,
+                              batch_size=o.batch_size, format=o.fmt))
         return
+    echo_json(_copy_branches(list(inputs), output, names, o))
 
+
+@dataclass(frozen=True)
+class _Options:
+    r"""The options of ``flowstats convert`` besides the inputs and the output."""
+
+    tree: str
+    force: bool
+    in_tree: str
+    features: tuple[str, ...]
+    weight: str | None
+    cut: str | None
+    nonfinite: str
+    batch_size: int
+    fmt: str
+
+
+def _copy_branches(inputs: list[str], output: str, names: list[str], o: _Options
+                   ) -> dict[str, Any]:
+    r"""Copies the flat branches ``names`` (and the weight, and the entry numbers) of ROOT
+    files into one tree; the JSON summary."""
+    from .. import io
+    from .._utils import provenance
+    from ..exceptions import BadInputError
+
+    weight = o.weight
     if weight is not None and weight in names:
         raise BadInputError(f"--weight {weight!r} is also one of --features")
     if "entry" in names or weight == "entry":
         raise BadInputError("'entry' is reserved for the entry numbers; rename that branch")
-    events = io.read_events(list(inputs), in_tree, names, weight, cut, nonfinite=nonfinite)
+    events = io.read_events(inputs, o.in_tree, names, weight, o.cut, nonfinite=o.nonfinite)
     columns = {name: events.x[:, j].copy() for j, name in enumerate(events.names)}
     if weight is not None:
         columns[weight] = events.weights
     columns["entry"] = events.entries
-    config = {"inputs": list(inputs), "in_tree": in_tree, "features": names, "weight": weight,
-              "cut": cut, "nonfinite": nonfinite, "output": output, "tree": tree}
-    io.write_events(output, tree, columns, force=force, metadata=provenance(None, config),
-                    format=fmt)
-    echo_json({
-        "inputs": list(inputs),
+    config = {"inputs": inputs, "in_tree": o.in_tree, "features": names, "weight": weight,
+              "cut": o.cut, "nonfinite": o.nonfinite, "output": output, "tree": o.tree}
+    io.write_events(output, o.tree, columns, force=o.force, metadata=provenance(None, config),
+                    format=o.fmt)
+    return {
+        "inputs": inputs,
         "output": output,
-        "tree": tree,
+        "tree": o.tree,
         "n_events": len(events),
         "features": events.names,
         "weight": weight,
-        "cut": cut,
+        "cut": o.cut,
         "sum_weights": events.sum_weights,
         "n_eff": events.n_eff,
         "negative_fraction": events.negative_fraction,
-    })
+    }

@@ -23,7 +23,7 @@ def demo(output: str, seed: int, quick: bool, device: str, scheduler: str | None
     Prints the significances before and after the anomaly cut, the limits and the
     unweighting checks as JSON; everything is kept in OUTPUT.
     """
-    from ..demo import run_demo
+    from ..demo_chain import run_demo
 
     summary = run_demo(output, seed=seed, quick=quick, force=force, device=device,
                        scheduler=scheduler)

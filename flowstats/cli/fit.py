@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +12,14 @@ import click
 
 log = logging.getLogger(__name__)
 
-__all__ = ["fit", "run_fit"]
+__all__ = ["FitSettings", "fit", "run_fit"]
 
 
-def run_fit(workspace: str | Path, *, patch: str | Path | None = None,
-            patch_name: str | None = None, measurement: str | None = None,
-            poi_test: float = 1.0, cl: float = 0.95, test_stat: str = "qtilde",
-            toys: int = 0, seed: int = 0, backend: str = "numpy", scheduler: Any = None,
-            limits: bool = True, mle: bool = True, discovery: bool = True,
-            export: str | Path | None = None, force: bool = False,
-            optimizer: str = "scipy") -> dict[str, Any]:
-    r"""What ``flowstats fit`` computes, as a function (JSON-ready dict).
+@dataclass(frozen=True)
+class FitSettings:
+    r"""What :func:`run_fit` computes, and how.
 
-    Arguments:
-        workspace: The workspace JSON file.
-        patch: A JSON patch file, or a pyhf patchset (then ``patch_name`` selects the patch).
-        patch_name: The patch of a patchset.
-        measurement: The measurement (the first one by default).
+    Attributes:
         poi_test: The signal strength of the CLs test.
         cl: The confidence level of the upper limits.
         test_stat: ``qtilde`` or ``q``.
@@ -37,76 +29,140 @@ def run_fit(workspace: str | Path, *, patch: str | Path | None = None,
         backend: ``numpy`` or ``jax``.
         scheduler: dask scheduler for the toys (see :func:`flowstats.stats.toys.map_chunks`).
         limits, mle, discovery: Which results to compute (keys stay, as null, when off).
-        export: Write the (patched) workspace JSON there.
-        force: Overwrite ``export``.
         optimizer: pyhf optimizer of the asymptotic fits: ``scipy`` (pyhf's default) or
             ``minuit`` (what ``flowstats bumphunt`` uses for its window workspaces; needed when
             a bin holds ~1e5 events). The MLE always uses minuit.
     """
+
+    poi_test: float = 1.0
+    cl: float = 0.95
+    test_stat: str = "qtilde"
+    toys: int = 0
+    seed: int = 0
+    backend: str = "numpy"
+    scheduler: Any = None
+    limits: bool = True
+    mle: bool = True
+    discovery: bool = True
+    optimizer: str = "scipy"
+
+
+def run_fit(workspace: str | Path, *, patch: str | Path | None = None,
+            patch_name: str | None = None, measurement: str | None = None,
+            export: str | Path | None = None, force: bool = False,
+            **settings: Any) -> dict[str, Any]:
+    r"""What ``flowstats fit`` computes, as a function (JSON-ready dict).
+
+    Arguments:
+        workspace: The workspace JSON file.
+        patch: A JSON patch file, or a pyhf patchset (then ``patch_name`` selects the patch).
+        patch_name: The patch of a patchset.
+        measurement: The measurement (the first one by default).
+        export: Write the (patched) workspace JSON there.
+        force: Overwrite ``export``.
+        settings: What to compute, by the names of :class:`FitSettings`: ``poi_test`` (1),
+            ``cl`` (0.95), ``test_stat`` (``qtilde``), ``toys`` (0), ``seed`` (0), ``backend``
+            (``numpy``), ``scheduler``, ``limits``, ``mle``, ``discovery`` (all True) and
+            ``optimizer`` (``scipy``).
+    """
     from .._utils import check_output
     from ..exceptions import BadInputError
-    from ..stats import infer, model
-    from ..stats import toys as toymod
+    from ..stats import infer
 
+    unknown = sorted(set(settings) - {f.name for f in fields(FitSettings)})
+    if unknown:
+        raise TypeError(f"run_fit() got an unexpected keyword argument {unknown[0]!r}")
+    opts = FitSettings(**settings)
     if export is not None:
         check_output(export, force)
-    if toys < 0:
-        raise BadInputError(f"--toys must be >= 0, got {toys}")
+    if opts.toys < 0:
+        raise BadInputError(f"--toys must be >= 0, got {opts.toys}")
     t0 = time.perf_counter()
-    infer.set_backend(backend)
-    spec = model.read_workspace(workspace)
+    infer.set_backend(opts.backend)
+    spec, pdf, data, where = _load(workspace, patch, patch_name, measurement)
+    if export is not None:
+        from ..stats import workspace as histfactory
+
+        histfactory.export_workspace(spec, export, force=force)
+    lo, hi = pdf.config.suggested_bounds()[pdf.config.poi_index]
+    if not lo <= opts.poi_test <= hi:
+        raise BadInputError(f"--poi-test {opts.poi_test:g} is outside the POI bounds "
+                            f"[{lo:g}, {hi:g}] of {where}")
+    out: dict[str, Any] = {
+        "workspace": str(workspace), "patch": str(patch) if patch else None,
+        "patch_name": patch_name, "poi": pdf.config.poi_name, "poi_bounds": [lo, hi],
+        **_asymptotic(pdf, data, opts)}
+    if opts.mle:
+        r = infer.mle(pdf, data)
+        out.update(mu_hat=r["mu_hat"], mu_hat_error=r["mu_hat_error"],
+                   mu_hat_minos=r["mu_hat_minos"])
+    if opts.toys:
+        _toy_results(out, spec_for_toys(spec, measurement), opts)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _load(workspace: str | Path, patch: str | Path | None, patch_name: str | None,
+          measurement: str | None) -> tuple[dict[str, Any], Any, Any, str]:
+    r"""The (patched) workspace spec, its model and data, and a description for messages."""
+    from ..stats import workspace as histfactory
+
+    spec = histfactory.read_workspace(workspace)
     where = str(workspace)
     if patch is not None:
-        ops = model.read_patch(patch, patch_name, workspace=spec)
-        spec = model.apply_patch(spec, ops, where=f"patch {str(patch)!r}")
+        ops = histfactory.read_patch(patch, patch_name, workspace=spec)
+        spec = histfactory.apply_patch(spec, ops, where=f"patch {str(patch)!r}")
         where += f" patched with {Path(patch).name}" + (f":{patch_name}" if patch_name else "")
-    ws, pdf, data = model.load_model(spec, measurement=measurement, where=where)
-    if export is not None:
-        model.export_workspace(spec, export, force=force)
-    lo, hi = pdf.config.suggested_bounds()[pdf.config.poi_index]
-    if not lo <= poi_test <= hi:
-        raise BadInputError(f"--poi-test {poi_test:g} is outside the POI bounds "
-                            f"[{lo:g}, {hi:g}] of {where}")
-    with infer.use_optimizer(optimizer):
-        calc = infer.AsymptoticCLs(pdf, data, test_stat=test_stat)
-        clsb, clb, cls = calc.pvalues(poi_test)
+    _, pdf, data = histfactory.load_model(spec, measurement=measurement, where=where)
+    return spec, pdf, data, where
+
+
+def _asymptotic(pdf: Any, data: Any, opts: FitSettings) -> dict[str, Any]:
+    r"""The asymptotic CLs, discovery and limit results (the keys of :func:`run_fit` from
+    ``poi_test`` on; those not computed are None)."""
+    from ..stats import infer
+
+    with infer.use_optimizer(opts.optimizer):
+        calc = infer.AsymptoticCLs(pdf, data, test_stat=opts.test_stat)
+        clsb, clb, cls = calc.pvalues(opts.poi_test)
         out: dict[str, Any] = {
-            "workspace": str(workspace), "patch": str(patch) if patch else None,
-            "patch_name": patch_name, "poi": pdf.config.poi_name, "poi_bounds": [lo, hi],
-            "poi_test": poi_test, "test_stat": test_stat, "backend": backend,
-            "optimizer": optimizer, "cl": cl,
+            "poi_test": opts.poi_test, "test_stat": opts.test_stat, "backend": opts.backend,
+            "optimizer": opts.optimizer, "cl": opts.cl,
             "calculator": "asymptotics",
-            "cls_obs": cls, "cls_exp": calc.cls_exp(poi_test), "clsb_obs": clsb, "clb_obs": clb,
+            "cls_obs": cls, "cls_exp": calc.cls_exp(opts.poi_test), "clsb_obs": clsb,
+            "clb_obs": clb,
             "mu_hat": None, "mu_hat_error": None, "mu_hat_minos": None,
             "z0": None, "p0": None, "z0_exp": None,
             "mu_upper_obs": None, "mu_upper_exp": None,
         }
-        if discovery:
+        if opts.discovery:
             d = infer.discovery(pdf, data, calculator=calc)
             out.update(z0=d["z0"], p0=d["p0"], q0=d["q0"], z0_exp=d["z0_exp"],
                        p0_exp=d["p0_exp"])
-        if limits:
-            ul = infer.upper_limit(pdf, data, cl=cl, test_stat=test_stat, calculator=calc)
+        if opts.limits:
+            ul = infer.upper_limit(pdf, data, cl=opts.cl, test_stat=opts.test_stat,
+                                   calculator=calc)
             out.update(mu_upper_obs=ul.obs, mu_upper_exp=ul.exp, limit_points=len(ul.points))
         out["n_fits"] = calc.n_fits
-    if mle:
-        r = infer.mle(pdf, data)
-        out.update(mu_hat=r["mu_hat"], mu_hat_error=r["mu_hat_error"],
-                   mu_hat_minos=r["mu_hat_minos"])
-    if toys:
-        out["asymptotic"] = {k: out[k] for k in ("cls_obs", "cls_exp", "z0", "p0")}
-        th = toymod.toy_hypotest(spec_for_toys(spec, measurement), poi_test, n_toys=toys,
-                                 seed=seed, scheduler=scheduler, backend=backend)
-        out.update(calculator="toybased", limits_calculator="asymptotics", n_toys=toys,
-                   seed=seed, cls_obs=th["cls_obs"], cls_exp=th["cls_exp"],
-                   clsb_obs=th["clsb_obs"], clb_obs=th["clb_obs"], n_failed_toys=th["n_failed"])
-        if discovery:
-            td = toymod.toy_discovery(spec_for_toys(spec, measurement), n_toys=toys,
-                                      seed=seed + 1, scheduler=scheduler, backend=backend)
-            out.update(z0=td["z0"], p0=td["p0"], p0_error=td["p0_error"])
-            out["n_failed_toys"] += td["n_failed"]
-    out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _toy_results(out: dict[str, Any], spec: dict[str, Any], opts: FitSettings) -> None:
+    r"""Replaces the asymptotic CLs (and discovery) results in ``out`` by toy-based ones
+    (the asymptotic ones move to ``out["asymptotic"]``)."""
+    from ..stats import toys as toymod
+
+    out["asymptotic"] = {k: out[k] for k in ("cls_obs", "cls_exp", "z0", "p0")}
+    th = toymod.toy_hypotest(spec, opts.poi_test, n_toys=opts.toys, seed=opts.seed,
+                             scheduler=opts.scheduler, backend=opts.backend)
+    out.update(calculator="toybased", limits_calculator="asymptotics", n_toys=opts.toys,
+               seed=opts.seed, cls_obs=th["cls_obs"], cls_exp=th["cls_exp"],
+               clsb_obs=th["clsb_obs"], clb_obs=th["clb_obs"], n_failed_toys=th["n_failed"])
+    if opts.discovery:
+        td = toymod.toy_discovery(spec, n_toys=opts.toys, seed=opts.seed + 1,
+                                  scheduler=opts.scheduler, backend=opts.backend)
+        out.update(z0=td["z0"], p0=td["p0"], p0_error=td["p0_error"])
+        out["n_failed_toys"] += td["n_failed"]
 
 
 def spec_for_toys(spec: dict[str, Any], measurement: str | None) -> dict[str, Any]:
@@ -150,10 +206,7 @@ def spec_for_toys(spec: dict[str, Any], measurement: str | None) -> dict[str, An
 @click.option("--export", type=click.Path(dir_okay=False), default=None,
               help="Write the (patched) workspace JSON there.")
 @click.option("--force", is_flag=True, help="Overwrite --export.")
-def fit(workspace: str, patch: str | None, patch_name: str | None, measurement: str | None,
-        poi_test: float, cl: float, test_stat: str, toys: int, seed: int, backend: str,
-        scheduler: str | None, optimizer: str, limits: bool, mle: bool, discovery: bool,
-        export: str | None, force: bool) -> None:
+def fit(workspace: str, **options: Any) -> None:
     """CLs, upper limits, Z0 and mu-hat of a pyhf WORKSPACE, printed as JSON.
 
     Prints mu_hat, z0, cls_obs, cls_exp (-2..+2 sigma), mu_upper_obs and mu_upper_exp
@@ -166,8 +219,6 @@ def fit(workspace: str, patch: str | None, patch_name: str | None, measurement: 
     """
     from . import echo_json
 
-    echo_json(run_fit(workspace, patch=patch, patch_name=patch_name, measurement=measurement,
-                      poi_test=poi_test, cl=cl, test_stat=test_stat, toys=toys, seed=seed,
-                      backend=backend, scheduler=scheduler, limits=limits, mle=mle,
-                      discovery=discovery, export=export, force=force,
-                      optimizer=optimizer))
+    # the options' names are run_fit's keywords: patch, patch_name, measurement, export and
+    # force, and the fields of FitSettings
+    echo_json(run_fit(workspace, **options))

@@ -6,10 +6,13 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-from . import base_options, echo_json, flow_options
+from ..settings.analysis import FitSettings, FlowSettings
+from ..settings.options import options
+from . import echo_json
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,17 @@ def _bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     return out
 
 
+#: options generated from :class:`~flowstats.settings.analysis.FlowSettings`
+FLOW = ["kind", "base", "nu", "transforms", "hidden", "bins"]
+#: options generated from :class:`~flowstats.settings.analysis.FitSettings`
+FIT = ["epochs", "batch_size", "lr", "val_fraction", "patience"]
+
+
+def _given(values: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    r"""The options of ``paths`` given on the command line."""
+    return {k: values[k] for k in paths if values[k] is not None}
+
+
 @click.command("train")
 @click.argument("inputs", nargs=-1, required=True, metavar="IN.root...")
 @click.option("--tree", default="events", show_default=True, help="TTree name.")
@@ -42,30 +56,19 @@ def _bounds(items: tuple[str, ...]) -> dict[str, tuple[float, float]]:
 @click.option("--weight", default=None, help="Weight branch (default: unit weights).")
 @click.option("--context", default=None, help="Comma-separated context branches.")
 @click.option("--cut", default=None, help="Selection expression (uproot syntax).")
-@flow_options()
-@click.option("--transforms", default=4, show_default=True, type=int)
-@click.option("--hidden", default="64,64", show_default=True, help="Hidden layer sizes.")
-@click.option("--bins", default=8, show_default=True, type=int, help="Spline bins.")
+@options(FlowSettings, FLOW)
 @click.option("--bounds", "bounds", multiple=True, metavar="NAME=LO:HI",
               help="Bounded feature (logit map); repeatable.")
 @click.option("--positive", default=None, help="Comma-separated positive features (log map).")
 @click.option("--discrete", default=None, help="Comma-separated integer features.")
-@click.option("--epochs", default=100, show_default=True, type=int)
-@click.option("--batch-size", default=4096, show_default=True, type=int)
-@click.option("--lr", default=1e-3, show_default=True, type=float)
-@click.option("--val-fraction", default=0.2, show_default=True, type=float)
-@click.option("--patience", default=10, show_default=True, type=int)
+@options(FitSettings, FIT)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Model directory.")
 @click.option("--force", is_flag=True, help="Replace an existing model (and checkpoint).")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.checkpoint/.")
-def train(inputs: tuple[str, ...], tree: str, features: str, weight: str | None,
-          context: str | None, cut: str | None, kind: str, base: str | None, nu: float | None,
-          transforms: int, hidden: str,
-          bins: int, bounds: tuple[str, ...], positive: str | None, discrete: str | None,
-          epochs: int, batch_size: int, lr: float, val_fraction: float, patience: int,
-          seed: int, device: str, output: str, force: bool, resume: bool) -> None:
+def train(inputs: tuple[str, ...], features: str, context: str | None, output: str,
+          force: bool, resume: bool, **values: Any) -> None:
     r"""Train a flow on IN.root and write it to OUTPUT (a directory).
 
     A checkpoint is written to OUTPUT.checkpoint/ after every epoch; --resume continues an
@@ -81,28 +84,26 @@ def train(inputs: tuple[str, ...], tree: str, features: str, weight: str | None,
     feats, ctx = _split(features), _split(context)
     if not feats:
         raise BadInputError("--features is empty; give comma-separated branch names")
-    try:
-        hidden_sizes = [int(h) for h in _split(hidden)]
-    except ValueError:
-        raise BadInputError(f"--hidden {hidden!r}: expected comma-separated integers") from None
+    arch = FlowSettings.parse(_given(values, FLOW), "flow options").to_dict()
+    fit = FitSettings.parse(_given(values, FIT), "training options").to_dict()
+    tree, weight, cut, seed, device = (values[k] for k in ("tree", "weight", "cut", "seed",
+                                                           "device"))
     ckpt = Path(str(out) + ".checkpoint")
     if ckpt.exists() and not resume:
         if not force:
             raise OutputExistsError(str(ckpt))
         shutil.rmtree(ckpt)
     resolve_device(device)  # fail early on a bad device
-    flow = Flow(feats, ctx, kind=kind, transforms=transforms, hidden=hidden_sizes, bins=bins,
-                bounds=_bounds(bounds), positive=_split(positive), discrete=_split(discrete),
-                seed=seed, **base_options(base, nu))
+    flow = Flow(feats, ctx, bounds=_bounds(values["bounds"]), positive=_split(values["positive"]),
+                discrete=_split(values["discrete"]), seed=seed, **arch)
     events = read_events(list(inputs), tree, feats + ctx, weight=weight, cut=cut)
     x, c = events.x[:, :len(feats)], (events.x[:, len(feats):] if ctx else None)
-    history = flow.fit(x, events.weights if weight else None, c, epochs=epochs,
-                       batch_size=batch_size, lr=lr, val_fraction=val_fraction,
-                       patience=patience, device=device, checkpoint_dir=ckpt, resume=resume)
+    history = flow.fit(x, events.weights if weight else None, c, device=device,
+                       checkpoint_dir=ckpt, resume=resume, **fit)
     flow.save(out, force=force)
     shutil.rmtree(ckpt, ignore_errors=True)
     echo_json({
-        "output": str(out), "features": feats, "context": ctx, "kind": kind,
+        "output": str(out), "features": feats, "context": ctx, "kind": arch["kind"],
         "events": len(x), "sum_weights": history["sum_weights"],
         "negative_fraction": history["negative_fraction"], "n_eff": history["n_eff"],
         "epochs_run": history["epochs_run"], "best_epoch": history["best_epoch"],

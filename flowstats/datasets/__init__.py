@@ -6,7 +6,7 @@ r"""Built-in analytic datasets with exactly known densities, and a ROOT writer f
   (positive events plus negative counter events) whose weighted sum converges to a known truth.
 
 :func:`write` stores columns as flat TTrees of a ROOT file (written to a temporary file and
-renamed). The densities are documented in ``docs/guide/datasets.md``.
+renamed, by :class:`flowstats.io.RootWriter`). The densities are documented in ``docs/guide/datasets.md``.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .._utils import _json_default, atomic_path, check_output, progress
+from .._utils import _json_default, check_output
 from ..exceptions import BadInputError
-from ..io.writing import check_format
-from ..registry import WRITERS
+from ..io.writing import RootWriter, check_format
 from . import dijet, nlo
 
 log = logging.getLogger(__name__)
@@ -58,13 +57,6 @@ def _check_columns(columns: Mapping[str, Any], tree: str) -> dict[str, np.ndarra
     return out
 
 
-def _default_permissions(path: Path) -> None:
-    # mkstemp creates 0600 files; give the output the permissions of a normally created file
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
 def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "events",
           force: bool = False, *, trees: Mapping[str, Mapping[str, Any]] | None = None,
           provenance: Mapping[str, Any] | None = None, step_size: int = 500_000,
@@ -88,8 +80,6 @@ def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "even
     Returns:
         The path written.
     """
-    import uproot
-
     all_trees = {tree: _check_columns(columns, tree)}
     for name, cols in (trees or {}).items():
         if name in all_trees:
@@ -99,19 +89,11 @@ def write(path: str | os.PathLike, columns: Mapping[str, Any], tree: str = "even
         raise BadInputError(f"step_size must be >= 1, got {step_size}")
     check_format(format)
     path = check_output(path, force)
-    with atomic_path(path, force=force) as tmp, uproot.recreate(tmp) as file:
+    with RootWriter(path, force=force) as file:
         for name, cols in all_trees.items():
-            n = len(next(iter(cols.values())))
-            ttree = WRITERS.get(format).create(file, name,
-                                               {k: v.dtype for k, v in cols.items()},
-                                               capacity=max(10, n // step_size + 2))
-            for start in progress(range(0, n, step_size), total=-(-n // step_size),
-                                  desc=f"writing {name}"):
-                ttree.extend({k: v[start:start + step_size] for k, v in cols.items()})
+            file.tree(name, cols, step_size=step_size, format=format, progress=None)
         if provenance is not None:
-            file[PROVENANCE_KEY] = json.dumps(provenance, default=_json_default)
-        file.close()
-        _default_permissions(tmp)
+            file.string(PROVENANCE_KEY, json.dumps(provenance, default=_json_default))
     log.info("wrote %s (%s)", path, ", ".join(f"{k}: {len(next(iter(v.values())))} entries"
                                              for k, v in all_trees.items()))
     return path

@@ -2,8 +2,9 @@ r"""Weighted density estimation with zuko normalizing flows.
 
 :class:`Flow` learns :math:`p(x \mid c)` from events with arbitrary (also negative) weights:
 bijective preprocessing (:mod:`.preprocessing`), zuko spline or affine autoregressive flows
-(:mod:`.models`), the weighted likelihood (:mod:`.loss`), a resumable training loop
-(:mod:`.training`), ensembles (:mod:`.ensemble`) and directories on disk (:mod:`.io`).
+(:mod:`.models`, :class:`Architecture`), the weighted likelihood (:mod:`.loss`; another
+training objective through :class:`Objective`), a resumable training loop (:mod:`.training`,
+settings :class:`FitOptions`), ensembles (:mod:`.ensemble`) and directories on disk (:mod:`.storage`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import io
+from . import storage
 from .ensemble import Ensemble
 from .flow import Flow
-from .loss import n_eff, weighted_nll
+from .loss import Objective, n_eff, weighted_nll
+from .models import Architecture
 from .preprocessing import Preprocessing
+from .training import FitOptions
 
-__all__ = ["Ensemble", "Flow", "Preprocessing", "load", "n_eff", "weighted_nll"]
+__all__ = ["Architecture", "Ensemble", "FitOptions", "Flow", "Objective", "Preprocessing", "load",
+           "n_eff", "weighted_nll"]
 
 
 def load(directory: str | os.PathLike, *, features: Sequence[str] | None = None,
@@ -32,5 +36,5 @@ def load(directory: str | os.PathLike, *, features: Sequence[str] | None = None,
         device: Where to put the model(s).
     """
     directory = Path(directory)
-    kind = Flow if io.read_config(directory)["type"] == "Flow" else Ensemble
+    kind = Flow if storage.read_config(directory)["type"] == "Flow" else Ensemble
     return kind.load(directory, features=features, context=context, device=device)

@@ -23,7 +23,7 @@ from scipy.special import logsumexp
 from .. import __version__
 from .._utils import provenance, write_json
 from ..exceptions import BadInputError
-from . import io
+from . import storage
 from .flow import Flow
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class Ensemble:
                                          seed=int(seeds[i]), batch_size=batch_size)
         return out
 
-    # ------------------------------------------------------------------ io
+    # ------------------------------------------------------------------ saving and loading
 
     def save(self, directory: str | os.PathLike, force: bool = False) -> Path:
         r"""Writes ``config.json`` and one Flow directory per member (atomically).
@@ -187,7 +187,7 @@ class Ensemble:
             force: Replace an existing directory.
         """
         names = [f"member_{i}" for i in range(len(self.members))]
-        with io.atomic_dir(directory, force) as tmp:
+        with storage.atomic_dir(directory, force) as tmp:
             for name, member in zip(names, self.members):
                 member._write(tmp / name)
             config = {"type": "Ensemble", "flowstats": __version__,
@@ -211,9 +211,9 @@ class Ensemble:
             device: Where to put the members.
         """
         directory = Path(directory)
-        config = io.read_config(directory)
-        io.check_names(config, "features", features, directory)
-        io.check_names(config, "context", context, directory)
+        config = storage.read_config(directory)
+        storage.check_names(config, "features", features, directory)
+        storage.check_names(config, "context", context, directory)
         members = [Flow.load(directory / name, features=config["features"],
                              context=config["context"], device=device)
                    for name in config["members"]]

@@ -13,7 +13,7 @@ import gc
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,11 @@ import torch
 from .. import __version__
 from .._utils import check_finite, resolve_device
 from ..exceptions import BadInputError, IncompatibleModelError, WeightSumError
-from . import io, training
-from .loss import n_eff
-from .models import build_flow, check_architecture
+from . import storage, training
+from .loss import Objective, n_eff
+from .models import Architecture, build_flow, check_architecture
 from .preprocessing import Preprocessing, check_names
+from .training import FitOptions
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,22 @@ def _names(spec: Sequence[str] | int | str, prefix: str) -> list[str]:
     return names
 
 
+#: the objective settings hashed into the checkpoint fingerprint of a plain fit (those of
+#: older versions, so that their checkpoints still resume)
+_LEGACY_KEY = (0.01, True)
+
+
+def _check_weight_sum(w: np.ndarray) -> float:
+    r"""The weight sum, checked to be positive."""
+    if not (w != 0).any():
+        raise WeightSumError(f"all {len(w)} event weights are zero: nothing to learn")
+    total = float(w.sum())
+    if total <= 0:
+        raise WeightSumError(f"the event weights sum to {total:g} <= 0 (negative fraction "
+                             f"{np.mean(w < 0):.1%}): no density can be learnt")
+    return total
+
+
 class Flow:
     r"""A normalizing flow for weighted (also negatively weighted) events.
 
@@ -51,6 +68,10 @@ class Flow:
         features: The feature names (or their number).
         context: The context (conditioning) feature names (or their number); empty for an
             unconditional flow.
+        architecture: An :class:`~flowstats.flows.models.Architecture` (or just its
+            ``kind``); its fields can also be given as keywords (``overrides``), which replace
+            its values: ``kind``, ``transforms``, ``hidden``, ``bins``, ``base``, ``nu``,
+            ``trace``, ``activation`` below.
         kind: ``"nsf"`` (autoregressive rational-quadratic splines, the default), ``"maf"``
             (autoregressive affine), ``"realnvp"`` (affine coupling) or ``"cnf"`` (continuous,
             FFJORD); see :mod:`.models`.
@@ -87,19 +108,13 @@ class Flow:
         features: Sequence[str] | int,
         context: Sequence[str] | int = (),
         *,
-        kind: str = "nsf",
-        transforms: int = 4,
-        hidden: Sequence[int] = (64, 64),
-        bins: int = 8,
+        architecture: Architecture | str | None = None,
         bounds: Mapping[str, Sequence[float]] | None = None,
         positive: Sequence[str] = (),
         discrete: Sequence[str] = (),
         seed: int = 0,
         spline_bound: float | None = None,
-        base: str = "normal",
-        nu: float = 1.0,
-        trace: str = "exact",
-        activation: str | None = None,
+        **overrides: Any,
     ) -> None:
         self.features = _names(features, "x")
         self.context = _names(context, "c")
@@ -108,16 +123,21 @@ class Flow:
         clash = sorted(set(self.features) & set(self.context))
         if clash:
             raise BadInputError(f"{clash} are both features and context")
-        kind = check_architecture(kind, len(self.features), base=base, nu=nu, trace=trace,
-                                  activation=activation)
+        try:
+            a = Architecture.of(architecture, **overrides)
+        except TypeError as err:
+            what = str(err).removeprefix("unexpected architecture ")
+            raise TypeError(f"Flow() got an unexpected {what}") from None
+        kind = check_architecture(a.kind, len(self.features), base=a.base, nu=a.nu,
+                                  trace=a.trace, activation=a.activation)
         self.options: dict[str, Any] = {
-            "kind": kind, "transforms": int(transforms), "hidden": [int(h) for h in hidden],
-            "bins": int(bins), "spline_bound": None if spline_bound is None
+            "kind": kind, "transforms": int(a.transforms), "hidden": [int(h) for h in a.hidden],
+            "bins": int(a.bins), "spline_bound": None if spline_bound is None
             else float(spline_bound),
             "bounds": {str(k): [float(v) for v in b] for k, b in (bounds or {}).items()},
             "positive": [str(p) for p in positive], "discrete": [str(p) for p in discrete],
-            "base": str(base), "nu": float(nu), "trace": str(trace),
-            "activation": None if activation is None else str(activation),
+            "base": str(a.base), "nu": float(a.nu), "trace": str(a.trace),
+            "activation": None if a.activation is None else str(a.activation),
         }
         self.seed = int(seed)
         if self.seed < 0:
@@ -145,6 +165,14 @@ class Flow:
         return self.module is not None
 
     @property
+    def architecture(self) -> Architecture:
+        r"""The :class:`~flowstats.flows.models.Architecture` of the zuko model."""
+        o = self.options
+        return Architecture(kind=o["kind"], transforms=o["transforms"], hidden=o["hidden"],
+                            bins=o["bins"], base=o["base"], nu=o["nu"], trace=o["trace"],
+                            activation=o.get("activation"))
+
+    @property
     def conditional(self) -> bool:
         return bool(self.context)
 
@@ -153,12 +181,8 @@ class Flow:
             raise BadInputError("the flow is not trained yet: call fit() or Flow.load()")
 
     def _build(self) -> None:
-        o = self.options
-        self.module = build_flow(o["kind"], len(self.features), len(self.context),
-                                 transforms=o["transforms"], hidden=o["hidden"], bins=o["bins"],
-                                 bound=self.bound or 5.0, seed=self.seed, base=o["base"],
-                                 nu=o["nu"], trace=o["trace"],
-                                 activation=o.get("activation"))
+        self.module = build_flow(self.architecture, len(self.features), len(self.context),
+                                 bound=self.bound or 5.0, seed=self.seed)
         self.module.to(self.device)
 
     def to(self, device: str) -> Flow:
@@ -241,21 +265,9 @@ class Flow:
         weights: np.ndarray | None = None,
         context: np.ndarray | None = None,
         *,
-        epochs: int = 100,
-        batch_size: int = 4096,
-        lr: float = 1e-3,
-        val_fraction: float = 0.2,
-        patience: int = 10,
-        device: str = "auto",
-        checkpoint_dir: str | os.PathLike | None = None,
-        resume: bool = False,
-        progress: bool | None = None,
-        callback: Callable[[int, dict], Any] | None = None,
-        clip: float = 5.0,
-        keep_best: int = 0,
-        background_log_prob: np.ndarray | None = None,
-        signal_fraction: float = 0.01,
-        learn_fraction: bool = True,
+        options: FitOptions | None = None,
+        objective: Objective | None = None,
+        **overrides: Any,
     ) -> dict[str, Any]:
         r"""Trains the flow by weighted maximum likelihood; returns the history.
 
@@ -264,28 +276,23 @@ class Flow:
             weights: The event weights ``(n,)`` (negative allowed, positive sum); ``None``
                 for unit weights.
             context: The context ``(n, c)`` of a conditional flow.
-            epochs: The maximum number of epochs.
-            batch_size: The mini-batch size.
-            lr: Adam's initial learning rate (cosine-annealed to ``lr / 100``).
-            val_fraction: The fraction of events held out for early stopping.
-            patience: Epochs without a better weighted validation loss before stopping.
-            device: ``auto``, ``cpu`` or ``cuda``.
-            checkpoint_dir: Where to write ``checkpoint.pt`` after every epoch.
-            resume: Continue from the checkpoint in ``checkpoint_dir`` (same final parameters
-                as an uninterrupted run on the CPU).
-            progress: Show a progress bar (``None``: when stderr is a terminal).
-            callback: ``callback(epoch, history)`` called after each epoch's checkpoint.
-            background_log_prob: A fixed background log-density ``log p_b(x)`` of every
-                event ``(n,)``: the flow is then trained as the signal density ``q`` of the
-                mixture ``f q + (1 - f) p_b`` (R-ANODE, arXiv:2312.11629), the signal
-                fraction ``f`` starting at ``signal_fraction`` and, with ``learn_fraction``,
-                re-estimated by EM after every epoch (``history["signal_fraction"]``,
-                ``history["best_signal_fraction"]``).
-            signal_fraction: The (initial) signal fraction, in (0, 1).
-            learn_fraction: Re-estimate the signal fraction after every epoch.
-            clip: The gradient-norm clipping threshold.
-            keep_best: Keep the states of the ``keep_best`` best epochs (for
-                :meth:`~flowstats.flows.Ensemble.best_epochs`).
+            options: The training settings, a :class:`~flowstats.flows.training.FitOptions`
+                (None: the defaults).
+            objective: What the flow's density is trained for, an
+                :class:`~flowstats.flows.loss.Objective` (None: the weighted likelihood of the
+                flow's own density); e.g. R-ANODE's signal density in a mixture with a fixed
+                background, :class:`flowstats.anomaly.ranode.SignalMixture`.
+            overrides: Fields of :class:`~flowstats.flows.training.FitOptions` replacing
+                those of ``options``: ``epochs`` (100), ``batch_size`` (4096), ``lr`` (1e-3,
+                cosine-annealed to ``lr / 100``), ``val_fraction`` (0.2, held out for early
+                stopping), ``patience`` (10 epochs without a better weighted validation
+                loss), ``device`` (``auto``, ``cpu`` or ``cuda``), ``checkpoint_dir`` (where
+                ``checkpoint.pt`` is written after every epoch), ``resume`` (continue from
+                that checkpoint: same final parameters as an uninterrupted run on the CPU),
+                ``progress`` (a progress bar; ``None``: when stderr is a terminal),
+                ``callback`` (``callback(epoch, history)`` after each epoch's checkpoint),
+                ``clip`` (5, the gradient-norm clipping threshold), ``keep_best`` (keep the
+                states of the best epochs, for :meth:`~flowstats.flows.Ensemble.best_epochs`).
 
         Returns:
             ``train_loss``, ``val_loss`` (per epoch, :math:`-\sum w\log q/\sum w` in the
@@ -293,8 +300,57 @@ class Flow:
             ``best_epoch``, ``best_val_loss``, ``epochs_run``, ``stopped_early``,
             ``nan_restores``, ``n_train``, ``n_val``, ``n_eff`` (of all events),
             ``n_eff_train``, ``n_eff_val``, ``sum_weights``, ``negative_fraction``,
-            ``spline_bound``, ``max_abs_z``, ``device``.
+            ``spline_bound``, ``max_abs_z``, ``device``; and the objective's entries.
         """
+        o = FitOptions.of(options, **overrides)
+        x, w, c = self._fit_inputs(x, weights, context)
+        o.check()
+        columns = self._objective_columns(objective, len(x))
+        total = _check_weight_sum(w)
+        self.device = resolve_device(o.device)
+        tr, va = self._split_indices(w, o.val_fraction)
+        zmax = self._fit_preprocessing(x, c, w, tr)
+        self._build()
+        train_split = self._split(x, w, c, columns, tr, 2**31 + 1)
+        val_split = self._split(x, w, c, columns, va, 2**31 + 2)
+        if self.pre.discrete.any():
+            xtr = x[tr]
+
+            def redraw(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+                noise = self._noise(len(tr), np.random.default_rng([self.seed, epoch, 1]))
+                z, ladj, _ = self._to_z(xtr, None, noise)
+                return z, ladj
+
+            train_split.redraw = redraw
+
+        key = _LEGACY_KEY if objective is None else tuple(objective.key())
+        settings = training.TrainOptions(
+            epochs=int(o.epochs), batch_size=int(o.batch_size), lr=float(o.lr),
+            patience=int(o.patience), seed=self.seed, clip=float(o.clip),
+            keep_best=int(o.keep_best),
+            checkpoint_dir=None if o.checkpoint_dir is None else Path(o.checkpoint_dir),
+            resume=bool(o.resume), progress=o.progress, callback=o.callback,
+            fingerprint=training.fingerprint(
+                x, w, c, *columns.values(),
+                np.array([o.epochs, o.batch_size, o.lr, o.val_fraction, o.patience, o.clip,
+                          o.keep_best, self.seed, *key]),
+                np.frombuffer(repr(sorted(self.options.items())).encode(), np.uint8)))
+        if o.checkpoint_dir is not None:
+            Path(o.checkpoint_dir).mkdir(parents=True, exist_ok=True)
+        history = training.train(self.module, train_split, val_split, settings, objective)
+        self._kept = history.pop("kept")
+        history.update(n_val=len(va), n_eff=n_eff(w), n_eff_train=n_eff(w[tr]),
+                       n_eff_val=n_eff(w[va]), sum_weights=total,
+                       negative_fraction=float(np.mean(w < 0)), spline_bound=self.bound,
+                       device=self.device, max_abs_z=zmax)
+        self.history = history
+        log.info("trained %s: best epoch %d, val loss %.4f, n_eff %.0f", self,
+                 history["best_epoch"], history["best_val_loss"], history["n_eff"])
+        return history
+
+    def _fit_inputs(self, x: Any, weights: Any, context: Any
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        r"""The checked training events, weights (ones for None) and context."""
         x = self._check_x(x)
         n = len(x)
         check_finite(x, "features", self.features)
@@ -305,42 +361,40 @@ class Flow:
             if len(w) != n:
                 raise BadInputError(f"weights have {len(w)} entries but x has {n} events")
             check_finite(w, "weights")
-        c = self._check_context(context, n)
-        if not 0 < val_fraction < 1:
-            raise BadInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
-        log_b = None
-        if background_log_prob is not None:
-            log_b = np.asarray(background_log_prob, dtype=np.float64).reshape(-1)
-            if len(log_b) != n:
-                raise BadInputError(f"background_log_prob has {len(log_b)} entries but x has "
-                                    f"{n} events")
-            if np.isnan(log_b).any() or np.isposinf(log_b).any():
-                raise BadInputError("background_log_prob holds NaN or +inf")
-            if not 0 < signal_fraction < 1:
-                raise BadInputError(f"signal_fraction must lie in (0, 1), got "
-                                    f"{signal_fraction}")
-        if epochs < 1 or batch_size < 1 or patience < 1 or not lr > 0:
-            raise BadInputError(f"epochs ({epochs}), batch_size ({batch_size}), patience "
-                                f"({patience}) must be >= 1 and lr ({lr}) > 0")
-        if not (w != 0).any():
-            raise WeightSumError(f"all {n} event weights are zero: nothing to learn")
-        total = float(w.sum())
-        if total <= 0:
-            raise WeightSumError(f"the event weights sum to {total:g} <= 0 (negative fraction "
-                                 f"{np.mean(w < 0):.1%}): no density can be learnt")
+        return x, w, self._check_context(context, n)
+
+    @staticmethod
+    def _objective_columns(objective: Objective | None, n: int) -> dict[str, np.ndarray]:
+        r"""The objective's per-event columns as float64 ``(n,)`` arrays."""
+        columns = {}
+        for name, values in ({} if objective is None else objective.columns).items():
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+            if len(values) != n:
+                raise BadInputError(f"{name} has {len(values)} entries but x has {n} events "
+                                    "(a column of the training objective)")
+            columns[str(name)] = values
+        return columns
+
+    def _split_indices(self, w: np.ndarray, val_fraction: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        r"""The training and validation event indices (seeded)."""
+        n = len(w)
         n_val = int(round(n * val_fraction))
         if n_val < 1 or n - n_val < 1:
             raise BadInputError(f"{n} events are too few to hold out val_fraction="
                                 f"{val_fraction} for validation")
-        self.device = resolve_device(device)
-
         perm = np.random.default_rng([self.seed, 2**31]).permutation(n)
         tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
         if w[va].sum() <= 0 or w[tr].sum() <= 0:
             raise WeightSumError(f"the {'validation' if w[va].sum() <= 0 else 'training'} "
                                  "weights sum to <= 0 after the split; use more events or "
                                  "another val_fraction")
+        return tr, va
 
+    def _fit_preprocessing(self, x: np.ndarray, c: np.ndarray | None, w: np.ndarray,
+                           tr: np.ndarray) -> float:
+        r"""Fits the preprocessing on the training events and sets the spline domain;
+        returns the largest standardised ``|z|`` of all events."""
         o = self.options
         self.pre = Preprocessing.fit(x[tr], w[tr], self.features, bounds=o["bounds"],
                                      positive=o["positive"], discrete=o["discrete"])
@@ -365,50 +419,19 @@ class Flow:
                 log.warning("tails of %r stretch the spline domain to |z| < %g (max |z| %.1f), "
                             "coarsening the splines in the core; consider another map for it "
                             "(positive=, bounds= or none)", worst, self.bound, zmax)
-        self._build()
+        return zmax
 
-        def split(idx: np.ndarray, salt: int) -> training.Split:
-            noise = self._noise(len(idx), np.random.default_rng([self.seed, salt]))
-            z, ladj, ct = self._to_z(x[idx], None if c is None else c[idx], noise)
-            wt = torch.as_tensor(w[idx], dtype=torch.float32, device=self.device)
-            lb = None if log_b is None else torch.as_tensor(log_b[idx], dtype=torch.float32,
-                                                            device=self.device)
-            return training.Split(z, ladj, wt, ct, log_b=lb)
-
-        train_split, val_split = split(tr, 2**31 + 1), split(va, 2**31 + 2)
-        if self.pre.discrete.any():
-            xtr = x[tr]
-
-            def redraw(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
-                noise = self._noise(len(tr), np.random.default_rng([self.seed, epoch, 1]))
-                z, ladj, _ = self._to_z(xtr, None, noise)
-                return z, ladj
-
-            train_split.redraw = redraw
-
-        options = training.TrainOptions(
-            epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
-            patience=int(patience), seed=self.seed, clip=float(clip), keep_best=int(keep_best),
-            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
-            resume=bool(resume), progress=progress, callback=callback,
-            signal_fraction=float(signal_fraction), learn_fraction=bool(learn_fraction),
-            fingerprint=training.fingerprint(
-                x, w, c, log_b, np.array([epochs, batch_size, lr, val_fraction, patience, clip,
-                                          keep_best, self.seed, signal_fraction,
-                                          learn_fraction]),
-                np.frombuffer(repr(sorted(o.items())).encode(), np.uint8)))
-        if checkpoint_dir is not None:
-            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
-        history = training.train(self.module, train_split, val_split, options)
-        self._kept = history.pop("kept")
-        history.update(n_val=len(va), n_eff=n_eff(w), n_eff_train=n_eff(w[tr]),
-                       n_eff_val=n_eff(w[va]), sum_weights=total,
-                       negative_fraction=float(np.mean(w < 0)), spline_bound=self.bound,
-                       device=self.device, max_abs_z=zmax)
-        self.history = history
-        log.info("trained %s: best epoch %d, val loss %.4f, n_eff %.0f", self,
-                 history["best_epoch"], history["best_val_loss"], history["n_eff"])
-        return history
+    def _split(self, x: np.ndarray, w: np.ndarray, c: np.ndarray | None,
+               columns: Mapping[str, np.ndarray], idx: np.ndarray, salt: int
+               ) -> training.Split:
+        r"""The events ``idx`` in flow space on the device (dequantisation noise seeded by
+        ``salt``)."""
+        noise = self._noise(len(idx), np.random.default_rng([self.seed, salt]))
+        z, ladj, ct = self._to_z(x[idx], None if c is None else c[idx], noise)
+        wt = torch.as_tensor(w[idx], dtype=torch.float32, device=self.device)
+        cols = {k: torch.as_tensor(v[idx], dtype=torch.float32, device=self.device)
+                for k, v in columns.items()}
+        return training.Split(z, ladj, wt, ct, columns=cols)
 
     # ------------------------------------------------------------------ evaluate
 
@@ -544,7 +567,7 @@ class Flow:
             out[:, d] = np.floor(out[:, d])
         return out
 
-    # ------------------------------------------------------------------ io
+    # ------------------------------------------------------------------ saving and loading
 
     def config(self) -> dict[str, Any]:
         r"""The JSON-friendly description written by :meth:`save`."""
@@ -569,14 +592,14 @@ class Flow:
             force: Replace an existing directory.
         """
         self._require_fitted()
-        with io.atomic_dir(directory, force) as tmp:
+        with storage.atomic_dir(directory, force) as tmp:
             self._write(tmp)
         return Path(directory)
 
     def _write(self, directory: Path) -> None:
         r"""Writes the files of :meth:`save` into an existing (temporary) directory."""
         self._require_fitted()
-        io.write_model(directory, self.config(), self.module.state_dict(), self.seed)
+        storage.write_model(directory, self.config(), self.module.state_dict(), self.seed)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, *, features: Sequence[str] | None = None,
@@ -590,13 +613,13 @@ class Flow:
             device: Where to put the model.
         """
         directory = Path(directory)
-        config = io.read_config(directory)
+        config = storage.read_config(directory)
         if config["type"] != "Flow":
             raise IncompatibleModelError(f"{str(directory)!r} holds an {config['type']}; "
                                          "use flowstats.flows.load()")
-        io.check_names(config, "features", features, directory)
-        io.check_names(config, "context", context, directory)
-        state = io.read_state(directory)
+        storage.check_names(config, "features", features, directory)
+        storage.check_names(config, "context", context, directory)
+        state = storage.read_state(directory)
         try:
             return cls._from_config(config, state, device=device)
         except (RuntimeError, KeyError, TypeError, ValueError) as err:

@@ -24,11 +24,14 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["n_eff", "weighted_nll"]
+__all__ = ["Objective", "n_eff", "weighted_nll"]
 
 
 def weighted_nll(log_q: Tensor, weights: Tensor, norm: float | Tensor) -> Tensor:
@@ -56,3 +59,48 @@ def n_eff(weights: np.ndarray | Tensor | None, n: int | None = None) -> float:
                    dtype=np.float64)
     s2 = float(np.sum(w * w))
     return float(np.sum(w)) ** 2 / s2 if s2 > 0 else 0.0
+
+
+@runtime_checkable
+class Objective(Protocol):
+    r"""A training objective built on the flow's density: ``Flow.fit(..., objective=...)``.
+
+    Without one, a flow maximises the weighted likelihood of its own density :math:`q`. An
+    objective replaces every event's :math:`\log q` by a per-event log-likelihood built from
+    it (for example that of a mixture of :math:`q` with a fixed density, as R-ANODE's
+    :class:`flowstats.anomaly.ranode.SignalMixture`); the loss stays the weighted mean of
+    ``-log_likelihood`` (:func:`weighted_nll`), in training and in validation.
+
+    Attributes:
+        columns: Per-event numbers ``{name: (n,) array}`` the objective needs with the events
+            (e.g. a fixed log-density); they are split, shuffled and batched with them (float32
+            in training batches, float64 in validation and in :meth:`end_epoch`).
+
+    The state (:meth:`state_dict`, plain numbers) is checkpointed with the model, kept with the
+    best epoch and restored with it (after training and on a non-finite loss).
+    """
+
+    columns: Mapping[str, np.ndarray]
+
+    def log_likelihood(self, log_q: Tensor, columns: Mapping[str, Tensor]) -> Tensor:
+        r"""The per-event log-likelihood (differentiable in ``log_q``) of a batch whose flow
+        log-density is ``log_q`` ``(B,)`` and per-event ``columns``."""
+
+    def end_epoch(self, log_q: Callable[[], Tensor], columns: Mapping[str, Tensor],
+                  weights: Tensor) -> dict[str, float]:
+        r"""Called after every training epoch, before validation, with the training events:
+        ``log_q()`` computes their flow log-density (float64, no gradient; call it only if
+        needed), ``columns`` and ``weights`` are float64. Updates the state; returns the
+        values to append to the history (one list per key)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        r"""The objective's state (plain Python numbers)."""
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        r"""Restores a state of :meth:`state_dict`."""
+
+    def results(self) -> dict[str, Any]:
+        r"""Entries added to the history after training (the best epoch's state restored)."""
+
+    def key(self) -> tuple[float, ...]:
+        r"""Numbers identifying the objective's settings (checkpoint fingerprint)."""

@@ -45,15 +45,17 @@ References:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from functools import partial
+from typing import Any
 
 import torch
 import zuko
 
 from ..exceptions import BadInputError
 
-__all__ = ["ACTIVATIONS", "BASES", "CNF_ATOL", "CNF_RTOL", "KINDS", "TRACES", "build_flow",
-           "check_architecture", "network_activation"]
+__all__ = ["ACTIVATIONS", "BASES", "CNF_ATOL", "CNF_RTOL", "KINDS", "TRACES", "Architecture",
+           "build_flow", "check_architecture", "network_activation"]
 
 #: flow kinds: autoregressive splines, autoregressive affine, affine coupling, continuous (FFJORD)
 KINDS = ("nsf", "maf", "realnvp", "cnf")
@@ -105,37 +107,69 @@ def check_architecture(kind: str, features: int, *, base: str = "normal", nu: fl
     return kind
 
 
-def build_flow(
-    kind: str,
-    features: int,
-    context: int = 0,
-    *,
-    transforms: int = 4,
-    hidden: Sequence[int] = (64, 64),
-    bins: int = 8,
-    bound: float = 5.0,
-    seed: int = 0,
-    base: str = "normal",
-    nu: float = 1.0,
-    trace: str = "exact",
-    activation: str | None = None,
-) -> zuko.flows.Flow:
-    r"""Returns a freshly initialised zuko flow.
+@dataclass(frozen=True)
+class Architecture:
+    r"""The architecture of a flow's zuko model (what :func:`build_flow` builds).
 
     Arguments:
         kind: ``"nsf"``, ``"maf"``, ``"realnvp"`` or ``"cnf"`` (see the module).
-        features: The number of features.
-        context: The number of context features.
         transforms: The number of autoregressive or coupling transforms (not ``"cnf"``).
         hidden: The hidden layer sizes of each transform's network (the ODE's for ``"cnf"``).
         bins: The number of spline bins (``"nsf"`` only).
-        bound: The spline domain half-width :math:`B` (``"nsf"`` only).
-        seed: Seeds the weight initialisation (the global torch RNG is left untouched).
         base: ``"normal"`` or ``"studentt"``.
         nu: Degrees of freedom of the Student-t base.
         trace: ``"exact"`` or ``"hutchinson"`` log-determinant of the ``"cnf"``.
         activation: The networks' activation (a key of :data:`ACTIVATIONS`; None: zuko's).
     """
+
+    kind: str = "nsf"
+    transforms: int = 4
+    hidden: Sequence[int] = (64, 64)
+    bins: int = 8
+    base: str = "normal"
+    nu: float = 1.0
+    trace: str = "exact"
+    activation: str | None = None
+
+    @classmethod
+    def of(cls, architecture: Architecture | str | None = None, **overrides: Any
+           ) -> Architecture:
+        r"""``architecture`` (an :class:`Architecture`, a kind, or None: the defaults) with the
+        keyword ``overrides`` of its fields; an unknown keyword is a :class:`TypeError`."""
+        if architecture is None or isinstance(architecture, str):
+            base = cls() if architecture is None else cls(kind=architecture)
+        else:
+            base = architecture
+        unknown = sorted(set(overrides) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TypeError(f"unexpected architecture keyword argument {unknown[0]!r}")
+        return replace(base, **overrides)
+
+
+def build_flow(
+    architecture: Architecture | str,
+    features: int,
+    context: int = 0,
+    *,
+    bound: float = 5.0,
+    seed: int = 0,
+    **overrides: Any,
+) -> zuko.flows.Flow:
+    r"""Returns a freshly initialised zuko flow.
+
+    Arguments:
+        architecture: An :class:`Architecture`, or just its ``kind`` (``"nsf"``, ``"maf"``,
+            ``"realnvp"`` or ``"cnf"``; see the module).
+        features: The number of features.
+        context: The number of context features.
+        bound: The spline domain half-width :math:`B` (``"nsf"`` only).
+        seed: Seeds the weight initialisation (the global torch RNG is left untouched).
+        overrides: :class:`Architecture` fields (``transforms``, ``hidden``, ``bins``,
+            ``base``, ``nu``, ``trace``, ``activation``) replacing those of ``architecture``.
+    """
+    a = Architecture.of(architecture, **overrides)
+    kind, transforms, hidden, bins = a.kind, a.transforms, a.hidden, a.bins
+    base, nu, trace, activation = a.base, a.nu, a.trace, a.activation
     kind = check_architecture(kind, features, base=base, nu=nu, trace=trace,
                               activation=activation)
     if features < 1:

@@ -81,7 +81,7 @@ from .writing import EventWriter
 log = logging.getLogger(__name__)
 
 __all__ = ["ATTR_MISSING", "LEPTONS", "PARTONS", "LHEWriter", "build_init", "convert_lhe",
-           "lhe_batches", "read_lhe_blocks", "write_lhe"]
+           "lhe_batches", "lhe_columns", "read_lhe_blocks", "write_lhe"]
 
 #: ``|PDG id|`` of the charged leptons used for the pair observables
 LEPTONS = (11, 13, 15)
@@ -158,10 +158,19 @@ def _collect(events: Iterator[Any]) -> dict[str, Any]:
             "weights": weights, "attributes": attributes}
 
 
-def _columns(raw: dict[str, Any], weight_ids: dict[str, str],
-             attrs: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
-    """The output columns of one batch of events (see :func:`_collect`); ``attrs``: the
-    ``attr_*`` columns."""
+def lhe_columns(raw: dict[str, Any], weight_ids: dict[str, str],
+                attrs: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    r"""The ROOT columns :func:`convert_lhe` writes for one batch of events.
+
+    Arguments:
+        raw: The batch as ``_collect`` gathers it from pylhe events: per-event ``weight``,
+            ``scale``, ``process_id``, ``aqed``, ``aqcd``, ``weights`` (``[{id: value}]``),
+            the final-state particles' flat ``pid``, ``px``, ``py``, ``pz``, ``e`` with their
+            ``counts`` per event, and the whole record ``record`` (``{field: flat array}``)
+            with ``record_counts``.
+        weight_ids: ``{LHE weight id: branch name}`` of the reweighting weights.
+        attrs: The ``attr_*`` columns (event attributes), if any.
+    """
     import awkward as ak
 
     counts = raw["counts"]
@@ -378,7 +387,7 @@ def _batches(lhef: Any, path: Path, batch_size: int, info: dict[str, Any] | None
                 unknown |= new
                 log.warning("%s: weights %s first appear after the first batch of events; "
                             "they are not written", path, sorted(new))
-            yield _columns(raw, weight_ids, attributes.columns(raw["attributes"]))
+            yield lhe_columns(raw, weight_ids, attributes.columns(raw["attributes"]))
     finally:
         if hasattr(events, "close"):
             events.close()  # closes pylhe's file when stopped early

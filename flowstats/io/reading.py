@@ -46,8 +46,8 @@ from .events import Events
 
 log = logging.getLogger(__name__)
 
-__all__ = ["READ_STEP_SIZE", "STEP_SIZE", "is_lhe", "iter_events", "list_branches", "list_trees",
-           "read_events"]
+__all__ = ["READ_STEP_SIZE", "STEP_SIZE", "expand_paths", "get_tree", "is_lhe", "iter_events",
+           "list_branches", "list_trees", "open_root", "read_events"]
 
 PathLike = str | os.PathLike
 
@@ -70,8 +70,14 @@ _GLOB_CHARS = frozenset("*?[")
 # --------------------------------------------------------------------------------------------
 
 
-def _expand_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
-    """Paths, a path, or glob patterns -> an ordered list of existing files."""
+def expand_paths(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+    r"""Paths, a path, or glob patterns -> an ordered list of existing files.
+
+    A pattern (with ``*``, ``?`` or ``[``) that is not itself an existing path expands to its
+    matches, sorted; raises :class:`~flowstats.exceptions.InputFileNotFoundError` for a
+    missing file, a directory or a pattern without matches, and
+    :class:`~flowstats.exceptions.BadInputError` when no path is given.
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     out: list[Path] = []
@@ -136,7 +142,15 @@ def _read_errors() -> tuple[type[BaseException], ...]:
     return (OSError, ValueError, zlib.error, uproot.deserialization.DeserializationError)
 
 
-def _open_root(path: Path, display: str | None = None) -> Any:
+def open_root(path: PathLike, display: str | None = None) -> Any:
+    r"""Opens a ROOT file with uproot (use it as a context manager), with the package's
+    one-line errors: :class:`~flowstats.exceptions.InputFileNotFoundError` for a missing file,
+    :class:`~flowstats.exceptions.DamagedFileError` for an empty, truncated or foreign one.
+
+    Arguments:
+        path: The ROOT file.
+        display: How the file is named in error messages (default: ``path``).
+    """
     import uproot
 
     display = display or str(path)
@@ -168,7 +182,16 @@ def _is_rntuple(t: Any) -> bool:
     return isinstance(t, uproot.behaviors.RNTuple.RNTuple)
 
 
-def _get_tree(file: Any, tree: str, display: str) -> Any:
+def get_tree(file: Any, tree: str, display: str) -> Any:
+    r"""The TTree or RNTuple ``tree`` of an open ROOT file (:func:`open_root`);
+    :class:`~flowstats.exceptions.TreeNotFoundError` (listing the file's trees) if it has none
+    of that name.
+
+    Arguments:
+        file: The open file.
+        tree: The TTree (RNTuple) name.
+        display: How the file is named in error messages.
+    """
     import uproot
 
     try:
@@ -186,8 +209,8 @@ def list_trees(path: PathLike) -> list[str]:
     Arguments:
         path: The ROOT file.
     """
-    (path,) = _expand_paths(path)
-    with _open_root(path) as file:
+    (path,) = expand_paths(path)
+    with open_root(path) as file:
         return _tree_names(file)
 
 
@@ -199,9 +222,9 @@ def list_branches(path: PathLike, tree: str) -> dict[str, str]:
         path: The ROOT file.
         tree: The TTree name.
     """
-    (path,) = _expand_paths(path)
-    with _open_root(path) as file:
-        t = _get_tree(file, tree, str(path))
+    (path,) = expand_paths(path)
+    with open_root(path) as file:
+        t = get_tree(file, tree, str(path))
         return {k: t[k].typename for k in t.keys(recursive=True)}
 
 
@@ -292,7 +315,7 @@ def _prepared(paths: PathLike | Iterable[PathLike], tree: str, features: list[st
         raise BadInputError("no features asked for")
     if len(set(features)) != len(features):
         raise BadInputError(f"features repeat: {features}")
-    files = _expand_paths(paths)
+    files = expand_paths(paths)
     with contextlib.ExitStack() as stack:
         sources = []
         tmpdir: Path | None = None
@@ -308,11 +331,11 @@ def _prepared(paths: PathLike | Iterable[PathLike], tree: str, features: list[st
                 convert_lhe(path, root, tree=tree)
                 path = root
             keep = len(sources) < _KEEP_OPEN
-            file = _open_root(path, display)
+            file = open_root(path, display)
             if keep:
                 stack.enter_context(file)
             with contextlib.nullcontext() if keep else file:
-                t = _get_tree(file, tree, display)
+                t = get_tree(file, tree, display)
                 where = _where(tree, display)
                 keys = t.keys(recursive=True)
                 for name, role in [(f, "feature") for f in features] + [(weight, "weight")]:
@@ -365,7 +388,7 @@ def _chunks(sources: list[_Source], tree: str, features: list[str], weight: str 
         with contextlib.ExitStack() as stack:
             t = src.tree
             if t is None:
-                t = _get_tree(stack.enter_context(_open_root(src.path, src.display)), tree,
+                t = get_tree(stack.enter_context(open_root(src.path, src.display)), tree,
                               src.display)
             yield from _tree_chunks(t, src, offset, expressions, aliases, cut, tree,
                                     step_size)
@@ -526,7 +549,7 @@ def read_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
 
     Arguments:
         paths: A file, a glob pattern, or a list of them (read in the order given; files
-            ending in ``.lhe``/``.lhe.gz`` are converted with :func:`flowstats.lhe.convert_lhe`).
+            ending in ``.lhe``/``.lhe.gz`` are converted with :func:`flowstats.io.lhe.convert_lhe`).
         tree: The TTree name.
         features: The flat branches forming the columns of ``x``.
         weight: The flat weight branch, or None for unit weights.
@@ -546,102 +569,133 @@ def read_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
         where = _describe(sources, tree)
         if total == 0:
             raise BadInputError(f"no events in {where}")
-        checked = features + ([weight] if weight is not None and weight not in features else [])
-        d = len(features)
-        counts: dict[str, int] = {}
-        n_bad = 0
-        prealloc = cut is None
-        if prealloc:  # upper bound known: fill in place, compact only if rows are dropped
-            x = np.empty((total, d))
-            w = np.empty(total) if weight is not None else None
-            kept_entries: list[np.ndarray] = []  # filled once rows are dropped
-        else:
-            xs: list[np.ndarray] = []
-            ws: list[np.ndarray] = []
-            es: list[np.ndarray] = []
-        pos = 0
-        compacting = False  # becomes true once a row is dropped (prealloc mode)
+        rows = _Rows(total, features, weight, nonfinite, prealloc=cut is None)
         bar = progress(total=total, desc="reading events", unit="ev")
         try:
             for start, arrays, mask, _src in _chunks(sources, tree, features, weight, cut,
                                                      step_size):
-                size = len(arrays[features[0]])
-                bar.update(size)
-                if prealloc and not compacting:
-                    # the fast path: every row of the chunk, written in place; finiteness is
-                    # checked on the blocks while they are in cache, counted only if needed
-                    finite = _fill(x[pos:pos + size], arrays, features, check=True)
-                    if w is not None:
-                        wcol = arrays[weight]
-                        w[pos:pos + size] = wcol
-                        finite = finite and bool(np.isfinite(wcol).all())
-                    if finite:
-                        pos += size
-                        continue
-                    bad = _nonfinite_rows(arrays, checked, counts, None)
-                    n_bad += int(np.count_nonzero(bad))
-                    if nonfinite == "raise":
-                        pos += size
-                        continue
-                    mask = ~bad
-                    compacting = True
-                    kept_entries.append(np.arange(pos, dtype=np.int64))
-                else:
-                    bad = _nonfinite_rows(arrays, checked, counts, mask)
-                    if bad is not None:
-                        n_bad += int(np.count_nonzero(bad))
-                        if nonfinite == "drop":
-                            mask = ~bad if mask is None else (mask & ~bad)
-                idx = np.flatnonzero(mask) if mask is not None else np.arange(size)
-                k = len(idx)
-                if prealloc:  # rows were dropped: compact in place from here on
-                    _fill(x[pos:pos + k], arrays, features, idx)
-                    if w is not None:
-                        w[pos:pos + k] = arrays[weight][idx]
-                    kept_entries.append(start + idx)
-                elif k:
-                    block = np.empty((k, d))
-                    _fill(block, arrays, features, idx)
-                    xs.append(block)
-                    if weight is not None:
-                        ws.append(np.asarray(arrays[weight][idx], dtype=np.float64))
-                    es.append(start + idx)
-                pos += k
+                bar.update(len(arrays[features[0]]))
+                rows.add(start, arrays, mask)
         finally:
             bar.close()
-
+        n_bad, counts = rows.n_bad, rows.counts
         if n_bad and nonfinite == "raise":
             raise NonFiniteError(_nonfinite_message(n_bad, counts, where)
-                                 + "; use nonfinite='drop' to drop them")
+                                 + "; select them away with a cut (--cut), or drop them "
+                                   "(nonfinite='drop' in Python, --nonfinite drop in convert)")
         if n_bad:
             log.warning("dropped %d events with NaN or infinite values in %s (%s)", n_bad, where,
                         ", ".join(f"{k}: {v}" for k, v in counts.items()))
-
-        if prealloc:
-            if kept_entries:  # rows were dropped
-                entries = np.concatenate(kept_entries)
-                x.resize((pos, d), refcheck=False)
-                if w is not None:
-                    w.resize((pos,), refcheck=False)
-            else:
-                entries = np.arange(total, dtype=np.int64)
-        else:
-            x = np.concatenate(xs) if xs else np.empty((0, d))
-            w = np.concatenate(ws) if (weight is not None and ws) else None
-            entries = np.concatenate(es) if es else np.empty(0, dtype=np.int64)
-
-        if pos == 0:
+        x, w, entries = rows.finish()
+        if rows.pos == 0:
             if cut is not None and n_bad == 0:
                 raise BadInputError(f"no events pass the cut {cut!r} (0 of {total} in {where})")
             raise BadInputError(f"no events left in {where} after dropping {n_bad} with "
                                 "NaN or infinite values" + (f" and the cut {cut!r}" if cut
                                                             else ""))
-        events = Events(x, features, w if w is not None else np.ones(pos), entries)
+        events = Events(x, features, w if w is not None else np.ones(rows.pos), entries)
         if check_weights and weight is not None:
             _check_weight_sum(events.sum_weights, weight, where)
-    log.info("read %d of %d events (%d features) from %s in %.2f s", len(events), total, d,
-             where, time.perf_counter() - t0)
+    log.info("read %d of %d events (%d features) from %s in %.2f s", len(events), total,
+             len(features), where, time.perf_counter() - t0)
     return events
+
+
+class _Rows:
+    r"""The rows :func:`read_events` keeps, chunk by chunk.
+
+    Without a cut (``prealloc``) the number of rows is known: they are written in place into
+    preallocated arrays, compacted in place once a row is dropped. With a cut the selected rows
+    of each chunk are gathered and joined once at the end.
+    """
+
+    def __init__(self, total: int, features: list[str], weight: str | None, nonfinite: str,
+                 *, prealloc: bool) -> None:
+        self.total, self.features, self.weight, self.nonfinite = total, features, weight, nonfinite
+        self.checked = features + ([weight] if weight is not None and weight not in features
+                                   else [])
+        self.d = len(features)
+        self.counts: dict[str, int] = {}
+        self.n_bad = 0
+        self.prealloc = prealloc
+        self.pos = 0
+        self.compacting = False  # becomes true once a row is dropped (prealloc mode)
+        if prealloc:  # upper bound known: fill in place, compact only if rows are dropped
+            self.x = np.empty((total, self.d))
+            self.w = np.empty(total) if weight is not None else None
+            self.kept_entries: list[np.ndarray] = []  # filled once rows are dropped
+        else:
+            self.xs: list[np.ndarray] = []
+            self.ws: list[np.ndarray] = []
+            self.es: list[np.ndarray] = []
+
+    def _in_place(self, arrays: Mapping[str, np.ndarray], size: int) -> np.ndarray | None:
+        r"""The fast path: every row of the chunk, written in place; finiteness is checked on
+        the blocks while they are in cache, counted only if needed. Returns the mask of the
+        rows to keep when some are dropped (from then on the rows are compacted), else None."""
+        pos = self.pos
+        finite = _fill(self.x[pos:pos + size], arrays, self.features, check=True)
+        if self.w is not None:
+            wcol = arrays[self.weight]
+            self.w[pos:pos + size] = wcol
+            finite = finite and bool(np.isfinite(wcol).all())
+        if finite:
+            self.pos += size
+            return None
+        bad = _nonfinite_rows(arrays, self.checked, self.counts, None)
+        self.n_bad += int(np.count_nonzero(bad))
+        if self.nonfinite == "raise":
+            self.pos += size
+            return None
+        self.compacting = True
+        self.kept_entries.append(np.arange(pos, dtype=np.int64))
+        return ~bad
+
+    def add(self, start: int, arrays: Mapping[str, np.ndarray], mask: np.ndarray | None
+            ) -> None:
+        r"""Keeps the rows of one chunk (``mask``: the cut's selection, None for all)."""
+        size = len(arrays[self.features[0]])
+        if self.prealloc and not self.compacting:
+            mask = self._in_place(arrays, size)
+            if mask is None:
+                return
+        else:
+            bad = _nonfinite_rows(arrays, self.checked, self.counts, mask)
+            if bad is not None:
+                self.n_bad += int(np.count_nonzero(bad))
+                if self.nonfinite == "drop":
+                    mask = ~bad if mask is None else (mask & ~bad)
+        idx = np.flatnonzero(mask) if mask is not None else np.arange(size)
+        k, pos, weight = len(idx), self.pos, self.weight
+        if self.prealloc:  # rows were dropped: compact in place from here on
+            _fill(self.x[pos:pos + k], arrays, self.features, idx)
+            if self.w is not None:
+                self.w[pos:pos + k] = arrays[weight][idx]
+            self.kept_entries.append(start + idx)
+        elif k:
+            block = np.empty((k, self.d))
+            _fill(block, arrays, self.features, idx)
+            self.xs.append(block)
+            if weight is not None:
+                self.ws.append(np.asarray(arrays[weight][idx], dtype=np.float64))
+            self.es.append(start + idx)
+        self.pos += k
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        r"""The features, the weights (None without a weight branch) and the entry numbers."""
+        d, pos = self.d, self.pos
+        if not self.prealloc:
+            x = np.concatenate(self.xs) if self.xs else np.empty((0, d))
+            w = np.concatenate(self.ws) if (self.weight is not None and self.ws) else None
+            entries = np.concatenate(self.es) if self.es else np.empty(0, dtype=np.int64)
+            return x, w, entries
+        x, w = self.x, self.w
+        if not self.kept_entries:
+            return x, w, np.arange(self.total, dtype=np.int64)
+        x.resize((pos, d), refcheck=False)  # rows were dropped
+        if w is not None:
+            w.resize((pos,), refcheck=False)
+        return x, w, np.concatenate(self.kept_entries)
 
 
 def _check_weight_sum(sum_w: float, weight: str, where: str) -> None:
@@ -691,8 +745,9 @@ def iter_events(paths: PathLike | Iterable[PathLike], tree: str, features: list[
                     size = len(arrays[features[0]])
                     raise NonFiniteError(
                         _nonfinite_message(nb, counts, _where(tree, src.display))
-                        + f" (entries {start}-{start + size - 1}); use nonfinite='drop' to "
-                        "drop them")
+                        + f" (entries {start}-{start + size - 1}); select them away with a cut "
+                        "(--cut), or drop them (nonfinite='drop' in Python, --nonfinite drop in "
+                        "convert)")
                 n_dropped += nb
                 mask = ~bad if mask is None else (mask & ~bad)
             if mask is None:

@@ -1,7 +1,10 @@
-r"""Writing events: TTrees (or RNTuples) written to a temporary file renamed when complete.
+r"""Writing ROOT files: written to a temporary file renamed when complete.
 
-``write_events`` / :class:`EventWriter` write flat numpy or jagged awkward columns; an
-interrupted write never leaves a partial file at the output path.
+``write_events`` / :class:`EventWriter` write events (flat numpy or jagged awkward columns);
+:class:`RootWriter` writes several objects into one file (whole TTrees or RNTuples of flat
+columns, histograms as TH1D, TObjStrings); ``write_histograms`` writes a file of histograms.
+An interrupted write never leaves a partial file at the output path. Every ROOT file flowstats
+writes goes through this module.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from ..registry import WRITERS, DerivedNames, Writer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BASKET_ENTRIES", "FORMATS", "PROVENANCE_KEY", "EventWriter", "check_format",
-           "write_events"]
+__all__ = ["BASKET_ENTRIES", "FORMATS", "PROVENANCE_KEY", "EventWriter", "RootWriter",
+           "check_format", "write_events", "write_histograms"]
 
 PathLike = str | os.PathLike
 
@@ -264,4 +267,114 @@ def write_events(path: PathLike, tree: str, columns: Mapping[str, Any], *,
                      basket_entries=basket_entries, format=format) as writer:
         writer.write(cols)
     log.info("wrote %d events (%d branches) to %s", n, len(cols), path)
+    return Path(path)
+
+
+class RootWriter:
+    r"""A new ROOT file of several objects, atomically: whole TTrees (or RNTuples) of flat
+    columns, histograms (TH1D) and texts (TObjString).
+
+    Use it as a context manager and add the objects in the with-block; the file appears at
+    ``path`` only when the block completes (if it raises, nothing is left at ``path``).
+
+    Arguments:
+        path: The output ROOT file.
+        force: Whether an existing ``path`` may be replaced.
+
+    Example:
+        >>> with RootWriter("out.root", force=True) as f:
+        ...     f.tree("scores", {"score": s, "entry": entry})
+        ...     f.histogram("h_mass", (counts, edges))
+    """
+
+    def __init__(self, path: PathLike, *, force: bool = False) -> None:
+        self.path = check_output(Path(path), force)
+        self.force = force
+        self._stack: contextlib.ExitStack | None = None
+        self._file: Any = None
+
+    def __enter__(self) -> RootWriter:
+        import uproot
+
+        stack = contextlib.ExitStack()
+        try:
+            tmp = stack.enter_context(atomic_path(self.path, force=self.force))
+            self._file = stack.enter_context(uproot.recreate(tmp))
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def __exit__(self, *exc: Any) -> bool | None:
+        stack, self._stack, self._file = self._stack, None, None
+        return None if stack is None else stack.__exit__(*exc)
+
+    def _open(self) -> Any:
+        if self._file is None:
+            raise BadInputError("RootWriter used outside its with-block")
+        return self._file
+
+    def tree(self, name: str, columns: Mapping[str, Any], *, step_size: int = BASKET_ENTRIES,
+             format: str = "ttree", progress: bool | None = False) -> int:
+        r"""Writes a whole TTree (or RNTuple) of flat numpy columns; returns its entries.
+
+        Arguments:
+            name: The tree name.
+            columns: Branch name -> 1-D numpy array (all of the same length; their dtypes are
+                the branches' types).
+            step_size: Entries per basket (written in chunks of this many).
+            format: ``"ttree"`` (default) or ``"rntuple"``.
+            progress: Show a progress bar (None: when stderr is a terminal).
+        """
+        from .._utils import progress as progress_bar
+
+        file = self._open()
+        cols = {str(k): np.asarray(v) for k, v in columns.items()}
+        if not cols:
+            raise BadInputError(f"no columns given for tree {name!r}")
+        if int(step_size) < 1:
+            raise BadInputError(f"step_size must be >= 1, got {step_size}")
+        step, n = int(step_size), len(next(iter(cols.values())))
+        out = WRITERS.get(check_format(format)).create(
+            file, name, {k: v.dtype for k, v in cols.items()}, capacity=max(10, n // step + 2))
+        for start in progress_bar(range(0, n, step), total=-(-n // step),
+                                  desc=f"writing {name}", enabled=progress):
+            out.extend({k: v[start:start + step] for k, v in cols.items()})
+        return n
+
+    def histogram(self, name: str, hist: Any) -> None:
+        r"""Writes a histogram as a TH1D: a :class:`hist.Hist` (Weight storage keeps the sum of
+        squared weights in ``fSumw2``), a ``(counts, edges)`` pair or an uproot TH1."""
+        try:
+            self._open()[name] = hist
+        except (TypeError, ValueError) as err:
+            raise BadInputError(f"cannot write {name!r} as a histogram: "
+                                f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                                ) from None
+
+    def string(self, name: str, text: str) -> None:
+        r"""Writes a text as a TObjString."""
+        if not isinstance(text, str):
+            raise BadInputError(f"the TObjString {name!r} must be a str, not "
+                                f"{type(text).__name__}")
+        self._open()[name] = text
+
+
+def write_histograms(path: PathLike, hists: Mapping[str, Any], *, force: bool = False) -> Path:
+    r"""Writes histograms as TH1D objects into a new ROOT file (atomically).
+
+    Arguments:
+        path: The output ROOT file.
+        hists: Object name -> histogram: a :class:`hist.Hist` (Weight storage keeps the sum of
+            squared weights in ``fSumw2``), a ``(counts, edges)`` pair or an uproot TH1.
+        force: Whether an existing ``path`` may be replaced.
+
+    Returns:
+        The path written.
+    """
+    with RootWriter(path, force=force) as f:
+        for name, h in hists.items():
+            f.histogram(name, h)
+    log.info("wrote %d histograms to %s", len(hists), path)
     return Path(path)

@@ -10,7 +10,7 @@ From the models come
   :class:`~flowstats.exceptions.ConfigError` naming it and the closest valid key;
 * the JSON Schemas shipped in ``flowstats/schema/`` (:func:`json_schema`; a test regenerates
   them and compares);
-* the command-line options of the subcommands that take them (:mod:`flowstats.settings.cli`).
+* the command-line options of the subcommands that take them (:mod:`flowstats.settings.options`).
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def config_error(model: type[BaseModel], err: ValidationError, source: str) -> C
         err: pydantic's error.
         source: Where the options came from.
     """
-    first = err.errors()[0]
+    errors = err.errors()  # a misspelt key first: its "missing" twin is the same mistake
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(p for p in first["loc"] if not isinstance(p, int) or p >= 0)
     if first["type"] == "extra_forbidden":
         allowed = _fields_at(model, loc[:-1])
@@ -109,6 +110,8 @@ def config_error(model: type[BaseModel], err: ValidationError, source: str) -> C
         hint = closest(value, [n for n in names if n])
         if hint:
             text += f" (did you mean {hint[0]!r}?)"
+    if text.startswith("Value error, "):  # a validator's own message (it names the value)
+        return ConfigError(f"{source}: bad value at {_where(loc)!r}: {text[13:]}")
     return ConfigError(f"{source}: bad value at {_where(loc)!r}: {text}"
                        + (f" (got {value!r})" if not isinstance(value, Mapping) else ""))
 

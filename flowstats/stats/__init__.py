@@ -4,9 +4,9 @@ Small namespaces, in the style of :mod:`pyhf.infer`:
 
 * :mod:`~flowstats.stats.hist` - weighted histograms (hist/boost-histogram), TH1 input/output;
 * :mod:`~flowstats.stats.functions` - dijet (3/4/5 parameters) and exponential families;
-* :mod:`~flowstats.stats.fit` - binned Poisson likelihood fits with iminuit (sidebands or full
+* :mod:`~flowstats.stats.background_fit` - binned Poisson likelihood fits with iminuit (sidebands or full
   range, + signal), F-test / chi2 choice of the function, spurious-signal test;
-* :mod:`~flowstats.stats.model` - HistFactory workspaces: build, validate (with the JSON path
+* :mod:`~flowstats.stats.workspace` - HistFactory workspaces: build, validate (with the JSON path
   of a failure), patch (JSON patch or patchset), export;
 * :mod:`~flowstats.stats.infer` - MLE (minuit HESSE/MINOS), discovery :math:`Z_0`, CLs and
   upper limits (asymptotic, pyhf's numbers with cached fits);
@@ -19,7 +19,7 @@ Heavy imports (pyhf, iminuit, dask) happen inside the functions.
 
 from __future__ import annotations
 
-from .fit import (
+from .background_fit import (
     BackgroundFit,
     SpuriousSignal,
     choose_function,
@@ -31,7 +31,9 @@ from .functions import FUNCTIONS, get_function
 from .hist import check_data, make_hist, read_th1, to_arrays, write_th1
 from .infer import AsymptoticCLs, UpperLimit, discovery, hypotest, mle, set_backend, upper_limit
 from .lee import global_significance, gross_vitells, scan_q0, toys_pvalue, upcrossings
-from .model import (
+from .toys import toy_discovery, toy_hypotest
+from .window import WindowResult, window_significance
+from .workspace import (
     apply_patch,
     build_workspace,
     counting_workspace,
@@ -42,8 +44,6 @@ from .model import (
     read_workspace,
     validate_workspace,
 )
-from .toys import toy_discovery, toy_hypotest
-from .window import WindowResult, window_significance
 
 __all__ = [
     "FUNCTIONS",

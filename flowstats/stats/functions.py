@@ -25,7 +25,7 @@ with a fixed basis :math:`B_k`. This covers
 
 Being log-linear, every function has good starting values from a weighted linear least-squares
 fit of :math:`\ln(n_i / w_i)` on the bin centres, and analytic parameter derivatives
-(:math:`\partial f / \partial p_k = B_k f`), which the binned fits of :mod:`flowstats.stats.fit`
+(:math:`\partial f / \partial p_k = B_k f`), which the binned fits of :mod:`flowstats.stats.background_fit`
 use. Bin contents are integrals of :math:`f` over each bin by Gauss-Legendre quadrature.
 
 References:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._utils import atomic_path, check_finite
+from .._utils import check_finite
 from ..exceptions import BadInputError, InputFileNotFoundError, closest
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ def check_data(counts: np.ndarray, edges: np.ndarray | None = None, *,
 
 
 def write_th1(path: str | os.PathLike, hists: Mapping[str, Any], *, force: bool = False) -> Path:
-    r"""Writes histograms as TH1D objects into a new ROOT file (atomically).
+    r"""Writes histograms as TH1D objects into a new ROOT file (atomically), with
+    :func:`flowstats.io.write_histograms`.
 
     Arguments:
         path: The output ROOT file.
@@ -133,15 +134,9 @@ def write_th1(path: str | os.PathLike, hists: Mapping[str, Any], *, force: bool 
             sum of squared weights in ``fSumw2``).
         force: Whether an existing file may be replaced.
     """
-    import uproot
+    from ..io import write_histograms
 
-    path = Path(path)
-    with atomic_path(path, force=force) as tmp:
-        with uproot.recreate(tmp) as f:
-            for key, h in hists.items():
-                f[key] = h
-    log.info("wrote %d histograms to %s", len(hists), path)
-    return path
+    return write_histograms(path, hists, force=force)
 
 
 def read_th1(path: str | os.PathLike, name: str) -> Any:

@@ -35,7 +35,7 @@ from scipy import stats
 
 from ..exceptions import BadInputError
 from .infer import NSIGMA, set_backend
-from .model import MODIFIER_SETTINGS, load_model
+from .workspace import MODIFIER_SETTINGS, load_model
 
 log = logging.getLogger(__name__)
 

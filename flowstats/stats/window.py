@@ -4,7 +4,7 @@ r"""Signal-window statistics for resonant bump hunts (one call per mass window).
 ``window = (lo, hi)``:
 
 1. fits the background function to the sidebands only (the window's bins masked,
-   :func:`~flowstats.stats.fit.fit_background`);
+   :func:`~flowstats.stats.background_fit.fit_background`);
 2. predicts the background in the window, :math:`b`, with its uncertainty
    :math:`\sigma_b` from the fit-parameter covariance (correlations propagated), plus optional
    extra terms in quadrature (a spurious-signal / shape uncertainty, a template statistical
@@ -31,21 +31,21 @@ References:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import BadInputError, FitError
-from .fit import BackgroundFit, choose_function, fit_background, window_mask
+from .background_fit import BackgroundFit, choose_function, fit_background, window_mask
 from .functions import SQRT_S
 from .hist import check_data, to_arrays
 from .infer import AsymptoticCLs, discovery, set_backend, upper_limit, use_optimizer
-from .model import counting_workspace, gaussian_template, load_model
+from .workspace import counting_workspace, gaussian_template, load_model
 
 log = logging.getLogger(__name__)
 
-__all__ = ["WindowResult", "counting_significance", "window_significance"]
+__all__ = ["SignalShape", "WindowResult", "counting_significance", "window_significance"]
 
 
 @dataclass
@@ -114,24 +114,46 @@ def counting_significance(n: float, b: float, sigma_b: float, s: float, *, where
     return spec, disc, up_obs, up_exp
 
 
-def window_significance(h: Any, window: tuple[float, float], *, mass: float | None = None,
-                        resolution: float | None = None, rel_resolution: float = 0.1,
-                        function: str = "dijet4", signal_yield: float = 1.0,
+@dataclass(frozen=True)
+class SignalShape:
+    r"""The Gaussian signal hypothesis of :func:`window_significance`.
+
+    Attributes:
+        mass: The signal mass hypothesis (None: the window's centre).
+        resolution: The Gaussian signal width (absolute); ``rel_resolution * mass`` if None.
+        rel_resolution: The relative width used when ``resolution`` is None.
+        signal_yield: The total signal yield for mu = 1 (1: mu counts events).
+    """
+
+    mass: float | None = None
+    resolution: float | None = None
+    rel_resolution: float = 0.1
+    signal_yield: float = 1.0
+
+    def mass_and_width(self, lo: float, hi: float) -> tuple[float, float]:
+        r"""The mass hypothesis and the signal width for a window of bins ``[lo, hi)``."""
+        mass = 0.5 * (lo + hi) if self.mass is None else float(self.mass)
+        width = self.rel_resolution * mass if self.resolution is None else float(self.resolution)
+        return mass, width
+
+
+def window_significance(h: Any, window: tuple[float, float], *, function: str = "dijet4",
                         bkg_syst: float = 0.0, bkg_stat: float = 0.0, cl: float = 0.95,
                         limits: bool = True, sqrt_s: float = SQRT_S,
-                        backend: str = "numpy", optimizer: str = "minuit") -> WindowResult:
+                        backend: str = "numpy", optimizer: str = "minuit",
+                        **signal: Any) -> WindowResult:
     r"""Local significance and CLs limits of a signal window, background from the sidebands.
 
     Arguments:
         h: The selected spectrum (:class:`hist.Hist` or ``(counts, edges)``).
         window: ``(lo, hi)`` of the signal region (bins whose centres lie inside).
-        mass: The signal mass hypothesis (the window's centre by default).
-        resolution: The Gaussian signal width (absolute); ``rel_resolution * mass`` if None.
-        rel_resolution: The relative width used when ``resolution`` is None.
         function: The background function fitted to the sidebands, or ``"auto"``: chosen
-            among families by :func:`~flowstats.stats.fit.choose_function` on the sidebands
+            among families by :func:`~flowstats.stats.background_fit.choose_function` on the sidebands
             (recorded in ``function_choice``).
-        signal_yield: The total signal yield for mu = 1 (1: mu counts events).
+        signal: The signal hypothesis, by the names of :class:`SignalShape`: ``mass`` (the
+            window's centre by default), ``resolution`` (the Gaussian width; absolute),
+            ``rel_resolution`` (the relative width when ``resolution`` is None, 0.1) and
+            ``signal_yield`` (the total signal yield for mu = 1; 1: mu counts events).
         bkg_syst: An extra absolute background uncertainty in the window (e.g. the spurious
             signal), added in quadrature.
         bkg_stat: An extra absolute statistical uncertainty of a background template.
@@ -150,14 +172,18 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
     Returns:
         A :class:`WindowResult` (``workspace`` is the counting workspace, JSON-ready).
     """
+    unknown = sorted(set(signal) - {f.name for f in fields(SignalShape)})
+    if unknown:
+        raise TypeError(f"window_significance() got an unexpected keyword argument "
+                        f"{unknown[0]!r}")
+    shape = SignalShape(**signal)
     counts, variances, edges = to_arrays(h, what="window histogram")
     counts = check_data(counts, edges, what="window histogram")
     mask = window_mask(edges, window)
     if mask.all():
         raise BadInputError(f"window {tuple(window)} covers the whole histogram: no sidebands")
     lo_w, hi_w = float(edges[:-1][mask][0]), float(edges[1:][mask][-1])
-    mass = 0.5 * (lo_w + hi_w) if mass is None else float(mass)
-    width = rel_resolution * mass if resolution is None else float(resolution)
+    mass, width = shape.mass_and_width(lo_w, hi_w)
     what = f"sideband fit for window [{window[0]:g}, {window[1]:g})"
     choice = None
     if function == "auto":
@@ -172,7 +198,7 @@ def window_significance(h: Any, window: tuple[float, float], *, mass: float | No
                        f"{sigma_fit:g}) is not finite; the fit's covariance is not positive "
                        "definite")
     n = float(counts[mask].sum())
-    s = float(gaussian_template(np.array([lo_w, hi_w]), mass, width, signal_yield)[0])
+    s = float(gaussian_template(np.array([lo_w, hi_w]), mass, width, shape.signal_yield)[0])
     if not s > 0:
         raise BadInputError(f"the signal at {mass:g} has no yield in window {tuple(window)}")
     sigma_b = float(np.sqrt(sigma_fit**2 + bkg_syst**2 + bkg_stat**2))

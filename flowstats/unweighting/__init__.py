@@ -5,13 +5,14 @@ events with the same branch names, each with weight sigma/N, plus an optional re
 compares them with held-out test events (chi2 with the correct variances of both samples, a
 classifier two-sample test, baselines, negative-density bins).
 
-``unweight_from_config(path)`` does the same with the settings of a YAML file (validated
-against ``flowstats/schema/unweight.schema.json``, :class:`.settings.UnweightSettings`).
+``unweight_from_config(path)`` does the same with the settings of a YAML file; both validate
+their options once as :class:`flowstats.settings.unweight.UnweightSettings` (from which
+``flowstats/schema/unweight.schema.json`` is generated).
 
-Submodules: :mod:`.core` (the pipeline), :mod:`.settings` (the validated settings),
+Submodules: :mod:`.job` (the pipeline), :mod:`flowstats.settings.unweight` (the validated settings),
 :mod:`.stages` (read, split, fit, sample, write, report), :mod:`.compare` (histogram chi2,
 negative bins), :mod:`.twosample` (classifier test), :mod:`.baselines`, :mod:`.evaluate`, :mod:`.report`,
-:mod:`.result` (:class:`UnweightResult`: what :func:`unweight` returns, the report's numbers as
+:mod:`.unweight_result` (:class:`UnweightResult`: what :func:`unweight` returns, the report's numbers as
 attributes).
 The package is ``flowstats.unweighting`` so that ``flowstats.unweight`` stays the function
 (resolved lazily by the top-level package).
@@ -19,7 +20,7 @@ The package is ``flowstats.unweighting`` so that ``flowstats.unweight`` stays th
 
 from __future__ import annotations
 
-from .core import (
+from .job import (
     UnweightResult,
     UnweightSettings,
     default_model_path,
@@ -27,7 +28,7 @@ from .core import (
     unweight,
     unweight_from_config,
 )
-from .result import Worth
+from .unweight_result import Worth
 
 __all__ = ["UnweightResult", "UnweightSettings", "Worth", "default_model_path", "run_unweight",
            "unweight", "unweight_from_config"]

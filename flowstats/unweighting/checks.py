@@ -87,7 +87,7 @@ def negative_regions(model: Any, coordinates: Mapping[str, tuple[np.ndarray, np.
     cross-section that is.
 
     Arguments:
-        model: The :class:`~.events.WholeEventModel` (its dropped categories and templates).
+        model: The :class:`~.event_model.WholeEventModel` (its dropped categories and templates).
         coordinates: ``{category label: (x (n, d), weights)}`` of the training events.
         bins: Quantile bins per coordinate.
         z: A bin is listed when its sum of weights is below ``-z`` standard deviations.

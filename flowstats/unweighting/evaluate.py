@@ -67,11 +67,33 @@ def _coarse(edges: np.ndarray, bins: int) -> np.ndarray:
     return edges[idx]
 
 
+@dataclass(frozen=True)
+class EvaluateOptions:
+    r"""How :func:`evaluate` compares the samples.
+
+    Arguments:
+        discrete: Integer-valued features (one bin per value).
+        bins: Bins per feature for the 1-D chi2.
+        bins_2d: Bins per axis for the 2-D (correlation) chi2.
+        folds: Folds of the classifier two-sample test.
+        classifier_events: At most this many generated / baseline events enter the classifier
+            test (a random subset, seeded).
+        negative_z: Significance below zero for a bin to count as a negative density.
+        seed: Seed of the baseline (b) hit-or-miss step, of the subsets and of the classifier.
+    """
+
+    discrete: Sequence[str] = ()
+    bins: int = 30
+    bins_2d: int = 8
+    folds: int = 5
+    classifier_events: int = 50_000
+    negative_z: float = 3.0
+    seed: int = 0
+
+
 def evaluate(names: Sequence[str], x_test: np.ndarray, w_test: np.ndarray,
              x_generated: np.ndarray, w_generated: np.ndarray, x_train: np.ndarray,
-             w_train: np.ndarray, *, discrete: Sequence[str] = (), bins: int = 30,
-             bins_2d: int = 8, folds: int = 5, classifier_events: int = 50_000,
-             negative_z: float = 3.0, seed: int = 0) -> Evaluation:
+             w_train: np.ndarray, **options: Any) -> Evaluation:
     r"""Compares generated events (and the baselines) with the weighted test events.
 
     Bin edges are quantiles of the training events (independent of both compared samples).
@@ -84,15 +106,11 @@ def evaluate(names: Sequence[str], x_test: np.ndarray, w_test: np.ndarray,
         w_generated: Their weights (sigma/N each).
         x_train: (m, d) events the flow was trained on (baselines are built from them).
         w_train: Their weights.
-        discrete: Integer-valued features (one bin per value).
-        bins: Bins per feature for the 1-D chi2.
-        bins_2d: Bins per axis for the 2-D (correlation) chi2.
-        folds: Folds of the classifier two-sample test.
-        classifier_events: At most this many generated / baseline events enter the classifier
-            test (a random subset, seeded).
-        negative_z: Significance below zero for a bin to count as a negative density.
-        seed: Seed of the baseline (b) hit-or-miss step, of the subsets and of the classifier.
+        options: The fields of :class:`EvaluateOptions`.
     """
+    opts = EvaluateOptions(**options)
+    discrete, bins, bins_2d, negative_z, seed = (opts.discrete, opts.bins, opts.bins_2d,
+                                                 opts.negative_z, opts.seed)
     names = list(names)
     rng = np.random.default_rng(seed)
     samples = {"flow": (np.asarray(x_generated), np.asarray(w_generated, dtype=np.float64))}
@@ -126,9 +144,9 @@ def evaluate(names: Sequence[str], x_test: np.ndarray, w_test: np.ndarray,
         entry["chi2_sum"], entry["ndf_sum"] = float(chi2), int(ndf)
         entry["min_p_value"] = float(min(v["p_value"] for v in entry["features"].values()))
         if len(xs):
-            take = rng.permutation(len(xs))[:classifier_events]
+            take = rng.permutation(len(xs))[:opts.classifier_events]
             entry["classifier"] = classifier_two_sample_test(
-                x_test, w_test, xs[take], ws[take], folds=folds, seed=seed).as_dict()
+                x_test, w_test, xs[take], ws[take], folds=opts.folds, seed=seed).as_dict()
         result[label] = entry
         log.info("%s: sum chi2/ndf = %.1f/%d, AUC = %.3f", label, chi2, ndf,
                  entry.get("classifier", {}).get("auc", float("nan")))

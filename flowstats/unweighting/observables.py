@@ -1,6 +1,6 @@
 r"""Observables of whole events, for the report's checks of what the flows learnt and did not.
 
-:func:`observables` computes, from the particle records of :class:`~.events.Records`, the
+:func:`observables` computes, from the particle records of :class:`~.event_model.Records`, the
 standard Drell-Yan + jets observables (charged leptons ordered by pT, partons by pT):
 
 * learnt directly (coordinates of the pair parametrisation, :mod:`.phasespace`): ``m_ll``,
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .events import Records
+from .event_model import Records
 from .phasespace import PARTONS, cos_theta_cs, invariant_mass, rapidity
 
 __all__ = ["LEPTONS", "NEVER_TRAINED", "TRAINED", "comparable", "observables"]

@@ -4,9 +4,9 @@ before it returned:
 :func:`check_outputs` -> :func:`read` -> :func:`split` -> :func:`fit` -> :func:`sample` ->
 :func:`columns` -> :func:`write` -> :func:`summarise` -> :func:`report`
 
-(:func:`~flowstats.unweighting.core.run_unweight` runs them). :func:`read`, :func:`fit`,
+(:func:`~flowstats.unweighting.job.run_unweight` runs them). :func:`read`, :func:`fit`,
 :func:`sample` and :func:`columns` are those of mode ``"features"`` (flat branches; a
-:class:`~flowstats.unweighting.core.Mode`); another mode brings its own four, which may keep
+:class:`~flowstats.unweighting.job.Mode`); another mode brings its own four, which may keep
 what only they understand in ``Inputs.data`` and ``Generated.data`` (e.g. particle
 records), and shares the others: they see the weights and a matrix of named columns to compare
 (``Inputs.x``, ``Generated.x``), and the branches to write. :func:`flow_options` and
@@ -25,7 +25,7 @@ import numpy as np
 
 from .._utils import check_output
 from ..exceptions import BadInputError, closest
-from .settings import UnweightSettings
+from ..settings.unweight import UnweightSettings
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class Fitted:
     r"""The model, trained or loaded.
 
     Arguments:
-        model: The :class:`~flowstats.unweighting.model.UnweightModel`.
+        model: The :class:`~flowstats.unweighting.flow_model.UnweightModel`.
         histories: Training history per category (empty when loaded).
         config: The model's resolved configuration (summary and provenance).
         notes: Remarks for the summary.
@@ -354,7 +354,7 @@ def fit(inputs: Inputs, parts: Split, settings: UnweightSettings, device: str) -
         settings: The run's settings.
         device: The resolved torch device.
     """
-    from .model import UnweightModel
+    from .flow_model import UnweightModel
 
     if settings.model is not None:
         model = UnweightModel.load(settings.model, features=inputs.names, device=device)

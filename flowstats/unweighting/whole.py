@@ -1,7 +1,7 @@
-r"""Mode ``"events"`` of :func:`~flowstats.unweighting.core.unweight`: whole events.
+r"""Mode ``"events"`` of :func:`~flowstats.unweighting.job.unweight`: whole events.
 
 ``flowstats unweight IN -w WEIGHT -n N -o OUT.root`` without ``--features`` learns the complete
-final state of every event (:class:`~.events.WholeEventModel`) and writes
+final state of every event (:class:`~.event_model.WholeEventModel`) and writes
 
 * ROOT: the branches ``flowstats convert`` writes (the final-state particles ``part_*``, the
   derived observables ``m_ll, pT_ll, ...``, the whole Les Houches record ``nup, lhe_*``, the
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import BadInputError, BranchNotFoundError, NonFiniteError, WeightSumError
+from ..settings.unweight import UnweightSettings
 from . import stages
-from .events import FLOAT_FIELDS, INT_FIELDS, Records, WholeEventModel
+from .event_model import FLOAT_FIELDS, INT_FIELDS, Records, WholeEventModel
 from .observables import comparable, observables
-from .settings import UnweightSettings
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,11 @@ def read_records(paths: Sequence[str | Path], tree: str, weight: str, cut: str |
     """
     import tempfile
 
+    from ..io import expand_paths, is_lhe
     from ..io.lhe import convert_lhe
     from ..io.lhe_writing import read_lhe_blocks
-    from ..io.reading import _expand_paths, is_lhe
 
-    files = _expand_paths(paths)
+    files = expand_paths(paths)
     events, particles, blocks = [], [], None
     with tempfile.TemporaryDirectory(prefix="flowstats-events-") as tmp:
         for i, path in enumerate(files):
@@ -117,11 +117,11 @@ def read_records(paths: Sequence[str | Path], tree: str, weight: str, cut: str |
 
 def _read_root(path: Path, tree: str, weight: str, cut: str | None, display: str
                ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from ..io.reading import _get_tree, _open_root
+    from ..io import get_tree, open_root
 
-    f = _open_root(path, display)
+    f = open_root(path, display)
     with f:
-        t = _get_tree(f, tree, display)
+        t = get_tree(f, tree, display)
         names = set(t.keys())
         record = [f"lhe_{p}" for p in (*INT_FIELDS, *FLOAT_FIELDS)]
         missing = [b for b in [weight, "nup", *record, "scale", "process_id"] if b not in names]
@@ -179,7 +179,7 @@ def read(settings: UnweightSettings) -> stages.Inputs:
 
 def fit(inputs: stages.Inputs, parts: stages.Split, settings: UnweightSettings, device: str
         ) -> stages.Fitted:
-    r"""Trains a :class:`~.events.WholeEventModel` on the (physical) training events, or loads
+    r"""Trains a :class:`~.event_model.WholeEventModel` on the (physical) training events, or loads
     ``settings.model``.
 
     Arguments:
@@ -239,7 +239,7 @@ def sample(fitted: stages.Fitted, inputs: stages.Inputs, settings: UnweightSetti
 
 
 def _raw(records: Records, weight: np.ndarray) -> dict[str, Any]:
-    """The batch format of :func:`flowstats.io.lhe._columns` for generated records."""
+    """The batch format of :func:`flowstats.io.lhe_columns` for generated records."""
     p = records.particles
     valid = np.arange(p["pid"].shape[1])[None, :] < records.nup[:, None]
     final = valid & (p["status"] == 1)
@@ -266,11 +266,11 @@ def columns(generated: stages.Generated, inputs: stages.Inputs, settings: Unweig
         inputs: From :func:`read`.
         settings: The run's settings.
     """
-    from ..io.lhe import _columns
+    from ..io import lhe_columns
 
     records = generated.data
     attrs = {k: v.astype(np.int32) for k, v in records.event.items() if k.startswith("attr_")}
-    cols = _columns(_raw(records, generated.w), {}, attrs)
+    cols = lhe_columns(_raw(records, generated.w), {}, attrs)
     w = cols.pop("weight")
     return {settings.weight: w, **cols}
 
@@ -411,7 +411,7 @@ def _category_index(records: Records, labels: Sequence[str]) -> np.ndarray:
 def _coordinates(records: Records, w: np.ndarray, model: WholeEventModel
                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each modelled category's training coordinates (physical events) and weights."""
-    from .events import _final_momenta, _templates
+    from .event_model import _final_momenta, _templates
 
     ok = records.physical()
     records, w = records.select(ok), w[ok]

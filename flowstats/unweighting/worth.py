@@ -392,16 +392,11 @@ def equivalent_events(
     w_ref: np.ndarray | None = None,
     *,
     names: Sequence[str] | None = None,
-    bins: int | Sequence[int] = DEFAULT_BINS,
-    discrete: Sequence[str] = (),
-    pair_bins: int | None = None,
     x_edges: np.ndarray | None = None,
     truth_cdf: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None,
     x_train: np.ndarray | None = None,
     w_train: np.ndarray | None = None,
-    confidence: float = 0.95,
-    saturation: float = 0.9,
-    max_combined_bins: int = MAX_COMBINED_BINS,
+    **options: Any,
 ) -> dict[str, Any]:
     r"""Equivalent number of true events of a generated sample, per binning and feature.
 
@@ -437,9 +432,6 @@ def equivalent_events(
             Not with ``truth_cdf``.
         w_ref: Their weights (any sign, positive sum); None for unit weights.
         names: Feature names (default ``x0, x1, ...``).
-        bins: Bins per continuous feature, one binning per entry.
-        discrete: Integer features: one bin per value, the same in every binning.
-        pair_bins: Bins per axis of the 2-D cells of every pair of features (None: no pairs).
         x_edges: Events whose quantiles (positions, unweighted) define the bins; default
             ``x_ref``. Required with ``truth_cdf``.
         truth_cdf: ``{name: cdf}`` with the exact truth CDF of each feature (a vectorised
@@ -447,13 +439,8 @@ def equivalent_events(
         x_train: (m, d) events the generator was trained on, for ``n_eq_train`` and the
             amplification (optional).
         w_train: Their weights (None: unit weights).
-        confidence: Confidence level of the one-sided lower limits.
-        saturation: The fraction :math:`f` of :math:`N_\mathrm{eq}(\infty)` that defines
-            :math:`M^*`.
-        max_combined_bins: A combined figure needs the covariance of all its bins (bins x
-            bins, and a joint histogram per pair of observables); above this many bins
-            (e.g. 5x5 cells of every pair of 17 features: 6664) each observable is estimated
-            alone, ``combined`` is None and ``note`` says why.
+        options: The fields of :class:`WorthOptions` (bins, discrete, pair_bins, confidence,
+            saturation, max_combined_bins).
 
     Raises:
         BadInputError: empty or mis-shaped inputs, bad options.
@@ -465,51 +452,17 @@ def equivalent_events(
         | H. Bahl et al., "Forecasting generative amplification", arXiv:2509.08048.
     """
     x_gen = _as_2d(x_gen, "generated events")
-    d = x_gen.shape[1]
-    names = [f"x{k}" for k in range(d)] if names is None else [str(n) for n in names]
-    if len(names) != d:
-        raise BadInputError(f"{len(names)} names given for {d} features")
-    if len(set(names)) != d:
-        raise BadInputError(f"feature names are not unique: {names}")
+    names = _check_feature_names(names, x_gen.shape[1])
     check_finite(x_gen, "generated features", names)
-    discrete = _check_names(names, discrete, "discrete feature")
-    bin_list = _check_bins(bins, "bins")
-    if pair_bins is not None:
-        if not isinstance(pair_bins, (int, np.integer)):
-            raise BadInputError(f"pair_bins must be a whole number >= 2, got {pair_bins!r}")
-        (pair_bins,) = _check_bins(pair_bins, "pair_bins")
-    if (isinstance(max_combined_bins, bool) or not isinstance(max_combined_bins, (int, np.integer))
-            or max_combined_bins < 1):
-        raise BadInputError(f"max_combined_bins must be a whole number >= 1, got "
-                            f"{max_combined_bins!r}")
-    z = float(stats.norm.ppf(_check_fraction(confidence, "confidence")))
-    saturation = _check_fraction(saturation, "saturation")
-
-    if truth_cdf is not None:
-        if x_ref is not None or w_ref is not None:
-            raise BadInputError("give either a reference sample (x_ref, w_ref) or truth_cdf, "
-                                "not both")
-        if x_edges is None:
-            raise BadInputError("truth_cdf needs x_edges, the events whose quantiles define "
-                                "the bins")
-        if pair_bins is not None:
-            raise BadInputError("truth_cdf gives marginal probabilities only: pair_bins "
-                                "needs a reference sample")
-        missing = [n for n in names if n not in truth_cdf]
-        if missing:
-            raise BadInputError(f"truth_cdf has no CDF for {missing}; it has "
-                                f"{sorted(truth_cdf)}")
-        reference = {"kind": "exact"}
-    else:
-        if x_ref is None:
-            raise BadInputError("no reference: give x_ref (held-out or truth events) or "
-                                "truth_cdf")
+    opts = _checked_options(WorthOptions(**options), names)
+    reference = _check_reference(x_ref, w_ref, truth_cdf, x_edges, opts, names)
+    d = len(names)
+    if truth_cdf is None:
         x_ref, w_ref = _check_sample(x_ref, w_ref, "reference", d, names)
         reference = {"kind": "weighted" if w_ref is not None else "unweighted",
                      "n": len(x_ref),
                      "sum_weights": float(w_ref.sum()) if w_ref is not None else len(x_ref),
-                     "n_eff": effective_sample_size(w_ref) if w_ref is not None
-                     else float(len(x_ref))}
+                     "n_eff": _size(x_ref, w_ref)["n_eff"]}
     x_edges, _ = _check_sample(x_ref if x_edges is None else x_edges, None, "edge", d, names)
     if x_train is not None:
         x_train, w_train = _check_sample(x_train, w_train, "training", d, names)
@@ -520,54 +473,171 @@ def equivalent_events(
     result: dict[str, Any] = {
         "method": "quantile-binned fraction MSE (Butter et al. arXiv:2008.06545); "
                   "N_eq(M) = S_p / (bias2 + S_q / M)",
-        "n_generated": m, "reference": reference, "confidence": float(confidence),
-        "saturation": saturation, "discrete": discrete, "binnings": {},
+        "n_generated": m, "reference": reference, "confidence": float(opts.confidence),
+        "saturation": opts.saturation, "discrete": opts.discrete, "binnings": {},
     }
     if x_train is not None:
-        result["training"] = {"n": len(x_train),
-                              "n_eff": effective_sample_size(w_train) if w_train is not None
-                              else float(len(x_train))}
+        result["training"] = _size(x_train, w_train)
+    data = _Samples(x_gen, x_ref, w_ref, x_train, w_train, names, truth_cdf)
+    _binnings(result, data, x_edges, opts)
+    return _summarise(result, m, opts.confidence)
 
-    def estimate(observables: list[_Observable], label: str) -> dict[str, Any]:
-        def samples(obs: list[_Observable]) -> tuple[_Fractions, ...]:
-            return (_fractions(x_gen, None, obs),
-                    _exact(obs, names, truth_cdf) if truth_cdf is not None
-                    else _fractions(x_ref, w_ref, obs),
-                    None if x_train is None else _fractions(x_train, w_train, obs))
 
-        entry: dict[str, Any] = {label: {}}
-        total = sum(o.size for o in observables)
-        if total > max_combined_bins:  # each observable alone: no combined figure
-            for o in observables:
-                entry[label][o.name] = _figures(*samples([o]), np.arange(o.size), 1, m, z,
-                                                saturation)
-            entry["combined"] = None
-            entry["note"] = (f"no combined figure: {total} bins in all, more than "
-                             f"max_combined_bins={max_combined_bins}")
-            log.info("%s: %s", label, entry["note"])
-            return entry
-        gen, ref, train = samples(observables)
-        start = 0
-        for o in observables:
-            sel = np.arange(start, start + o.size)
-            entry[label][o.name] = _figures(gen, ref, train, sel, 1, m, z, saturation)
-            start += o.size
-        entry["combined"] = _figures(gen, ref, train, np.arange(start), len(observables), m,
-                                     z, saturation)
-        return entry
+@dataclass(frozen=True)
+class WorthOptions:
+    r"""How :func:`equivalent_events` bins the events and quotes its limits.
 
-    for b in bin_list:
-        edges = [binning(x_edges[:, k], b, discrete=name in discrete)
+    Arguments:
+        bins: Bins per continuous feature, one binning per entry.
+        discrete: Integer features: one bin per value, the same in every binning.
+        pair_bins: Bins per axis of the 2-D cells of every pair of features (None: no pairs).
+        confidence: Confidence level of the one-sided lower limits.
+        saturation: The fraction :math:`f` of :math:`N_\mathrm{eq}(\infty)` that defines
+            :math:`M^*`.
+        max_combined_bins: A combined figure needs the covariance of all its bins (bins x
+            bins, and a joint histogram per pair of observables); above this many bins
+            (e.g. 5x5 cells of every pair of 17 features: 6664) each observable is estimated
+            alone, ``combined`` is None and ``note`` says why.
+    """
+
+    bins: int | Sequence[int] = DEFAULT_BINS
+    discrete: Sequence[str] = ()
+    pair_bins: int | None = None
+    confidence: float = 0.95
+    saturation: float = 0.9
+    max_combined_bins: int = MAX_COMBINED_BINS
+
+
+@dataclass(frozen=True)
+class _Samples:
+    r"""The samples :func:`equivalent_events` compares (checked)."""
+
+    x_gen: np.ndarray
+    x_ref: np.ndarray | None
+    w_ref: np.ndarray | None
+    x_train: np.ndarray | None
+    w_train: np.ndarray | None
+    names: list[str]
+    truth_cdf: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None
+
+    def fractions(self, obs: list[_Observable]) -> tuple[_Fractions, _Fractions,
+                                                         _Fractions | None]:
+        r"""The bin fractions of the generated, reference and training events."""
+        return (_fractions(self.x_gen, None, obs),
+                _exact(obs, self.names, self.truth_cdf) if self.truth_cdf is not None
+                else _fractions(self.x_ref, self.w_ref, obs),
+                None if self.x_train is None else _fractions(self.x_train, self.w_train, obs))
+
+
+def _check_feature_names(names: Sequence[str] | None, d: int) -> list[str]:
+    names = [f"x{k}" for k in range(d)] if names is None else [str(n) for n in names]
+    if len(names) != d:
+        raise BadInputError(f"{len(names)} names given for {d} features")
+    if len(set(names)) != d:
+        raise BadInputError(f"feature names are not unique: {names}")
+    return names
+
+
+def _checked_options(opts: WorthOptions, names: list[str]) -> WorthOptions:
+    r"""``opts`` checked: ``bins`` a list, ``discrete`` known names, fractions in (0, 1)."""
+    discrete = _check_names(names, opts.discrete, "discrete feature")
+    bin_list = _check_bins(opts.bins, "bins")
+    pair_bins = opts.pair_bins
+    if pair_bins is not None:
+        if not isinstance(pair_bins, (int, np.integer)):
+            raise BadInputError(f"pair_bins must be a whole number >= 2, got {pair_bins!r}")
+        (pair_bins,) = _check_bins(pair_bins, "pair_bins")
+    max_bins = opts.max_combined_bins
+    if (isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer))
+            or max_bins < 1):
+        raise BadInputError(f"max_combined_bins must be a whole number >= 1, got "
+                            f"{max_bins!r}")
+    _check_fraction(opts.confidence, "confidence")
+    saturation = _check_fraction(opts.saturation, "saturation")
+    return WorthOptions(bins=bin_list, discrete=discrete, pair_bins=pair_bins,
+                        confidence=opts.confidence, saturation=saturation,
+                        max_combined_bins=max_bins)
+
+
+def _size(x: np.ndarray, w: np.ndarray | None) -> dict[str, Any]:
+    r"""``n`` events and their Kish ``n_eff``."""
+    return {"n": len(x), "n_eff": effective_sample_size(w) if w is not None
+            else float(len(x))}
+
+
+def _binnings(result: dict[str, Any], data: _Samples, x_edges: np.ndarray,
+              opts: WorthOptions) -> None:
+    r"""The figures of each binning of the features and of the pair grid, into ``result``."""
+    names = data.names
+    for b in opts.bins:
+        edges = [binning(x_edges[:, k], b, discrete=name in opts.discrete)
                  for k, name in enumerate(names)]
         observables = [_Observable(name, (k,), (edges[k],)) for k, name in enumerate(names)]
-        result["binnings"][str(b)] = estimate(observables, "features")
-    if pair_bins is not None and d >= 2:
-        edges = [binning(x_edges[:, k], pair_bins, discrete=name in discrete)
+        result["binnings"][str(b)] = _estimate(data, observables, "features", opts)
+    if opts.pair_bins is not None and len(names) >= 2:
+        pb = opts.pair_bins
+        edges = [binning(x_edges[:, k], pb, discrete=name in opts.discrete)
                  for k, name in enumerate(names)]
         observables = [_Observable(f"{names[i]}:{names[j]}", (i, j), (edges[i], edges[j]))
-                       for i, j in itertools.combinations(range(d), 2)]
-        result["pairs"] = {f"{pair_bins}x{pair_bins}": estimate(observables, "pairs")}
+                       for i, j in itertools.combinations(range(len(names)), 2)]
+        result["pairs"] = {f"{pb}x{pb}": _estimate(data, observables, "pairs", opts)}
 
+
+def _check_reference(x_ref: Any, w_ref: Any, truth_cdf: Mapping[str, Any] | None,
+                     x_edges: Any, opts: WorthOptions, names: list[str]
+                     ) -> dict[str, Any] | None:
+    r"""Checks that there is one reference; ``{"kind": "exact"}`` for a truth CDF."""
+    if truth_cdf is None:
+        if x_ref is None:
+            raise BadInputError("no reference: give x_ref (held-out or truth events) or "
+                                "truth_cdf")
+        return None
+    if x_ref is not None or w_ref is not None:
+        raise BadInputError("give either a reference sample (x_ref, w_ref) or truth_cdf, "
+                            "not both")
+    if x_edges is None:
+        raise BadInputError("truth_cdf needs x_edges, the events whose quantiles define "
+                            "the bins")
+    if opts.pair_bins is not None:
+        raise BadInputError("truth_cdf gives marginal probabilities only: pair_bins "
+                            "needs a reference sample")
+    missing = [n for n in names if n not in truth_cdf]
+    if missing:
+        raise BadInputError(f"truth_cdf has no CDF for {missing}; it has "
+                            f"{sorted(truth_cdf)}")
+    return {"kind": "exact"}
+
+
+def _estimate(data: _Samples, observables: list[_Observable], label: str,
+              opts: WorthOptions) -> dict[str, Any]:
+    r"""The figures of each observable and, if not too many bins, of all of them combined."""
+    m = len(data.x_gen)
+    z = float(stats.norm.ppf(opts.confidence))
+    entry: dict[str, Any] = {label: {}}
+    total = sum(o.size for o in observables)
+    if total > opts.max_combined_bins:  # each observable alone: no combined figure
+        for o in observables:
+            entry[label][o.name] = _figures(*data.fractions([o]), np.arange(o.size), 1, m, z,
+                                            opts.saturation)
+        entry["combined"] = None
+        entry["note"] = (f"no combined figure: {total} bins in all, more than "
+                         f"max_combined_bins={opts.max_combined_bins}")
+        log.info("%s: %s", label, entry["note"])
+        return entry
+    gen, ref, train = data.fractions(observables)
+    start = 0
+    for o in observables:
+        sel = np.arange(start, start + o.size)
+        entry[label][o.name] = _figures(gen, ref, train, sel, 1, m, z, opts.saturation)
+        start += o.size
+    entry["combined"] = _figures(gen, ref, train, np.arange(start), len(observables), m,
+                                 z, opts.saturation)
+    return entry
+
+
+def _summarise(result: dict[str, Any], m: int, confidence: float) -> dict[str, Any]:
+    r"""Adds the ``summary``: the most conservative combined figure (see
+    :func:`equivalent_events`)."""
     candidates = [(f"binning {b}", e["combined"]) for b, e in result["binnings"].items()]
     candidates += [(f"pairs {g}", e["combined"]) for g, e in result.get("pairs", {}).items()]
     candidates = [c for c in candidates if c[1] is not None]
@@ -581,7 +651,7 @@ def equivalent_events(
 
     label, best = min(candidates, key=conservative)
     result["summary"] = {"binning": label, **best}
-    if x_train is not None:
+    if "training" in result:
         result["summary"]["n_eff_train"] = result["training"]["n_eff"]
     log.info("generated sample of %d events worth N_eq = %s (lower limit %s at %g CL), "
              "saturating at N_eq(inf) >= %s, M* >= %s (%s)", m, best["n_eq"],
@@ -591,11 +661,8 @@ def equivalent_events(
 
 
 def statistical_worth(names: Sequence[str], x_gen: np.ndarray, x_test: np.ndarray,
-                      w_test: np.ndarray, x_train: np.ndarray, w_train: np.ndarray, *,
-                      discrete: Sequence[str] = (), bins: int | Sequence[int] = DEFAULT_BINS,
-                      pair_bins: int | None = 5, confidence: float = 0.95,
-                      saturation: float = 0.9,
-                      max_combined_bins: int = MAX_COMBINED_BINS) -> dict[str, Any]:
+                      w_test: np.ndarray, x_train: np.ndarray, w_train: np.ndarray,
+                      **options: Any) -> dict[str, Any]:
     r"""The report's entry: worth of the generated events, measured on held-out test events.
 
     :func:`equivalent_events` with the weighted test events as reference, bins at quantiles of
@@ -611,18 +678,12 @@ def statistical_worth(names: Sequence[str], x_gen: np.ndarray, x_test: np.ndarra
         w_test: Their weights.
         x_train: (m, d) events the generator was trained on.
         w_train: Their weights.
-        discrete: Integer features (one bin per value; others get quantile bins, a value held
-            by several quantiles a bin of its own).
-        bins: Bins per feature, one binning per entry.
-        pair_bins: Bins per axis of the 2-D cells of every pair (None: no pairs).
-        confidence: Confidence level of the lower limits.
-        saturation: The fraction of :math:`N_\mathrm{eq}(\infty)` that defines :math:`M^*`.
-        max_combined_bins: See :func:`equivalent_events`.
+        options: The fields of :class:`WorthOptions` (discrete: one bin per value, others get
+            quantile bins, a value held by several quantiles a bin of its own); here
+            ``pair_bins`` defaults to 5.
 
     References:
         A. Butter et al., SciPost Phys. 10 (2021) 139, arXiv:2008.06545.
     """
-    return equivalent_events(x_gen, x_test, w_test, names=names, bins=bins, discrete=discrete,
-                             pair_bins=pair_bins, x_edges=x_train, x_train=x_train,
-                             w_train=w_train, confidence=confidence, saturation=saturation,
-                             max_combined_bins=max_combined_bins)
+    return equivalent_events(x_gen, x_test, w_test, names=names, x_edges=x_train,
+                             x_train=x_train, w_train=w_train, **{"pair_bins": 5, **options})

@@ -170,6 +170,96 @@ class Category:
                 "maps": {k: m.to_dict() for k, m in self.maps.items()}}
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    r"""How :meth:`UnweightModel.fit` splits the events into categories and maps the features.
+
+    Arguments:
+        discrete: Integer features (dequantised; bounded to their observed range).
+        positive: Log-mapped features, or ``"auto"``: those > 0 within each category.
+        bounds: ``{feature: (low, high)}`` of bounded features (logit map).
+        atom_fraction: See :func:`detect_atoms`; 0 or less disables the categories.
+        marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) before the
+            flow (:class:`MarginalMap`; the flow's logit map follows); positive features are
+            log-transformed first.
+        split_on: Integer features whose every value gets its own category (exact weighted
+            fractions, one flow of the other features per value) instead of being dequantised;
+            best for a few values such as a jet multiplicity.
+        members: Flows per category trained with different seeds and sampled as an equal
+            mixture (a :class:`~flowstats.flows.Ensemble`), which averages out the training
+            noise of single flows.
+        min_category_events: Categories with fewer events are dropped (with a warning, their
+            cross-section fraction goes to the others).
+        flow_options: Keyword arguments of :class:`~flowstats.flows.Flow`.
+        fit_options: Keyword arguments of :meth:`~flowstats.flows.Flow.fit`.
+        seed: Seed of category ``c``'s flow is ``seed + c``.
+    """
+
+    discrete: Sequence[str] = ()
+    positive: Sequence[str] | str = "auto"
+    bounds: Mapping[str, Sequence[float]] | None = None
+    atom_fraction: float = 0.02
+    marginal_maps: bool = True
+    split_on: Sequence[str] = ()
+    members: int = 1
+    min_category_events: int = 50
+    flow_options: Mapping[str, Any] | None = None
+    fit_options: Mapping[str, Any] | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "discrete", list(self.discrete))
+        object.__setattr__(self, "split_on", [str(f) for f in self.split_on])
+
+
+def _categories(x: np.ndarray, features: list[str], opts: FitOptions
+                ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    r"""The atoms, and each event's category: the distinct rows of (atom hit, split value)."""
+    for f in opts.split_on:
+        if f not in features:
+            raise BadInputError(f"split_on: {f!r} is not one of the features {features}")
+    atoms = (detect_atoms(x, features, exclude=[*opts.discrete, *opts.split_on],
+                          min_fraction=opts.atom_fraction) if opts.atom_fraction > 0 else {})
+    if atoms:
+        log.info("point masses found: %s; one flow per category", atoms)
+    cols = [features.index(a) for a in atoms]
+    pattern = np.column_stack(
+        [(x[:, cols] == np.array(list(atoms.values()))).astype(np.float64)
+         if cols else np.zeros((len(x), 0)),
+         x[:, [features.index(f) for f in opts.split_on]]])
+    keys, inverse = np.unique(pattern, axis=0, return_inverse=True)
+    return atoms, keys, np.asarray(inverse).reshape(-1)
+
+
+def _maps(cat: Category, xf: np.ndarray, opts: FitOptions
+          ) -> tuple[list[str], list[str], dict[str, tuple[float, float]]]:
+    r"""The positive, discrete and bounded features of a category's flow; fills ``cat.clip``
+    and ``cat.maps`` and maps ``xf`` (its free features) in place."""
+    free = cat.features
+    disc = [f for f in free if f in opts.discrete]
+    if isinstance(opts.positive, str) and opts.positive == "auto":
+        pos = [f for j, f in enumerate(free) if f not in disc and xf[:, j].min() > 0]
+    else:
+        pos = [f for f in opts.positive if f in free]
+    bnd = {k: tuple(v) for k, v in (opts.bounds or {}).items() if k in free}
+    for f in disc:
+        col = xf[:, free.index(f)]
+        cat.clip[f] = (float(col.min()), float(col.max()))
+        if f not in bnd and f not in pos:
+            bnd[f] = (float(col.min()), float(col.max()) + 1.0)
+    if opts.marginal_maps:
+        for j, f in enumerate(free):
+            if f in disc or f in bnd:
+                continue
+            m = MarginalMap.fit(xf[:, j], log=f in pos)
+            if m is not None:
+                cat.maps[f] = m
+                xf[:, j] = m.forward(xf[:, j])
+                bnd[f] = (0.0, 1.0)
+        pos = [f for f in pos if f not in cat.maps]
+    return pos, disc, bnd
+
+
 class UnweightModel:
     r"""Flows per atom category, sampled with the categories' weighted fractions.
 
@@ -190,60 +280,23 @@ class UnweightModel:
     # ------------------------------------------------------------------ training
 
     @classmethod
-    def fit(cls, x: np.ndarray, weights: np.ndarray, features: Sequence[str], *,
-            discrete: Sequence[str] = (), positive: Sequence[str] | str = "auto",
-            bounds: Mapping[str, Sequence[float]] | None = None, atom_fraction: float = 0.02,
-            marginal_maps: bool = True, split_on: Sequence[str] = (), members: int = 1,
-            min_category_events: int = 50, flow_options: Mapping[str, Any] | None = None,
-            fit_options: Mapping[str, Any] | None = None, seed: int = 0) -> UnweightModel:
+    def fit(cls, x: np.ndarray, weights: np.ndarray, features: Sequence[str],
+            **options: Any) -> UnweightModel:
         r"""Finds the atom categories and trains one flow per category.
 
         Arguments:
             x: (n, d) training events (validation included; ``Flow.fit`` splits it).
             weights: Their weights (any sign, positive sum per category).
             features: Feature names.
-            discrete: Integer features (dequantised; bounded to their observed range).
-            positive: Log-mapped features, or ``"auto"``: those > 0 within each category.
-            bounds: ``{feature: (low, high)}`` of bounded features (logit map).
-            atom_fraction: See :func:`detect_atoms`; 0 or less disables the categories.
-            split_on: Integer features whose every value gets its own category (exact
-                weighted fractions, one flow of the other features per value) instead of being
-                dequantised; best for a few values such as a jet multiplicity.
-            members: Flows per category trained with different seeds and sampled as an equal
-                mixture (a :class:`~flowstats.flows.Ensemble`), which averages out the
-                training noise of single flows.
-            marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) before
-                the flow (:class:`MarginalMap`; the flow's logit map follows); positive
-                features are log-transformed first.
-            min_category_events: Categories with fewer events are dropped (with a warning,
-                their cross-section fraction goes to the others).
-            flow_options: Keyword arguments of :class:`~flowstats.flows.Flow`.
-            fit_options: Keyword arguments of :meth:`~flowstats.flows.Flow.fit`.
-            seed: Seed of category ``c``'s flow is ``seed + c``.
+            options: The fields of :class:`FitOptions`.
         """
-        from ..flows import Ensemble, Flow
-
-        if members < 1:
-            raise BadInputError(f"members must be >= 1, got {members}")
+        opts = FitOptions(**options)
+        if opts.members < 1:
+            raise BadInputError(f"members must be >= 1, got {opts.members}")
         features = list(features)
         x = np.asarray(x, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
-        discrete = list(discrete)
-        split_on = [str(f) for f in split_on]
-        for f in split_on:
-            if f not in features:
-                raise BadInputError(f"split_on: {f!r} is not one of the features {features}")
-        atoms = (detect_atoms(x, features, exclude=[*discrete, *split_on],
-                              min_fraction=atom_fraction) if atom_fraction > 0 else {})
-        if atoms:
-            log.info("point masses found: %s; one flow per category", atoms)
-        cols = [features.index(a) for a in atoms]
-        pattern = np.column_stack(
-            [(x[:, cols] == np.array(list(atoms.values()))).astype(np.float64)
-             if cols else np.zeros((len(x), 0)),
-             x[:, [features.index(f) for f in split_on]]])
-        keys, inverse = np.unique(pattern, axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).reshape(-1)
+        atoms, keys, inverse = _categories(x, features, opts)
         total = float(w.sum())
         if total <= 0:
             raise WeightSumError(f"the training weights sum to {total:.6g} <= 0")
@@ -254,56 +307,17 @@ class UnweightModel:
             xc, wc = x[sel], w[sel]
             parts = [f"{a}{'=' if on else '!='}{v:g}"
                      for (a, v), on in zip(atoms.items(), key[:len(atoms)])]
-            parts += [f"{f}={v:g}" for f, v in zip(split_on, key[len(atoms):])]
+            parts += [f"{f}={v:g}" for f, v in zip(opts.split_on, key[len(atoms):])]
             label = ", ".join(parts) or "all"
             frac = float(wc.sum()) / total
-            if sel.sum() < min_category_events or frac <= 0:
+            if sel.sum() < opts.min_category_events or frac <= 0:
                 log.warning("category %s dropped: %d events, weighted fraction %.4f (needs >= "
                             "%d events and a positive fraction)", label, sel.sum(), frac,
-                            min_category_events)
+                            opts.min_category_events)
                 model.dropped.append({"label": label, "n_train": int(sel.sum()),
                                       "fraction": frac})
                 continue
-            const = {name: float(xc[0, k]) for k, name in enumerate(features)
-                     if np.all(xc[:, k] == xc[0, k])}
-            free = [f for f in features if f not in const]
-            cat = Category(fraction=frac, fixed=const, features=free, n_train=int(sel.sum()),
-                           label=label)
-            if free:
-                idx = [features.index(f) for f in free]
-                xf = xc[:, idx].copy()
-                disc = [f for f in free if f in discrete]
-                if isinstance(positive, str) and positive == "auto":
-                    pos = [f for j, f in enumerate(free) if f not in disc and xf[:, j].min() > 0]
-                else:
-                    pos = [f for f in positive if f in free]
-                bnd = {k: tuple(v) for k, v in (bounds or {}).items() if k in free}
-                for f in disc:
-                    col = xf[:, free.index(f)]
-                    cat.clip[f] = (float(col.min()), float(col.max()))
-                    if f not in bnd and f not in pos:
-                        bnd[f] = (float(col.min()), float(col.max()) + 1.0)
-                if marginal_maps:
-                    for j, f in enumerate(free):
-                        if f in disc or f in bnd:
-                            continue
-                        m = MarginalMap.fit(xf[:, j], log=f in pos)
-                        if m is not None:
-                            cat.maps[f] = m
-                            xf[:, j] = m.forward(xf[:, j])
-                            bnd[f] = (0.0, 1.0)
-                    pos = [f for f in pos if f not in cat.maps]
-                log.info("category %s: %d events, fraction %.4f, flow of %s", label,
-                         sel.sum(), frac, free)
-                flows = []
-                for k in range(members):
-                    flow = Flow(free, positive=pos, discrete=disc, bounds=bnd,
-                                seed=seed + c + 100 * k, **dict(flow_options or {}))
-                    name = label if members == 1 else f"{label} #{k}"
-                    model.histories[name] = flow.fit(xf, wc, **dict(fit_options or {}))
-                    flows.append(flow)
-                cat.flow = flows[0] if members == 1 else Ensemble(flows)
-            categories.append(cat)
+            categories.append(model._fit_category(xc, wc, c, label, frac, opts))
         if not categories:
             raise BadInputError("no category of events has enough events and a positive sum "
                                 "of weights to be modelled")
@@ -312,6 +326,33 @@ class UnweightModel:
             cat.fraction /= norm
         model.categories = categories
         return model
+
+    def _fit_category(self, xc: np.ndarray, wc: np.ndarray, c: int, label: str, frac: float,
+                      opts: FitOptions) -> Category:
+        r"""The category ``c`` (events ``xc``, weights ``wc``) with its maps and flow(s)."""
+        from ..flows import Ensemble, Flow
+
+        features = self.features
+        const = {name: float(xc[0, k]) for k, name in enumerate(features)
+                 if np.all(xc[:, k] == xc[0, k])}
+        free = [f for f in features if f not in const]
+        cat = Category(fraction=frac, fixed=const, features=free, n_train=int(len(xc)),
+                       label=label)
+        if not free:
+            return cat
+        xf = xc[:, [features.index(f) for f in free]].copy()
+        pos, disc, bnd = _maps(cat, xf, opts)
+        log.info("category %s: %d events, fraction %.4f, flow of %s", label, len(xc), frac,
+                 free)
+        flows = []
+        for k in range(opts.members):
+            flow = Flow(free, positive=pos, discrete=disc, bounds=bnd,
+                        seed=opts.seed + c + 100 * k, **dict(opts.flow_options or {}))
+            name = label if opts.members == 1 else f"{label} #{k}"
+            self.histories[name] = flow.fit(xf, wc, **dict(opts.fit_options or {}))
+            flows.append(flow)
+        cat.flow = flows[0] if opts.members == 1 else Ensemble(flows)
+        return cat
 
     # ------------------------------------------------------------------ sampling
 

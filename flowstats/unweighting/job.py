@@ -2,7 +2,7 @@ r"""Flow unweighting: weighted (negatively weighted) events in, unit-weight even
 
 :func:`unweight` (keyword arguments), :func:`unweight_from_config` (a YAML file or mapping) and
 ``flowstats unweight`` (``flowstats.cli.unweight``) build one
-:class:`~.settings.UnweightSettings` (validated against ``schema/unweight.schema.json``) and
+:class:`~flowstats.settings.unweight.UnweightSettings` (validated once, at the edge) and
 hand it to :func:`run_unweight`, which runs the stages of :mod:`.stages`:
 
 1. check everything before any work: the settings, outputs that would be overwritten
@@ -42,10 +42,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._utils import provenance, resolve_device
+from ..settings.unweight import UnweightSettings
 from . import stages, whole
-from .result import UnweightResult
-from .settings import UnweightSettings
 from .stages import MAX_DISCRETE_VALUES, default_model_path, detect_discrete, split_indices
+from .unweight_result import UnweightResult
 
 log = logging.getLogger(__name__)
 
@@ -165,117 +165,34 @@ def unweight_from_config(config: str | os.PathLike | Mapping[str, Any] | Unweigh
     return run_unweight(settings)
 
 
-def unweight(
-    inputs: str | os.PathLike | Sequence[str | os.PathLike],
-    *,
-    features: Sequence[str] | str = (),
-    weight: str,
-    n: int,
-    output: str | os.PathLike,
-    mode: str = "auto",
-    lhe: str | os.PathLike | None = None,
-    sqrt_s: float | None = None,
-    tree: str = "events",
-    cut: str | None = None,
-    model: str | os.PathLike | None = None,
-    model_out: str | os.PathLike | None = None,
-    report: str | os.PathLike | None = None,
-    kind: str = "nsf",
-    base: str = "normal",
-    nu: float = 1.0,
-    transforms: int = 4,
-    hidden: Sequence[int] = (64, 64),
-    bins: int = 8,
-    positive: Sequence[str] | str | None = "auto",
-    discrete: Sequence[str] | str | None = "auto",
-    bounds: Mapping[str, Sequence[float]] | None = None,
-    epochs: int = 40,
-    batch_size: int = 2048,
-    lr: float = 2e-3,
-    patience: int = 40,
-    test_fraction: float = 0.25,
-    val_fraction: float = 0.2,
-    seed: int = 0,
-    device: str = "auto",
-    atom_fraction: float = 0.02,
-    marginal_maps: bool = True,
-    split_on: Sequence[str] | str = (),
-    members: int = 1,
-    report_bins: int = 30,
-    folds: int = 5,
-    plots: bool = True,
-    force: bool = False,
-) -> UnweightResult:
+def unweight(inputs: str | os.PathLike | Sequence[str | os.PathLike] | None = None, /,
+             **options: Any) -> UnweightResult:
     r"""Trains a flow on weighted events (or loads one) and writes N unit-weight events.
 
     Every output event has the weight ``sigma / n`` (``sigma`` = sum of the input weights) in a
     branch named like the input weight branch; the features keep their branch names and the
     TTree its name.
 
-    The arguments are validated as :class:`~.settings.UnweightSettings` (``inputs`` is its
-    ``input``) and the stages run by :func:`run_unweight`; :func:`unweight_from_config` takes
+    The options are the fields of :class:`~flowstats.settings.unweight.UnweightSettings` (their types, defaults,
+    ranges and meaning are documented there and in ``flowstats/schema/unweight.schema.json``),
+    validated once; the stages run by :func:`run_unweight`. :func:`unweight_from_config` takes
     them from a YAML file.
 
     Arguments:
-        inputs: ROOT or LHE (``.lhe``, ``.lhe.gz``, converted on the fly) file(s).
-        features: Flat branches to model (list or comma-separated string); none: whole
-            events (mode ``"events"``, :mod:`.whole`).
-        weight: The event-weight branch (negative weights allowed, positive sum).
-        n: Number of unweighted events to write (> 0).
-        output: The output ROOT file.
-        mode: ``"features"``, ``"events"`` or ``"auto"`` (features when ``features`` are given,
-            else whole events).
-        lhe: Mode ``"events"``: also write the events as this Les Houches file.
-        sqrt_s: Mode ``"events"``: collision energy in GeV (None: from the input's LHE
-            ``<init>`` block).
-        tree: TTree name (for LHE inputs: the name given to the converted tree).
-        cut: Optional selection (uproot expression) applied before anything else.
-        model: Directory of a saved flow to use instead of training.
-        model_out: Where to save the trained flow (default ``<OUT stem>_model`` next to
-            ``output``); ignored with ``model``.
-        report: Directory for ``summary.json`` and the plots (None: no report).
-        kind: Flow kind, ``"nsf"``, ``"maf"``, ``"realnvp"`` or ``"cnf"``.
-        base, nu: Base distribution of the flow (``"normal"`` or ``"studentt"`` with ``nu``).
-        transforms: Autoregressive transforms of the flow.
-        hidden: Hidden layer sizes of each transform.
-        bins: Spline bins.
-        positive: Strictly positive features (log map); ``"auto"``: those with min > 0.
-        discrete: Integer features (dequantised); ``"auto"``: all-integer columns with at most
-            50 distinct values.
-        bounds: ``{feature: (low, high)}`` for bounded features (logit map).
-        epochs: Training epochs: the learning rate is cosine-annealed from ``lr`` to
-            ``lr / 100`` over them, and the epoch of lowest weighted validation loss is kept.
-            The defaults (40 epochs at lr 2e-3, batch 2048, patience 40, i.e. the whole
-            schedule) unweight the 200k-event nlo toy into 1e6 events in about 2.5 minutes
-            on one core and pass its truth check for seeds 0, 1, 2 (the earlier 200 epochs at
-            lr 1e-3, batch 1024, patience 20 took about 29 minutes; an early stop while the
-            rate is still high leaves the flow noisier, benchmarks/bench_laptop.py).
-        batch_size: Training mini-batch size (lower it for samples of a few thousand events,
-            e.g. 512 in analyses/unweight_fxfx.yaml).
-        lr: Initial learning rate.
-        patience: Early-stopping patience in epochs.
-        test_fraction: Fraction of the events held out for the report (never trained on).
-        val_fraction: Fraction of the remaining events used for early stopping.
-        seed: Seeds the split, the flow, the sampling, the baselines and the classifier test.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        atom_fraction: A continuous feature with one value held by at least this fraction of
-            the events (e.g. pT = 0 without real emission) splits the events into categories,
-            one flow each (see :mod:`flowstats.unweighting.model`); 0 disables.
-        marginal_maps: Map each continuous feature onto its empirical CDF in (0, 1) (knots at
-            training quantiles, log first for positive features) before the flow
-            (:class:`~flowstats.unweighting.model.MarginalMap`).
-        split_on: Integer features whose every value gets its own category and flow (exact
-            weighted fractions of each value) instead of dequantisation, e.g. a jet
-            multiplicity with few values.
-        members: Flows per category (different seeds), sampled as an equal mixture.
-        report_bins: Bins per feature in the report's chi2 tests.
-        folds: Folds of the classifier two-sample test.
-        plots: Whether the report includes PNG plots.
-        force: Replace existing outputs.
+        inputs: ROOT or LHE (``.lhe``, ``.lhe.gz``, converted on the fly) file(s): the
+            settings' ``input``.
+        options: The other settings, e.g. ``features`` (none: whole events), ``weight``,
+            ``n`` and ``output`` (required), ``report``, ``epochs``, ``seed``; an unknown one
+            is a :class:`~flowstats.exceptions.ConfigError` naming the closest valid name.
+
+    Example::
+
+        unweight("nlo.root", features=["pt", "y", "m"], weight="weight", n=100_000,
+                 output="unweighted.root", report="report")
 
     References:
         B. Stienen and R. Verheyen, SciPost Phys. 10 (2021) 038, arXiv:2011.13445.
     """
-    options = dict(locals())  # exactly the arguments: the settings validate them
-    options["input"] = options.pop("inputs")
+    if inputs is not None:
+        options["input"] = inputs
     return run_unweight(UnweightSettings.from_mapping(options, "unweight()"))

@@ -114,7 +114,7 @@ def _table(entries: dict[str, dict[str, Any]], index: str) -> Any:
 
 @dataclass
 class UnweightResult:
-    r"""What :func:`~flowstats.unweighting.core.unweight` produced, with the report's numbers.
+    r"""What :func:`~flowstats.unweighting.job.unweight` produced, with the report's numbers.
 
     The first fields are the run's; the properties read ``summary`` (those of the test
     comparison need a report: ``report=DIR``, else they raise :class:`BadInputError`).

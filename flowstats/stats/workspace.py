@@ -30,6 +30,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "MODIFIER_SETTINGS",
+    "Uncertainties",
     "apply_patch",
     "build_workspace",
     "counting_workspace",
@@ -87,19 +89,11 @@ def _vector(x: Any, n: int, what: str, *, positive: bool = False) -> list[float]
     return a.tolist()
 
 
-def build_workspace(data: Sequence[float], background: Sequence[float], signal: Sequence[float],
-                    *, bkg_shape: tuple[Sequence[float], Sequence[float]] | None = None,
-                    bkg_norm: float | None = None, bkg_stat: Sequence[float] | None = None,
-                    bkg_shapesys: Sequence[float] | None = None,
-                    signal_stat: Sequence[float] | None = None, channel: str = "SR",
-                    poi: str = "mu", poi_bounds: tuple[float, float] = (0.0, 10.0),
-                    measurement: str = "measurement", validate: bool = True) -> dict[str, Any]:
-    r"""Builds a one-channel HistFactory workspace (a JSON-ready dict).
+@dataclass(frozen=True)
+class Uncertainties:
+    r"""The uncertainties of a :func:`build_workspace` model (each None: not in the model).
 
-    Arguments:
-        data: Observed counts per bin (not negative).
-        background: Nominal background per bin.
-        signal: Nominal signal per bin (for ``poi`` = 1).
+    Attributes:
         bkg_shape: ``(up, down)`` background variations -> ``histosys`` ``bkg_shape``.
         bkg_norm: Relative background normalisation uncertainty -> ``normsys`` ``bkg_norm``.
         bkg_stat: Absolute per-bin background uncertainty (template statistics, fit
@@ -108,43 +102,79 @@ def build_workspace(data: Sequence[float], background: Sequence[float], signal: 
             (Poisson constraints, as an on/off measurement).
         signal_stat: Absolute per-bin signal template statistical uncertainty -> ``staterror``
             (shared with the background's by pyhf, per bin).
+    """
+
+    bkg_shape: tuple[Sequence[float], Sequence[float]] | None = None
+    bkg_norm: float | None = None
+    bkg_stat: Sequence[float] | None = None
+    bkg_shapesys: Sequence[float] | None = None
+    signal_stat: Sequence[float] | None = None
+
+    def modifiers(self, n: int, channel: str, bkg: list[float]
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        r"""The background's modifiers and the signal's (besides its normfactor), checked
+        against ``n`` bins and the nominal background ``bkg``."""
+        bmods: list[dict[str, Any]] = []
+        smods: list[dict[str, Any]] = []
+        if self.bkg_shape is not None:
+            up, down = self.bkg_shape
+            bmods.append({"name": "bkg_shape", "type": "histosys",
+                          "data": {"hi_data": _vector(up, n, "bkg_shape up", positive=True),
+                                   "lo_data": _vector(down, n, "bkg_shape down",
+                                                      positive=True)}})
+        if self.bkg_norm is not None:
+            r = float(self.bkg_norm)
+            if not 0 < r < 1:
+                raise BadInputError(f"build_workspace: bkg_norm must be in (0, 1), got {r}")
+            bmods.append({"name": "bkg_norm", "type": "normsys",
+                          "data": {"hi": 1 + r, "lo": 1 - r}})
+        if self.bkg_stat is not None:
+            bmods.append({"name": f"staterror_{channel}", "type": "staterror",
+                          "data": _vector(self.bkg_stat, n, "bkg_stat", positive=True)})
+        if self.signal_stat is not None:
+            smods.append({"name": f"staterror_{channel}", "type": "staterror",
+                          "data": _vector(self.signal_stat, n, "signal_stat", positive=True)})
+        if self.bkg_shapesys is not None:
+            unc = np.asarray(_vector(self.bkg_shapesys, n, "bkg_shapesys", positive=True))
+            if np.any((unc <= 0) & (np.asarray(bkg) > 0)):
+                raise BadInputError("build_workspace: bkg_shapesys must be positive in bins "
+                                    "with background (a zero uncertainty is an infinite "
+                                    "constraint)")
+            bmods.append({"name": "bkg_shapesys", "type": "shapesys", "data": unc.tolist()})
+        return bmods, smods
+
+
+def build_workspace(data: Sequence[float], background: Sequence[float], signal: Sequence[float],
+                    *, channel: str = "SR", poi: str = "mu",
+                    poi_bounds: tuple[float, float] = (0.0, 10.0),
+                    measurement: str = "measurement", validate: bool = True,
+                    **uncertainties: Any) -> dict[str, Any]:
+    r"""Builds a one-channel HistFactory workspace (a JSON-ready dict).
+
+    Arguments:
+        data: Observed counts per bin (not negative).
+        background: Nominal background per bin.
+        signal: Nominal signal per bin (for ``poi`` = 1).
         channel: The channel name.
         poi: The signal-strength parameter's name.
         poi_bounds: Its bounds.
         measurement: The measurement's name.
         validate: Check the result against pyhf's schema.
+        uncertainties: The uncertainties in the model, by the names of :class:`Uncertainties`
+            (``bkg_shape``, ``bkg_norm``, ``bkg_stat``, ``bkg_shapesys``, ``signal_stat``).
 
     References:
         pyhf modifiers, https://pyhf.readthedocs.io/en/v0.7.6/likelihood.html#modifiers
     """
+    unknown = sorted(set(uncertainties) - {f.name for f in fields(Uncertainties)})
+    if unknown:
+        raise TypeError(f"build_workspace() got an unexpected keyword argument {unknown[0]!r}")
     n = len(np.atleast_1d(data))
     obs = _vector(data, n, "data", positive=True)
     bkg = _vector(background, n, "background", positive=True)
     sig = _vector(signal, n, "signal", positive=True)
-    bmods: list[dict[str, Any]] = []
-    smods: list[dict[str, Any]] = [{"name": poi, "type": "normfactor", "data": None}]
-    if bkg_shape is not None:
-        up, down = bkg_shape
-        bmods.append({"name": "bkg_shape", "type": "histosys",
-                      "data": {"hi_data": _vector(up, n, "bkg_shape up", positive=True),
-                               "lo_data": _vector(down, n, "bkg_shape down", positive=True)}})
-    if bkg_norm is not None:
-        r = float(bkg_norm)
-        if not 0 < r < 1:
-            raise BadInputError(f"build_workspace: bkg_norm must be in (0, 1), got {r}")
-        bmods.append({"name": "bkg_norm", "type": "normsys", "data": {"hi": 1 + r, "lo": 1 - r}})
-    if bkg_stat is not None:
-        bmods.append({"name": f"staterror_{channel}", "type": "staterror",
-                      "data": _vector(bkg_stat, n, "bkg_stat", positive=True)})
-    if signal_stat is not None:
-        smods.append({"name": f"staterror_{channel}", "type": "staterror",
-                      "data": _vector(signal_stat, n, "signal_stat", positive=True)})
-    if bkg_shapesys is not None:
-        unc = np.asarray(_vector(bkg_shapesys, n, "bkg_shapesys", positive=True))
-        if np.any((unc <= 0) & (np.asarray(bkg) > 0)):
-            raise BadInputError("build_workspace: bkg_shapesys must be positive in bins with "
-                                "background (a zero uncertainty is an infinite constraint)")
-        bmods.append({"name": "bkg_shapesys", "type": "shapesys", "data": unc.tolist()})
+    bmods, extra = Uncertainties(**uncertainties).modifiers(n, channel, bkg)
+    smods: list[dict[str, Any]] = [{"name": poi, "type": "normfactor", "data": None}, *extra]
     lo, hi = map(float, poi_bounds)
     if not hi > lo:
         raise BadInputError(f"build_workspace: empty POI bounds {poi_bounds}")

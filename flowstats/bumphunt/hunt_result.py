@@ -104,7 +104,7 @@ class BumpHuntResult:
     Arguments:
         directory: The output directory of the run (``summary.json``, ``scores.root``,
             ``workspaces/``).
-        summary: The run's summary (:func:`~flowstats.bumphunt.core.run_bumphunt`'s return
+        summary: The run's summary (:func:`~flowstats.bumphunt.scan.run_bumphunt`'s return
             value); None: read ``directory/summary.json``.
     """
 
@@ -647,7 +647,7 @@ class BumpHunt:
 
     def run(self, *, output: str | os.PathLike | None = None, force: bool = False,
             plots: bool = True, client: Any = None) -> BumpHuntResult:
-        r"""Runs the bump hunt (:func:`~flowstats.bumphunt.core.run_bumphunt`): writes the
+        r"""Runs the bump hunt (:func:`~flowstats.bumphunt.scan.run_bumphunt`): writes the
         output directory and returns its result, without reading anything back.
 
         An interrupted run with the same configuration and output resumes.
@@ -658,7 +658,7 @@ class BumpHunt:
             plots: Whether to draw the PNG plots.
             client: A dask client to use instead of the ``scheduler`` setting.
         """
-        from .core import run_bumphunt
+        from .scan import run_bumphunt
 
         config = self.configuration
         if output is not None:

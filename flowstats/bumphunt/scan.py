@@ -96,11 +96,19 @@ SCULPTING_METHODS = DerivedMapping(
     lambda: {e.name: e.sculpting_reason for e in METHODS if e.sculpts}, METHODS)
 
 
+def _score_settings(config: dict[str, Any]) -> Any:
+    r"""The configuration's score options, resolved
+    (:class:`~flowstats.settings.analysis.ScoreSettings`)."""
+    from ..settings.analysis import ScoreSettings
+
+    return ScoreSettings.parse(config.get("score_options"), "score_options")
+
+
 def _check_method(config: dict[str, Any]) -> None:
     r"""Refuses a sculpting method (or space) unless ``allow_sculpting`` is set."""
     entry = METHODS.get(config["method"])
     why = entry.sculpting_reason if entry.sculpts else None
-    space = dict(config.get("score_options") or {}).get("space", "latent")
+    space = _score_settings(config).space
     if why is None and space == "data":
         why = ("data-space scores carry the m dependence of the features into the selection "
                "(LaCATHODE, arXiv:2210.14924); the default latent space does not")
@@ -122,7 +130,7 @@ def _check_template(config: dict[str, Any]) -> None:
 
     if config.get("background", "fit") != "template":
         return
-    space = dict(config.get("score_options") or {}).get("space", "latent")
+    space = _score_settings(config).space
     entry = METHODS.get(config["method"])
     if not entry.has_template or (entry.template_latent_only and space == "data"):
         why = ("its template fails the background-only closure" if config["method"] == "anode"
@@ -168,18 +176,17 @@ def _windows_within_data(config: dict[str, Any], m: np.ndarray
 
 
 #: SR size above which a selection with a ReLU sideband flow has been measured to keep more
-#: background inside the SR than outside (docs/guide/sculpting.md; 1M dijet background: fake local Z
-#: 3.9-4.5 with ~1e5 SR events). The default smooth (SiLU) flows pass there.
+#: background inside the SR than outside (docs/guide/sculpting.md); the default smooth (SiLU)
+#: flows pass there
 LARGE_SR = 20_000
 
 
 def _warn_large_sr(config: dict[str, Any], windows: list[tuple[float, float]],
                    m: np.ndarray) -> None:
-    from ..anomaly.background import resolved_flow
     from ..flows.models import network_activation
 
-    flow = resolved_flow((config.get("score_options") or {}).get("flow"))
-    piecewise = network_activation(flow["kind"], flow.get("activation")) == "relu"
+    flow = _score_settings(config).flow
+    piecewise = network_activation(flow.kind, flow.activation) == "relu"
     n_sr = max(int(((m >= lo) & (m < hi)).sum()) for lo, hi in windows)
     if n_sr > LARGE_SR and config["method"] != "density" and piecewise:
         log.warning("a signal region holds %d events: at this size the %s selection with a "
@@ -189,54 +196,39 @@ def _warn_large_sr(config: dict[str, Any], windows: list[tuple[float, float]],
                     "" if config.get("closure") else "; run with --closure")
 
 
-def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = None,
-                 plots: bool = True) -> dict[str, Any]:
-    r"""Runs the bump hunt described by a resolved configuration; returns the summary.
-
-    Arguments:
-        config: The resolved configuration (:func:`flowstats.config.resolve_config`).
-        force: Replace an existing (finished or foreign) output directory.
-        client: A dask client to use instead of ``config["scheduler"]``.
-        plots: Whether to draw the PNG plots.
-    """
-    from .closure import closure_summary
-    from .outputs import write_outputs
-    from .statistics import (
-        bumphunter_global,
-        global_significance,
-        skipped_row,
-        template_statistics,
-        window_statistics,
-    )
-
+def _check(config: dict[str, Any]) -> None:
+    r"""The checks of a configuration that need no events (they fail before any reading)."""
     if not config.get("output"):
         raise BadInputError("no output directory given (-o OUTDIR)")
-    # one number of torch threads for every window task of the run, recorded with the config
-    config = {**config, "torch_threads": resolve_threads(config.get("torch_threads"))}
-    out = Path(config["output"])
     _check_method(config)
     if config.get("global_method") == "bumphunter" and config.get("weight"):
         raise ConfigError("global_method 'bumphunter' needs event counts (its local p-values and "
                           "pseudo-experiments are Poisson): it cannot be used with weight")
     _check_template(config)
     make_windows(config.get("sr"), config.get("scan"))  # bad window options fail before reading
-    efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
-    x, m, entries, label, weights = _read(config)
-    windows, clipped = _windows_within_data(config, m)
-    if config.get("global_method") == "bumphunter":  # the windows must share one bin grid
-        from .statistics import BINS_PER_WINDOW, _grid
 
-        _grid(windows, float(config.get("bin_width")
-                             or (windows[0][1] - windows[0][0]) / BINS_PER_WINDOW))
+
+def _check_windows(config: dict[str, Any], windows: list[tuple[float, float]],
+                   m: np.ndarray) -> None:
+    r"""The checks of the windows against the events."""
+    if config.get("global_method") == "bumphunter":  # the windows must share one bin grid
+        from .statistics import BINS_PER_WINDOW, window_grid
+
+        window_grid(windows, float(config.get("bin_width")
+                                   or (windows[0][1] - windows[0][0]) / BINS_PER_WINDOW))
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows)
     if not ((m >= lo) & (m < hi)).any():
         raise BadInputError(f"no events with {config['mass']} in the windows {lo:g}-{hi:g}; "
                             f"{config['mass']} spans {m.min():g}-{m.max():g}")
     _warn_large_sr(config, windows, m)
-    state = _prepare_output(out, config, force)
-    start = time.perf_counter()
-    seeds = spawn_seeds(config["seed"], len(windows))
+
+
+def _score_windows(config: dict[str, Any], windows: list[tuple[float, float]], seeds: list,
+                   state: Path, x: np.ndarray, m: np.ndarray,
+                   client: Any) -> dict[int, dict[str, Any]]:
+    r"""Every window's scores: read from ``state`` where a previous run finished it, else
+    scored (serially or on dask) and stored there."""
     results: dict[int, dict[str, Any]] = {}
     todo = []
     for i, (window, seed) in enumerate(zip(windows, seeds)):
@@ -266,13 +258,15 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
             results[index] = result
             bar.update(1)
         bar.close()
-    scoring_seconds = time.perf_counter() - start
+    return results
 
-    failed = [results[i] for i in range(len(windows)) if "error" in results[i]]
-    if len(failed) == len(windows):
-        raise BadInputError(f"no window could be analysed ({len(windows)} tried); window "
-                            f"{failed[0]['window'][0]:g}-{failed[0]['window'][1]:g}: "
-                            f"{failed[0]['error']}")
+
+def _window_rows(config: dict[str, Any], results: dict[int, dict[str, Any]],
+                 windows: list[tuple[float, float]], efficiencies: list[float], m: np.ndarray,
+                 weights: np.ndarray | None) -> tuple[list[dict[str, Any]], dict]:
+    r"""The rows (one per window and efficiency) and the fits of the selected spectra."""
+    from .statistics import skipped_row, template_statistics, window_statistics
+
     rows = []
     fits = {}
     m_range = (float(m.min()), float(m.max()))
@@ -291,12 +285,57 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
             row["n_sr_total"] = int((res["region"] == 1).sum())
             rows.append(row)
             fits[(i, eff)] = extra
-    glob = global_significance(rows, windows, efficiencies, config)
+    return rows, fits
+
+
+def _global(config: dict[str, Any], rows: list[dict[str, Any]], fits: dict,
+            windows: list[tuple[float, float]], efficiencies: list[float]) -> dict[str, Any]:
+    r"""The global significance over the scan (and the Gross-Vitells one beside BumpHunter's)."""
+    from .statistics import bumphunter_global, gross_vitells_global
+
+    glob = gross_vitells_global(rows, windows, efficiencies, config)
     if config.get("global_method") == "bumphunter":
         gv = {k: glob[k] for k in ("z_global", "p_global", "log10_p_global", "global_method")
               if k in glob}
         glob = {**glob, **bumphunter_global(rows, fits, windows, efficiencies, config),
                 "gross_vitells": gv}
+    return glob
+
+
+def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = None,
+                 plots: bool = True) -> dict[str, Any]:
+    r"""Runs the bump hunt described by a resolved configuration; returns the summary.
+
+    Arguments:
+        config: The resolved configuration (:func:`flowstats.config.resolve_config`).
+        force: Replace an existing (finished or foreign) output directory.
+        client: A dask client to use instead of ``config["scheduler"]``.
+        plots: Whether to draw the PNG plots.
+    """
+    from .closure import closure_summary
+    from .outputs import EventColumns, write_outputs
+
+    _check(config)
+    # one number of torch threads for every window task of the run, recorded with the config
+    config = {**config, "torch_threads": resolve_threads(config.get("torch_threads"))}
+    out = Path(config["output"])
+    efficiencies = sorted({1.0, *map(float, config["efficiency"])}, reverse=True)
+    x, m, entries, label, weights = _read(config)
+    windows, clipped = _windows_within_data(config, m)
+    _check_windows(config, windows, m)
+    state = _prepare_output(out, config, force)
+    start = time.perf_counter()
+    seeds = spawn_seeds(config["seed"], len(windows))
+    results = _score_windows(config, windows, seeds, state, x, m, client)
+    scoring_seconds = time.perf_counter() - start
+
+    failed = [results[i] for i in range(len(windows)) if "error" in results[i]]
+    if len(failed) == len(windows):
+        raise BadInputError(f"no window could be analysed ({len(windows)} tried); window "
+                            f"{failed[0]['window'][0]:g}-{failed[0]['window'][1]:g}: "
+                            f"{failed[0]['error']}")
+    rows, fits = _window_rows(config, results, windows, efficiencies, m, weights)
+    glob = _global(config, rows, fits, windows, efficiencies)
     closure = closure_summary(results, windows, efficiencies, m,
                               float(config.get("closure_alpha", 0.01))) \
         if config.get("closure") else None
@@ -314,7 +353,7 @@ def run_bumphunt(config: dict[str, Any], *, force: bool = False, client: Any = N
         "provenance": provenance(config["seed"], config),
         "seeds": {"run": config["seed"], "windows": seeds},
     }
-    write_outputs(out, summary, results, fits, windows, efficiencies, m=m, entries=entries,
-                  label=label, config=config, plots=plots)
+    write_outputs(out, summary, results, fits, windows, efficiencies,
+                  events=EventColumns(m, entries, label), config=config, plots=plots)
     write_json(out / "summary.json", summary, force=True)
     return summary

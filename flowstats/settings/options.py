@@ -76,6 +76,8 @@ def _click_type(annotation: Any) -> tuple[Any, bool]:
         return click.Choice([str(v) for v in typing.get_args(plain)]), False
     if typing.get_origin(plain) is list:
         (item,) = typing.get_args(plain) or (str,)
+        if typing.get_origin(item) is typing.Annotated:  # constrained items, e.g. int >= 1
+            item = typing.get_args(item)[0]
         return _List(item if item in (int, float, str) else str), False
     if plain in (int, float, str):
         return plain, False
@@ -94,7 +96,7 @@ def _help(info: Any, extra: str | None) -> str:
 
 
 def options(model: type[BaseModel], paths: list[str], *,
-            names: Mapping[str, str] | None = None,
+            names: Mapping[str, str | tuple[str, ...]] | None = None,
             helps: Mapping[str, str] | None = None) -> Callable[[Any], Any]:
     r"""A decorator adding one click option per field ``path`` of ``model``.
 
@@ -102,7 +104,8 @@ def options(model: type[BaseModel], paths: list[str], *,
         model: The settings model the options belong to.
         paths: Field names or dotted paths into nested models.
         names: ``path -> "--option-name"`` where the option is not ``--<last-part>`` with
-            dashes (e.g. ``{"scan.width": "--window-width"}``).
+            dashes (e.g. ``{"scan.width": "--window-width"}``), or a tuple of names with a
+            short one (``("--tree", "-t")``).
         helps: ``path -> help`` replacing the field's description on the command line.
     """
     names = dict(names or {})
@@ -111,7 +114,8 @@ def options(model: type[BaseModel], paths: list[str], *,
     def decorate(f: Any) -> Any:
         for path in reversed(paths):
             info, annotation = field_of(model, path)
-            flag = names.get(path, "--" + path.split(".")[-1].replace("_", "-"))
+            flag, *aliases = ((names[path],) if isinstance(names.get(path), str) else
+                              names.get(path, ("--" + path.split(".")[-1].replace("_", "-"),)))
             dest = path.replace(".", SEP)
             click_type, is_flag = _click_type(annotation)
             text = _help(info, helps.get(path))
@@ -119,7 +123,8 @@ def options(model: type[BaseModel], paths: list[str], *,
                 negative = "--no-" + flag[2:]
                 f = click.option(f"{flag}/{negative}", dest, default=None, help=text)(f)
             else:
-                f = click.option(flag, dest, type=click_type, default=None, help=text)(f)
+                f = click.option(flag, *aliases, dest, type=click_type, default=None,
+                                 help=text)(f)
         return f
 
     return decorate

@@ -12,7 +12,7 @@ spin, as ``flowstats convert`` stores them). :class:`WholeEventModel`
    PDG ids, lepton generations merged, and the number of partons,
    :func:`~.phasespace.category_key`): e+e- and mu+mu- events share a category and its flows,
    their flavours are templates with their exact weighted fractions;
-2. trains, per category, an :class:`~.model.UnweightModel` on the weighted events' phase-space
+2. trains, per category, an :class:`~.flow_model.UnweightModel` on the weighted events' phase-space
    coordinates (:class:`~.phasespace.Topology`: on-shell masses, zero total transverse momentum
    and azimuthal symmetry built in) plus the event's ``scale`` (SCALUP) and couplings (AQEDUP,
    AQCDUP; constant ones are kept fixed);
@@ -321,12 +321,12 @@ class WholeEventModel:
             sqrt_s: Collision energy (GeV).
             min_category_events: Categories with fewer events are dropped (reported).
             members: Flows per category, sampled as an equal mixture.
-            marginal_maps: See :class:`~.model.UnweightModel`.
+            marginal_maps: See :class:`~.flow_model.UnweightModel`.
             flow_options: Keyword arguments of :class:`~flowstats.flows.Flow`.
             fit_options: Keyword arguments of :meth:`~flowstats.flows.Flow.fit`.
             seed: Seed of category ``c`` is ``seed + 1000 c``.
         """
-        from .model import UnweightModel
+        from .flow_model import UnweightModel
 
         w = np.asarray(weights, dtype=np.float64)
         if len(w) != len(records):
@@ -565,7 +565,7 @@ class WholeEventModel:
             directory: The model directory.
             device: Torch device of the flows.
         """
-        from .model import UnweightModel
+        from .flow_model import UnweightModel
 
         directory = Path(directory)
         path = directory / _MODEL_FILE

@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from .regions import SIDEBAND
-
 log = logging.getLogger(__name__)
 
 __all__ = ["pseudo_background"]
@@ -38,8 +36,7 @@ __all__ = ["pseudo_background"]
 def pseudo_background(x: np.ndarray, m: np.ndarray, *, sr: tuple[float, float] | str,
                       sideband_width: float | None = None, names: list[str] | None = None,
                       seed: int = 0, device: str = "auto",
-                      model_dir: str | Path | None = None, min_sr: int = 100,
-                      min_sideband: int = 100, **options: Any) -> np.ndarray:
+                      model_dir: str | Path | None = None, **options: Any) -> np.ndarray:
     r"""Background-like pseudo-data: every event's features redrawn from p_bkg(x | m) at its m.
 
     The sideband flow is the one :func:`flowstats.anomaly.score` trains with the same options
@@ -49,24 +46,26 @@ def pseudo_background(x: np.ndarray, m: np.ndarray, *, sr: tuple[float, float] |
     Arguments:
         x: Features, (n, d).
         m: Resonant mass, (n,).
-        sr, sideband_width, names, seed, device, model_dir, min_sr, min_sideband: as
-            :func:`flowstats.anomaly.score`.
-        options: The score options (``flow``, ``fit``, ``max_flow_events`` are used).
+        sr, sideband_width, names, seed, device, model_dir: as :func:`flowstats.anomaly.score`.
+        options: The score options (:class:`~flowstats.settings.analysis.ScoreSettings`;
+            ``flow``, ``fit``, ``max_flow_events``, ``min_sr`` and ``min_sideband`` are used).
 
     Returns:
         The pseudo-data features, (n, d), in the original units.
     """
     from .._utils import resolve_device
-    from . import _prepare
-    from .methods import _density
+    from ..settings.analysis import ScoreSettings
+    from . import prepare_inputs
+    from .methods import background_flow
 
-    x, m, names, _, codes, flow = _prepare(x, m, names, sr, sideband_width, min_sr,
-                                           min_sideband, options.get("flow"))
-    sb = codes == SIDEBAND
-    bkg = _density(x[sb], m[sb], names, what="background", seed=seed,
-                   device=resolve_device(device), model_dir=model_dir, flow=flow,
-                   fit=options.get("fit"),
-                   max_flow_events=options.get("max_flow_events", 250_000))
+    known = ScoreSettings.model_fields
+    s = ScoreSettings.parse({k: v for k, v in options.items() if k in known},
+                            "closure score options")
+    x, m, names, _, codes, flow = prepare_inputs(x, m, names, sr, sideband_width, s.min_sr,
+                                                 s.min_sideband, options.get("flow"))
+    bkg = background_flow(x, m, codes, names, seed=seed, device=resolve_device(device),
+                          model_dir=model_dir, flow=flow, fit=s.to_dict()["fit"],
+                          max_flow_events=s.max_flow_events)
     out = bkg.sample(m, seed=seed + 41)
     bad = ~np.isfinite(out).all(axis=1)
     if bad.any():

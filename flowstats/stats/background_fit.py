@@ -156,13 +156,24 @@ def _status(m: Any) -> str:
             f"{fmin.has_accurate_covar}")
 
 
-def _fit(counts: np.ndarray, variances: np.ndarray, edges: np.ndarray, function: str,
-         fitted: np.ndarray, *, sqrt_s: float, domain: tuple[float, float] | None,
-         signal: tuple[float, float] | None, start: Sequence[float] | None,
-         max_calls: int | None, what: str) -> BackgroundFit:
+@dataclass(frozen=True)
+class _Spectrum:
+    r"""A checked histogram to fit: counts, variances and edges, and the bins fitted."""
+
+    counts: np.ndarray
+    variances: np.ndarray
+    edges: np.ndarray
+    fitted: np.ndarray
+
+
+def _fit(spectrum: _Spectrum, function: str, *, sqrt_s: float,
+         domain: tuple[float, float] | None, signal: tuple[float, float] | None,
+         start: Sequence[float] | None, max_calls: int | None, what: str) -> BackgroundFit:
     from iminuit import Minuit
     from iminuit.cost import ExtendedBinnedNLL
 
+    counts, variances, edges, fitted = (spectrum.counts, spectrum.variances, spectrum.edges,
+                                        spectrum.fitted)
     fn = get_function(function)
     integ = BinIntegrator(fn, edges, sqrt_s=sqrt_s, domain=domain)
     n_fit = int(fitted.sum())
@@ -274,8 +285,8 @@ def fit_background(h: Any, *, sr: tuple[float, float] | None = None, function: s
     fitted = ~window_mask(edges, sr) if sr is not None else np.ones(len(counts), bool)
     if fitted.sum() and counts[fitted].sum() <= 0:
         raise BadInputError(f"{what}: no entries outside the signal region {sr}")
-    return _fit(counts, variances, edges, function, fitted, sqrt_s=sqrt_s, domain=None,
-                signal=signal, start=start, max_calls=max_calls, what=what)
+    return _fit(_Spectrum(counts, variances, edges, fitted), function, sqrt_s=sqrt_s,
+                domain=None, signal=signal, start=start, max_calls=max_calls, what=what)
 
 
 def select_function(h: Any, *, sr: tuple[float, float] | None = None,
