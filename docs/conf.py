@@ -8,9 +8,12 @@ directory, on data that ships with the package or is generated.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
@@ -22,6 +25,42 @@ sys.path.insert(0, str(DOCS / "_ext"))
 os.environ.setdefault("FLOWSTATS_ROOT", str(ROOT))
 os.environ.setdefault("FLOWSTATS_NO_PROGRESS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The notebooks' kernels start in an IPython profile of this build's own (a temporary IPython
+# directory: the user's ~/.ipython is neither read nor written), which
+# * logs only errors (ipykernel's notice about its local TCP transport would stand in every log);
+# * runs the startup file below: a ``%%bash`` cell magic that prints a command's output at once,
+#   as a terminal shows it (IPython's streams it in 100-character pieces, which the rendered
+#   page would break into separate lines) and fails the build when the command fails;
+# and the kernels find a ``flowstats`` command on PATH that runs this Python's flowstats.
+_ipython = Path(tempfile.mkdtemp(prefix="flowstats-docs-ipython-"))
+atexit.register(shutil.rmtree, _ipython, ignore_errors=True)
+(_ipython / "profile_default" / "startup").mkdir(parents=True)
+(_ipython / "profile_default" / "ipython_kernel_config.py").write_text(
+    'c.IPKernelApp.log_level = "ERROR"\n')
+(_ipython / "profile_default" / "startup" / "00-flowstats-docs.py").write_text('''
+import subprocess as _subprocess
+import sys as _sys
+
+from IPython.core.magic import register_cell_magic as _register_cell_magic
+
+
+@_register_cell_magic
+def bash(line, cell):
+    done = _subprocess.run(["bash", "-c", cell], capture_output=True, text=True)
+    _sys.stdout.write(done.stdout)
+    _sys.stderr.write(done.stderr)
+    if done.returncode:
+        raise _subprocess.CalledProcessError(done.returncode, cell)
+
+
+del bash
+''')
+(_ipython / "bin").mkdir()
+(_ipython / "bin" / "flowstats").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m flowstats "$@"\n')
+(_ipython / "bin" / "flowstats").chmod(0o755)
+os.environ["IPYTHONDIR"] = str(_ipython)
+os.environ["PATH"] = f"{_ipython / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
 import flowstats  # noqa: E402
 

@@ -50,9 +50,9 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def _described(path: str, text: str | None = None) -> str:
     r"""The help of a hand-written option: its field's description (or ``text``) and default."""
     from ..settings.analysis import BumpHuntSettings
-    from ..settings.options import _help, field_of
+    from ..settings.options import field_of, help_text
 
-    return _help(field_of(BumpHuntSettings, path)[0], text)
+    return help_text(field_of(BumpHuntSettings, path)[0], text)
 
 
 #: the options generated from :class:`~flowstats.settings.analysis.BumpHuntSettings`

@@ -18,7 +18,7 @@ import click
 import numpy as np
 
 from ..settings.analysis import BumpHuntSettings, ScoreSettings
-from ..settings.options import _help, collect, field_of, options
+from ..settings.options import collect, field_of, help_text, options
 from . import RegistryChoice, echo_json, format_option, method_names
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _default(model: Any, path: str) -> Any:
 @options(ScoreSettings, SCORE_OPTIONS, names={"k": "--folds", "fit.epochs": "--epochs"},
          helps={"min_sr": "Fewest SR (and sideband) events accepted"})
 @click.option("--fresh-template/--fixed-template", default=None,
-              help=_help(field_of(ScoreSettings, "fresh_template")[0], None))
+              help=help_text(field_of(ScoreSettings, "fresh_template")[0], None))
 @format_option
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
 def score(inputs: tuple[str, ...], features: tuple[str, ...], method: str, sr: str,

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, field_serializer, field_validator
 
-from . import Settings, json_schema
+from . import Settings, inline_refs, json_schema
 
 __all__ = ["DEFAULT_CLASSIFIER", "BumpHuntSettings", "ClassifierSettings", "FitSettings",
            "FlowSettings", "ScanSettings", "ScoreSettings", "SidebandFitSettings",
@@ -269,7 +269,7 @@ class BumpHuntSettings(Settings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Torch device."""
     scheduler: str | None = None
-    """null: serial; 'local': dask LocalCluster; tcp://host:port: an existing cluster."""
+    """null: serial; 'local': a dask LocalCluster; else an existing cluster's scheduler address."""
     workers: int | None = Field(None, ge=1)
     """Dask LocalCluster workers (null: the available cores divided by torch_threads)."""
     output: str | None = None
@@ -310,30 +310,6 @@ class BumpHuntSettings(Settings):
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "analysis.schema.json"
 
 
-def _plain(spec: Any, defs: dict[str, Any]) -> Any:
-    r"""``spec`` with ``$ref``s inlined, pydantic's titles dropped and ``anyOf [X, null]``
-    written as ``X`` with ``"type": [..., "null"]`` (the form the docs' tables read)."""
-    if isinstance(spec, list):
-        return [_plain(s, defs) for s in spec]
-    if not isinstance(spec, dict):
-        return spec
-    if "$ref" in spec:
-        spec = {**defs[spec["$ref"].split("/")[-1]], **{k: v for k, v in spec.items()
-                                                         if k != "$ref"}}
-    out = {k: _plain(v, defs) if k not in ("default", "enum", "const") else v
-           for k, v in spec.items() if k != "title" and k != "$defs"}
-    if "properties" in spec:
-        out["properties"] = {name: _plain(sub, defs) for name, sub in spec["properties"].items()}
-    alts = out.get("anyOf", [])
-    others = [a for a in alts if a != {"type": "null"}]
-    if len(alts) == 2 and len(others) == 1 and "type" in others[0]:
-        merged = {**others[0], **{k: v for k, v in out.items() if k != "anyOf"}}
-        kinds = others[0]["type"]
-        merged["type"] = [*(kinds if isinstance(kinds, list) else [kinds]), "null"]
-        out = merged
-    return out
-
-
 def _defaults(schema: dict[str, Any], model: type[Settings]) -> None:
     r"""Adds the defaults that pydantic leaves out of the schema (those of default factories)."""
     for name, info in model.model_fields.items():
@@ -358,7 +334,7 @@ def schema() -> dict[str, Any]:
     raw = json_schema(BumpHuntSettings, "flowstats bump-hunt analysis configuration",
                       "Every option of `flowstats bumphunt`; keys given on the command line "
                       "override the file.")
-    out = _plain(raw, raw.get("$defs", {}))
+    out = inline_refs(raw, raw.get("$defs", {}))
     _defaults(out, BumpHuntSettings)
     return out
 

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import click
 from pydantic import BaseModel
 
-__all__ = ["collect", "field_of", "options"]
+__all__ = ["collect", "field_of", "help_text", "options"]
 
 #: separates the levels of a nested option in the Python parameter name
 SEP = "__"
@@ -84,7 +84,13 @@ def _click_type(annotation: Any) -> tuple[Any, bool]:
     return str, False
 
 
-def _help(info: Any, extra: str | None) -> str:
+def help_text(info: Any, extra: str | None) -> str:
+    r"""The command-line help of a field: ``extra`` or its description, and its default.
+
+    Arguments:
+        info: The field's pydantic ``FieldInfo``.
+        extra: A help text replacing the description (None: the description).
+    """
     text = (extra or info.description or "").strip().rstrip(".")
     default = info.get_default(call_default_factory=True)
     if isinstance(default, BaseModel):
@@ -118,7 +124,7 @@ def options(model: type[BaseModel], paths: list[str], *,
                               names.get(path, ("--" + path.split(".")[-1].replace("_", "-"),)))
             dest = path.replace(".", SEP)
             click_type, is_flag = _click_type(annotation)
-            text = _help(info, helps.get(path))
+            text = help_text(info, helps.get(path))
             if is_flag:
                 negative = "--no-" + flag[2:]
                 f = click.option(f"{flag}/{negative}", dest, default=None, help=text)(f)

@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from ..exceptions import BadInputError, ConfigError, InputFileNotFoundError
-from ..settings import Settings, config_error, json_schema
+from ..settings import Settings, config_error, inline_refs, json_schema
 
 __all__ = ["MODES", "SCHEMA", "Criteria", "UnweightSettings", "schema_text", "write_schema"]
 
@@ -253,9 +253,8 @@ def schema_text() -> str:
         "override the file. Paths that are read (input, model) are relative to the YAML "
         "file's directory, paths that are written (output, model_out, report) to the "
         "working directory.")
-    from ..settings.analysis import _plain as _flat  # $refs inlined, titles dropped
 
-    schema = _flat(schema, schema.get("$defs", {}))
+    schema = inline_refs(schema, schema.get("$defs", {}))
     schema = {"$schema": schema.pop("$schema"),
               "$id": "https://flowstats.invalid/schema/unweight.schema.json", **schema}
     return json.dumps(schema, indent=2) + "\n"
