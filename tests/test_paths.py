@@ -185,32 +185,27 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", ["syntax", "list", "nested"])
-def test_bumphunt_malformed_yaml(hunt_sample, tmp_path, capsys, case):
-    tmp, _ = hunt_sample
-    text, said = BROKEN.get(case, (
-        f"input: {tmp / 'dijet.root'}\nfeatures: [mj1, delta_mj]\n"
-        "scan: {range: [2900, 3700], widht: 400}\n",
-        "unknown key 'scan.widht' (did you mean 'width'?)"))
-    cfg = tmp_path / f"{case}.yaml"
-    cfg.write_text(text)
-    code, out, err = run(capsys, "bumphunt", "--config", cfg, "-o", tmp_path / "h")
-    line = one_line(err)
-    assert code == 2 and out == ""
-    assert str(cfg) in line and said in line, line
-    assert sorted(p.name for p in tmp_path.iterdir()) == [cfg.name]
+def _nested_typo(command: str, tmp) -> tuple[str, str, str]:
+    r"""A YAML configuration of ``command`` with a misspelt nested key, the message naming it,
+    and the output option's value."""
+    if command == "bumphunt":
+        return (f"input: {tmp / 'dijet.root'}\nfeatures: [mj1, delta_mj]\n"
+                "scan: {range: [2900, 3700], widht: 400}\n",
+                "unknown key 'scan.widht' (did you mean 'width'?)", "h")
+    return (f"input: [{tmp / 'toy.root'}]\nfeatures: [a, b]\nweight: w\nn: 100\n"
+            "criteria: {min_p_value: 0.01, max_auc: 0.6, max_acu: 0.7}\n",
+            "unknown key 'criteria.max_acu' (did you mean 'max_auc'?)", "out.root")
 
 
+@pytest.mark.parametrize("command, sample", [("bumphunt", "hunt_sample"), ("unweight", "toy")])
 @pytest.mark.parametrize("case", ["syntax", "list", "nested"])
-def test_unweight_malformed_yaml(toy, tmp_path, capsys, case):
-    tmp, _ = toy
-    text, said = BROKEN.get(case, (
-        f"input: [{tmp / 'toy.root'}]\nfeatures: [a, b]\nweight: w\nn: 100\n"
-        "criteria: {min_p_value: 0.01, max_auc: 0.6, max_acu: 0.7}\n",
-        "unknown key 'criteria.max_acu' (did you mean 'max_auc'?)"))
+def test_malformed_yaml(request, tmp_path, capsys, command, sample, case):
+    tmp, _ = request.getfixturevalue(sample)
+    nested, message, output = _nested_typo(command, tmp)
+    text, said = BROKEN.get(case, (nested, message))
     cfg = tmp_path / f"{case}.yaml"
     cfg.write_text(text)
-    code, out, err = run(capsys, "unweight", "--config", cfg, "-o", tmp_path / "out.root")
+    code, out, err = run(capsys, command, "--config", cfg, "-o", tmp_path / output)
     line = one_line(err)
     assert code == 2 and out == ""
     assert str(cfg) in line and said in line, line

@@ -259,13 +259,19 @@ class MethodInputs:
                            fit=flows.fit, max_flow_events=flows.max_flow_events)
 
 
-def _of(cls: type, options: dict[str, Any]) -> Any:
-    r"""``cls`` (a dataclass of options) from those of its fields in ``options``."""
-    return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+class _FromOptions:
+    r"""Builds a dataclass of options from a method's ``options``."""
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> Any:
+        r"""The settings among a method's ``options`` (all of them resolved by
+        :func:`flowstats.anomaly.score` from
+        :class:`~flowstats.settings.analysis.ScoreSettings`; other options are ignored)."""
+        return cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
 
 
 @dataclass(frozen=True)
-class FlowOptions:
+class FlowOptions(_FromOptions):
     r"""The sideband-flow and space options of the flow-based methods.
 
     Attributes:
@@ -283,16 +289,9 @@ class FlowOptions:
     whiten: bool
     oversample: float
 
-    @classmethod
-    def of(cls, options: dict[str, Any]) -> FlowOptions:
-        r"""The settings among a method's ``options`` (all of them resolved by
-        :func:`flowstats.anomaly.score` from
-        :class:`~flowstats.settings.analysis.ScoreSettings`; other options are ignored)."""
-        return _of(cls, options)
-
 
 @dataclass(frozen=True)
-class ClassifierOptions:
+class ClassifierOptions(_FromOptions):
     r"""The classifier options of cathode and bootstrap.
 
     Attributes:
@@ -304,13 +303,6 @@ class ClassifierOptions:
     classifier: str
     classifier_options: dict | None
     k: int
-
-    @classmethod
-    def of(cls, options: dict[str, Any]) -> ClassifierOptions:
-        r"""The settings among a method's ``options`` (all of them resolved by
-        :func:`flowstats.anomaly.score` from
-        :class:`~flowstats.settings.analysis.ScoreSettings`; other options are ignored)."""
-        return _of(cls, options)
 
 
 def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *, seed: int = 0,
