@@ -267,3 +267,42 @@ def test_broken_installed_plugin_gives_one_warning_line(tmp_path):
                        "METHOD) of entry-point group 'flowstats.methods' failed to load: "
                        "ModuleNotFoundError: No module named 'broken_plugin_module'; skipped"]
     assert "Traceback" not in done.stderr and "'mymethod' is not one of" in done.stderr
+
+
+_OPTION_CHECK = r"""
+import json, sys
+import numpy as np
+import flowstats_example_mean as plugin
+from flowstats.anomaly import score
+from flowstats.config import resolve_config
+from flowstats.exceptions import ConfigError
+from flowstats.datasets import dijet
+
+d = dijet.generate(20000, 300, seed=4)
+names = ["mj1", "delta_mj", "tau21_j1", "tau21_j2"]
+x = np.stack([d[n] for n in names], axis=1)
+out = {}
+for s in (0.0, 0.5):
+    r = score(x, d["mjj"], method="example_mean", sr=(3300, 3700), names=names, shrinkage=s)
+    side = x[r.region == 0]
+    out[str(s)] = bool(np.allclose(r.score, plugin.mahalanobis(x, side, s), rtol=1e-12))
+config = {"input": "f.root", "features": names, "method": "example_mean",
+          "sr": [3300, 3700], "score_options": {"shrinkage": 0.5}}
+out["resolved"] = resolve_config(config)["score_options"]["shrinkage"]
+try:
+    resolve_config({**config, "score_options": {"shrinkag": 0.5}})
+except ConfigError as err:
+    out["typo"] = str(err)
+print(json.dumps(out))
+"""
+
+
+def test_plugin_options_pass_through_the_settings(plugin, tmp_path):
+    # an option the plugin declares (its registry entry's `options`) is accepted by score() and
+    # in a configuration's score_options, and reaches the method; a misspelt one is named
+    done = subprocess.run([sys.executable, "-c", _OPTION_CHECK], env=plugin["env"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["0.0"] and out["0.5"] and out["resolved"] == 0.5
+    assert "unknown key 'score_options.shrinkag' (did you mean 'shrinkage'?)" in out["typo"]

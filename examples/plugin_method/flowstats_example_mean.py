@@ -32,17 +32,19 @@ __all__ = ["METHOD", "mahalanobis"]
 SIDEBAND = 0
 
 
-def mahalanobis(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def mahalanobis(x: np.ndarray, reference: np.ndarray, shrinkage: float = 0.0) -> np.ndarray:
     r"""Mahalanobis distance of every row of ``x`` from the rows of ``reference``.
 
     Arguments:
         x: Points, (n, d).
         reference: The sample whose mean and covariance define the distance, (k, d).
+        shrinkage: The covariance used is ``(1 - shrinkage) C + shrinkage diag(C)``.
     """
     x = np.asarray(x, dtype=np.float64)
     reference = np.asarray(reference, dtype=np.float64)
     mean = reference.mean(axis=0)
     cov = np.atleast_2d(np.cov(reference, rowvar=False))
+    cov = (1.0 - shrinkage) * cov + shrinkage * np.diag(np.diag(cov))
     diff = x - mean
     # solve instead of inverting: C^-1 (x - mu) for every event at once
     solved = np.linalg.solve(cov, diff.T).T
@@ -50,7 +52,8 @@ def mahalanobis(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def example_mean(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *,
-                 seed: int = 0, **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
+                 seed: int = 0, shrinkage: float,
+                 **unused: Any) -> tuple[np.ndarray, np.ndarray, dict, None]:
     r"""Mahalanobis distance of every event from the sideband events (see the module doc).
 
     Arguments:
@@ -59,6 +62,8 @@ def example_mean(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[st
         codes: Region codes, (n,): 1 SR, 0 sideband, -1 outside.
         names: Feature names.
         seed: Unused (the score is deterministic).
+        shrinkage: This method's own option (``score_options: {shrinkage: ...}`` in a YAML
+            file): the sideband covariance is shrunk towards its diagonal by this fraction.
         unused: The other options of :func:`flowstats.anomaly.score`.
 
     Returns:
@@ -68,7 +73,9 @@ def example_mean(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[st
     if len(side) <= x.shape[1]:
         raise BadInputError(f"example_mean: {len(side)} sideband events cannot fix the "
                             f"covariance of {x.shape[1]} features")
-    score = mahalanobis(x, side)
+    if not 0.0 <= shrinkage <= 1.0:
+        raise BadInputError(f"example_mean: shrinkage {shrinkage} is not in [0, 1]")
+    score = mahalanobis(x, side, shrinkage)
     log.info("example_mean: distances from %d sideband events", len(side))
     info = {"n_sideband": int(len(side)),
             "sideband_mean": dict(zip(names, map(float, side.mean(axis=0))))}
@@ -86,4 +93,6 @@ METHOD = Method(
                      "background",
     has_template=False,
     needs_flow=False,
+    options=("shrinkage",),
+    defaults={"shrinkage": 0.0},
 )

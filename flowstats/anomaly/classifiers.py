@@ -35,6 +35,10 @@ import numpy as np
 from .._binning import apply_bins, weighted_bin_edges
 from .._utils import atomic_path, progress
 from ..exceptions import BadInputError, IncompatibleModelError
+from ..settings.analysis import ClassifierSettings
+
+#: the ensembles' option defaults, written once in :class:`~flowstats.settings.analysis.ClassifierSettings`
+_DEFAULTS = ClassifierSettings().to_dict()
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +80,13 @@ class HGBEnsemble:
 
     kind = "hgb"
 
-    def __init__(self, n_models: int = 3, *, seed: int = 0, max_iter: int = 200,
-                 learning_rate: float = 0.1, max_leaf_nodes: int = 31,
-                 min_samples_leaf: int = 200, l2_regularization: float = 0.0,
-                 n_threads: int = 1, **unused: Any):
+    def __init__(self, n_models: int = 3, *, seed: int = 0,
+                 max_iter: int = _DEFAULTS["max_iter"],
+                 learning_rate: float = _DEFAULTS["learning_rate"],
+                 max_leaf_nodes: int = _DEFAULTS["max_leaf_nodes"],
+                 min_samples_leaf: int = _DEFAULTS["min_samples_leaf"],
+                 l2_regularization: float = _DEFAULTS["l2_regularization"],
+                 n_threads: int = _DEFAULTS["n_threads"], **unused: Any):
         self.options = dict(n_models=int(n_models), seed=int(seed), max_iter=int(max_iter),
                             learning_rate=float(learning_rate),
                             max_leaf_nodes=int(max_leaf_nodes),
@@ -262,18 +269,17 @@ class MLPSettings:
         batch_size, lr, weight_decay: Adam settings (``batch_size`` events of one network's
             own training events per step).
         max_epoch_events: An epoch is at most this many of a network's training events, a new
-            random subset every epoch (None: all of them). The default 350,000 is above what a
-            network trains on in the 1M-event sample's 3.3-3.7 TeV window (333k, CATHODE with
-            k = 5 and oversample 4) and keeps larger signal regions at about that cost.
+            random subset every epoch (None: all of them): large signal regions then cost about
+            what a typical window costs.
     """
 
-    hidden: tuple[int, ...] = (64, 64, 64)
+    hidden: tuple[int, ...] = tuple(_DEFAULTS["hidden"])
     epochs: int = 30
-    best_epochs: int = 5
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    max_epoch_events: int | None = 350_000
+    best_epochs: int = _DEFAULTS["best_epochs"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    max_epoch_events: int | None = _DEFAULTS["max_epoch_events"]
 
 
 class MLPEnsemble:
@@ -333,10 +339,8 @@ class MLPEnsemble:
 
         One network per member and ensemble, all stacked as one batched network
         (``_batched_mlp``): every optimiser step takes a mini-batch of each network's own
-        training events, so the k folds' networks cost one sequence of steps instead of k.
-        With k = 5 on one CPU core (1M-event CATHODE task, benchmarks/bench_classifiers.py)
-        that is 1.4x faster than the same networks trained one after another, and 2.2x
-        faster than the fold-by-fold loop it replaced. Each network draws 20 % of its
+        training events, so the k folds' networks cost one sequence of steps instead of k
+        (``benchmarks/bench_classifiers.py`` measures the gain). Each network draws 20 % of its
         training events for validation, keeps its ``best_epochs`` states of lowest validation
         loss, and standardises its inputs by its ensemble's training events, as when trained
         alone.

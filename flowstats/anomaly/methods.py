@@ -189,14 +189,12 @@ def _latent(bkg: ConditionalDensity, x: np.ndarray, m: np.ndarray, codes: np.nda
     covariance of the SR sample (ZCA whitening, the transformation closest to the identity).
 
     Why: the sideband flow's interpolation into the SR is good to about 1-2 % in the first two
-    moments of u (measured on 1M dijet events: SR means up to 0.02, widths 0.99-1.00), which a
-    classifier trained on ~1e5 SR events against N(0, 1) resolves. It then keeps more SR than
-    sideband background (6 % more at 10 % efficiency, a fake local excess of ~4 sigma). The
-    whitening removes those two moments of the SR background's misfit by construction, from the
-    SR data themselves, and leaves the signal, a localised over-density, in place (14 numbers for
-    4 features; max SIC / exact LR 0.75 against 0.76 unwhitened at 1M + 1000 signal events,
-    but the demo's larger signal fraction, 1.3 % of its SR, lost Z 9.4 -> 7.4: the signal's own
-    shift of the SR moments is partly removed too). Sideband events are not changed (their
+    moments of u, which a classifier trained on ~1e5 SR events against N(0, 1) resolves: it then
+    keeps more SR than sideband background, a fake local excess. The whitening removes those two
+    moments of the SR background's misfit by construction, from the SR data themselves, and
+    leaves the signal, a localised over-density, in place (14 numbers for 4 features); a large
+    signal fraction shifts the SR moments itself and loses part of its significance
+    (docs/guide/sculpting.md has the measurements). Sideband events are not changed (their
     latent points are N(0, 1) where the flow was trained).
 
     Returns:
@@ -451,12 +449,9 @@ def _sr_samples(data: MethodInputs, fs: FlowOptions) -> tuple[np.ndarray, np.nda
                           "space": fs.space}
 
 
-#: MLP epochs of latent CATHODE with a fresh template every epoch (``fresh_template``). Each
-#: epoch sees new background, so half the 30 epochs of a fixed template do: measured on 1M
-#: dijet events + 1000 signal (SR 3.3-3.7 TeV, the same sideband flows per seed), max SIC /
-#: exact LR 0.82 with 30 epochs of a fixed template (5 seeds), 0.81 with 15 (3 seeds), 0.85
-#: with 15 fresh (5 seeds; AUC 0.91 against 0.89), and 10 fresh epochs lost 0.05-0.12 against
-#: 15 on the 2 seeds tried (issue 14)
+#: MLP epochs of latent CATHODE with a fresh template every epoch (``fresh_template``): each
+#: epoch sees new background, so half the 30 epochs of a fixed template reach the same
+#: sensitivity (the measurements are in the CHANGELOG and the documentation)
 FRESH_TEMPLATE_EPOCHS = 15
 
 
@@ -490,9 +485,9 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
             trains :data:`FRESH_TEMPLATE_EPOCHS` epochs unless ``classifier_options`` sets
             ``epochs``; the template drawn first is the validation sample and is scored as
             usual. The background of latent space is known exactly, so the template need not
-            be finite: the classifier cannot learn one draw's fluctuations as signal (max SIC
-            / exact LR 0.82 -> 0.85, 5 seeds, in half the classifier's time; see
-            :data:`FRESH_TEMPLATE_EPOCHS`). The boosted trees keep the given template.
+            be finite: the classifier cannot learn one draw's fluctuations as signal, and needs
+            half the epochs (:data:`FRESH_TEMPLATE_EPOCHS`). The boosted trees keep the given
+            template.
     """
     fs, cs = FlowOptions.of(options), ClassifierOptions.of(options)
     k, classifier = cs.k, cs.classifier

@@ -100,6 +100,12 @@ def config_error(model: type[BaseModel], err: ValidationError, source: str) -> C
         if hint:
             return ConfigError(msg + f" (did you mean {hint[0]!r}?)")
         return ConfigError(msg + (f"; valid keys: {', '.join(allowed)}" if allowed else ""))
+    if first["type"] == "unknown_option":
+        # a model that also accepts the options registered plugins declare (ScoreSettings)
+        ctx = first.get("ctx") or {}
+        hint = closest(str(ctx.get("key")), list(ctx.get("allowed", [])))
+        msg = f"{source}: unknown key {_where((*loc, ctx.get('key')))!r}"
+        return ConfigError(msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
     if first["type"] == "missing":
         return ConfigError(f"{source}: missing required key {_where(loc)!r}")
     text = first["msg"]

@@ -18,7 +18,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, field_serializer, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from . import Settings, inline_refs, json_schema
 
@@ -150,7 +158,26 @@ class ClassifierSettings(Settings):
 
 class ScoreSettings(Settings):
     r"""Options of :func:`flowstats.anomaly.score` (each method reads those listed in its
-    registry entry: the ``options`` of its :class:`flowstats.registry.Method`)."""
+    registry entry: the ``options`` of its :class:`flowstats.registry.Method`). Besides the
+    fields below, the options that a registered method (a plugin's) declares are accepted and
+    passed on as given; any other key is an error naming the closest valid one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declared_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        from ..registry import METHODS
+
+        declared = {o for entry in METHODS for o in entry.options}
+        unknown = [k for k in data if k not in cls.model_fields and k not in declared]
+        if unknown:
+            raise PydanticCustomError(
+                "unknown_option", "unknown key {key}",
+                {"key": str(unknown[0]), "allowed": sorted({*cls.model_fields, *declared})})
+        return data
 
     flow: SidebandFlowSettings = Field(default_factory=SidebandFlowSettings)
     """Architecture of the sideband flow (and of the SR flows of anode and ranode)."""
