@@ -1,6 +1,6 @@
 """The reference pages of the documentation cannot go stale: every key the commands write is
 documented (docs/reference/outputs.md), every configuration key is rendered
-(docs/_ext/flowstats_schema.py), every exception and every subcommand is listed."""
+(docs/_ext/flowstats_schema_rows.py), every exception and every subcommand is listed."""
 
 from __future__ import annotations
 
@@ -118,8 +118,8 @@ def _schema_paths(schema: dict, prefix: str = "") -> list[str]:
 
 def test_configuration_tables_render_every_schema_key(monkeypatch):
     monkeypatch.syspath_prepend(str(DOCS / "_ext"))
-    sys.modules.pop("flowstats_schema", None)
-    from flowstats_schema import load_schema, schema_rows
+    sys.modules.pop("flowstats_schema_rows", None)
+    from flowstats_schema_rows import load_schema, schema_rows
 
     from flowstats.config import schema as validated
 
