@@ -125,6 +125,8 @@ nitpick_ignore_regex = [
     (r"py:(class|obj)", r"flowstats\.settings\.S"),
     # pydantic, the base of the settings models (flowstats.settings), is not documented here
     (r"py:.*", r"pydantic(_core)?(\..*)?"),
+    # private bases that public classes name (their members are documented on the classes)
+    (r"py:class", r"flowstats\.[\w.]+\._\w+"),
 ]
 
 html_theme = "furo"
