@@ -131,7 +131,8 @@ nitpick_ignore_regex = [
 
 html_theme = "furo"
 html_title = f"flowstats {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["flowstats.css"]
 html_theme_options = {"navigation_with_keys": True}
 
 

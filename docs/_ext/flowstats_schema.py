@@ -65,7 +65,8 @@ class SchemaDirective(SphinxDirective):
         rows = schema_rows(schema)
         anchor = name.split(".")[0]
 
-        table = nodes.table(classes=["flowstats-schema", *self.options.get("class", [])])
+        table = nodes.table(classes=["flowstats-schema", "colwidths-given",
+                                     *self.options.get("class", [])])
         group = nodes.tgroup(cols=5)
         table += group
         for width in (18, 16, 10, 20, 36):
