@@ -38,5 +38,5 @@ def test_every_subcommand_has_help(capsys):
     for name in COMMANDS:
         assert main([name, "--help"]) == 0, name
         assert "Usage" in capsys.readouterr().out
-    for sub in ("dijet", "nlo"):
+    for sub in ("dijet", "dijet-variant", "nlo"):
         assert main(["generate", sub, "--help"]) == 0

@@ -18,7 +18,7 @@ from scipy import integrate, special, stats
 from sklearn.metrics import roc_auc_score
 
 from flowstats.cli import main
-from flowstats.datasets import dijet, nlo, write
+from flowstats.datasets import dijet, dijet_variant, nlo, write
 from flowstats.exceptions import BadInputError, BranchNotFoundError, OutputExistsError
 
 SR = (3300.0, 3700.0)
@@ -467,3 +467,210 @@ def test_cli_generate_bad_options(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------- dijet-variant
+
+
+@pytest.fixture(scope="module")
+def variant_sample():
+    return dijet_variant.generate(200_000, 2000, seed=12)
+
+
+def test_variant_seed_reproducible_and_columns():
+    a = dijet_variant.generate(5000, 100, seed=3)
+    b = dijet_variant.generate(5000, 100, seed=3)
+    c = dijet_variant.generate(5000, 100, seed=4)
+    assert list(a) == dijet_variant.COLUMNS
+    assert set(dijet_variant.COLUMNS) == set(dijet.COLUMNS) | {"eta_j1"}
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a["mjj"], c["mjj"])
+    assert a["label"].dtype == np.int8 and a["eta_j1"].dtype == np.float64
+    np.testing.assert_allclose(a["mj2"], a["mj1"] + a["delta_mj"], rtol=1e-15)
+    assert np.all(a["delta_mj"] >= 0)
+    with pytest.raises(BadInputError, match="n_signal"):
+        dijet_variant.generate(10, -1)
+    with pytest.raises(BadInputError, match="m_wprime"):
+        dijet_variant.generate(10, 10, m_wprime=7000.0)
+
+
+def _variant_log_background(d) -> np.ndarray:
+    """log p_bkg written out independently with scipy.stats (docs/guide/datasets.md)."""
+    v = dijet_variant
+    lr = np.log(d["mjj"] / 3500.0)
+    mu, sigma = math.log(v.MJ_SCALE) + v.MJ_SLOPE * lr, v.MJ_SIGMA * np.exp(v.MJ_SIGMA_SLOPE * lr)
+    u = (np.log(d["mj1"]) - mu) / sigma
+    w = (np.log(d["mj2"]) - mu) / sigma
+    cov = [[1.0, v.MJ_RHO], [v.MJ_RHO, 1.0]]
+    masses = (math.log(2) + stats.multivariate_normal([0, 0], cov).logpdf(np.column_stack([u, w]))
+              - 2 * np.log(sigma) - np.log(d["mj1"]) - np.log(d["mj2"]))
+    out = masses + stats.norm(0, v.ETA_SIGMA).logpdf(d["eta_j1"])
+    z = []
+    for mj, t in ((d["mj1"], d["tau21_j1"]), (d["mj2"], d["tau21_j2"])):
+        mean = special.expit(v.TAU_LOGIT0 - v.TAU_MASS * np.log(mj / v.MJ_SCALE) + v.TAU_MJJ * lr)
+        beta = stats.beta(v.TAU_CONC * mean, v.TAU_CONC * (1 - mean))
+        out = out + beta.logpdf(t)
+        z.append(stats.norm.isf(beta.sf(t)))
+    cov = [[1.0, v.TAU_RHO], [v.TAU_RHO, 1.0]]
+    zz = np.column_stack(z)
+    return out + stats.multivariate_normal([0, 0], cov).logpdf(zz) - stats.norm.logpdf(zz).sum(1)
+
+
+def test_variant_llr_equals_densities(variant_sample):
+    d, v = variant_sample, dijet_variant
+    # signal: two orderings of independent log-normals, independent betas, the same eta density
+    g = {k: stats.lognorm(v.SIG_MJ_RES, scale=k) for k in (v.M_X, v.M_Y)}
+    with np.errstate(divide="ignore"):
+        masses = np.log(g[v.M_X].pdf(d["mj2"]) * g[v.M_Y].pdf(d["mj1"])
+                        + g[v.M_X].pdf(d["mj1"]) * g[v.M_Y].pdf(d["mj2"]))
+    beta = stats.beta(v.SIG_TAU_CONC * v.SIG_TAU_MEAN, v.SIG_TAU_CONC * (1 - v.SIG_TAU_MEAN))
+    log_sig = (masses + beta.logpdf(d["tau21_j1"]) + beta.logpdf(d["tau21_j2"])
+               + stats.norm(0, v.ETA_SIGMA).logpdf(d["eta_j1"]))
+    llr = log_sig - _variant_log_background(d)
+    # the product of the jet-mass pdfs loses precision below 1e-300 (subnormal numbers)
+    ok = np.isfinite(llr) & (masses > -690)
+    assert ok.mean() > 0.99
+    np.testing.assert_allclose(d["llr"][ok], llr[ok], rtol=1e-7, atol=1e-7)
+    x = {k: d[k] for k in v.FEATURES}
+    np.testing.assert_allclose(d["llr"], v.log_prob_signal(x) - v.log_prob_background(x, d["mjj"]),
+                               rtol=1e-12, atol=1e-9)
+    full = d["llr"] + v.log_prob_mjj_signal(d["mjj"]) - v.log_prob_mjj_background(d["mjj"])
+    np.testing.assert_allclose(d["llr_full"], full, rtol=1e-12, atol=1e-9)
+    assert np.isfinite(d["llr"]).all() and np.isfinite(d["llr_full"]).all()
+
+
+def _at_eta0(logp):
+    """logp of the 4 dijet features with eta_j1 = 0, divided by the eta_j1 density at 0."""
+    log_eta0 = stats.norm(0, dijet_variant.ETA_SIGMA).logpdf(0.0)
+    return lambda x: logp(np.column_stack([x, np.zeros(len(x))])) - log_eta0
+
+
+def test_variant_densities_normalised_and_eta_factorises():
+    v = dijet_variant
+    # Gauss-Legendre in log masses; doubling every node count moved the result by < 3e-5
+    # (the tau21 betas of very light jets are singular at 1), so 1e-4
+    for m in (2600.0, 5000.0):
+        lr = math.log(m / 3500.0)
+        mu, sigma = math.log(v.MJ_SCALE) + v.MJ_SLOPE * lr, v.MJ_SIGMA * math.exp(v.MJ_SIGMA_SLOPE * lr)
+        u1, w1 = _gl(mu - 9 * sigma, mu + 4 * sigma, 40)  # mj1 is the lighter jet
+        u2, w2 = _gl(math.log(1e-6), math.log(1e5), 70)
+        value = _integrate_features(_at_eta0(lambda x, m=m: v.log_prob_background(
+            x, np.full(len(x), m))), u1, w1, u2, w2, 20, signal=False)
+        assert value == pytest.approx(1.0, abs=1e-4), m
+    # signal in (log mj1, log mj2): its density vanishes (< 1e-20) near mj1 = mj2
+    u, w = _gl(math.log(40.0), math.log(700.0), 80)
+    value = _integrate_features(_at_eta0(v.log_prob_signal), u, w, u, w, 20, signal=True)
+    assert value == pytest.approx(1.0, abs=1e-4)
+    # eta_j1 enters both densities as the same Gaussian factor: moving it changes log p by
+    # -eta^2 / (2 sigma^2) for signal and background alike, so the llr does not depend on it
+    d = dijet_variant.generate(2000, 2000, seed=5)
+    x0 = {k: d[k] for k in v.FEATURES}
+    x1 = {**x0, "eta_j1": x0["eta_j1"] + 0.7}
+    shift = -((x0["eta_j1"] + 0.7) ** 2 - x0["eta_j1"] ** 2) / (2 * v.ETA_SIGMA**2)
+    for logp in (lambda x: v.log_prob_background(x, d["mjj"]), v.log_prob_signal):
+        np.testing.assert_allclose(logp(x1) - logp(x0), shift, rtol=1e-9, atol=1e-9)
+
+
+def test_variant_sampler_matches_density():
+    v = dijet_variant
+    bkg = v.sample_background(100_000, seed=7)
+    lr = np.log(bkg["mjj"] / 3500.0)
+    mu, sigma = math.log(v.MJ_SCALE) + v.MJ_SLOPE * lr, v.MJ_SIGMA * np.exp(v.MJ_SIGMA_SLOPE * lr)
+    # probability integral transforms, uniform if the sampler follows the documented density:
+    # the sum of the log masses is N(2 mu, 2 sigma^2 (1 + rho)), the absolute difference
+    # half-normal of scale sigma sqrt(2 (1 - rho)) (both symmetric in the two jets)
+    s = np.log(bkg["mj1"]) + np.log(bkg["mj2"])
+    dl = np.log(bkg["mj2"]) - np.log(bkg["mj1"])
+    pit = {"sum": stats.norm.cdf((s - 2 * mu) / (sigma * math.sqrt(2 * (1 + v.MJ_RHO)))),
+           "diff": 2 * stats.norm.cdf(dl / (sigma * math.sqrt(2 * (1 - v.MJ_RHO)))) - 1,
+           "eta": stats.norm.cdf(bkg["eta_j1"] / v.ETA_SIGMA)}
+    z = []
+    for mj, t in ((bkg["mj1"], bkg["tau21_j1"]), (bkg["mj2"], bkg["tau21_j2"])):
+        mean = special.expit(v.TAU_LOGIT0 - v.TAU_MASS * np.log(mj / v.MJ_SCALE) + v.TAU_MJJ * lr)
+        z.append(stats.norm.ppf(stats.beta.cdf(t, v.TAU_CONC * mean, v.TAU_CONC * (1 - mean))))
+    pit["tau1"] = stats.norm.cdf(z[0])
+    pit["tau2|tau1"] = stats.norm.cdf((z[1] - v.TAU_RHO * z[0]) / math.sqrt(1 - v.TAU_RHO**2))
+    for name, values in pit.items():
+        assert stats.kstest(values, "uniform").pvalue > 1e-3, name
+    # E[p(x|m')/p(x|m)] = 1 when sampler and density agree (as for dijet)
+    x = {k: bkg[k] for k in v.FEATURES}
+    ratio = np.exp(v.log_prob_background(x, 1.1 * bkg["mjj"]) - v.log_prob_background(x, bkg["mjj"]))
+    assert abs(ratio.mean() - 1) < 4 * ratio.std() / math.sqrt(len(ratio))
+    sig = v.sample_signal(100_000, seed=8)
+    x = {k: sig[k] for k in v.FEATURES}
+    ratio = np.exp(v.log_prob_signal(x, m_x=260.0, m_y=93.0) - v.log_prob_signal(x))
+    assert abs(ratio.mean() - 1) < 4 * ratio.std() / math.sqrt(len(ratio))
+
+
+def test_variant_signal_and_uninformative_feature(variant_sample):
+    d, v = variant_sample, dijet_variant
+    sig = d["label"] == 1
+    n = int(sig.sum())
+    assert n == 2000 and (~sig).sum() == 200_000
+    assert abs(d["mjj"][sig].mean() - 3500.0) < 4 * 175.0 / math.sqrt(n)
+    # medians of the log-normal jet masses; SE(median) = 1.2533 x 0.10 m / sqrt(n)
+    assert abs(np.median(d["mj1"][sig]) - v.M_Y) < 4 * 1.2533 * 0.1 * v.M_Y / math.sqrt(n)
+    assert abs(np.median(d["mj2"][sig]) - v.M_X) < 4 * 1.2533 * 0.1 * v.M_X / math.sqrt(n)
+    assert (v.M_X, v.M_Y) != (500.0, 100.0)  # another mass point than dijet's
+    # eta_j1: the same distribution for signal and background, independent of m_jj
+    assert stats.ks_2samp(d["eta_j1"][sig], d["eta_j1"][~sig]).pvalue > 1e-3
+    assert abs(stats.pearsonr(d["eta_j1"], d["mjj"]).statistic) < 4 / math.sqrt(len(d["mjj"]))
+    sr = (d["mjj"] > SR[0]) & (d["mjj"] < SR[1])
+    label = d["label"][sr]
+    auc = roc_auc_score(label, d["llr"][sr])
+    assert auc > 0.9
+    for name in v.FEATURES:
+        single = roc_auc_score(label, d[name][sr])
+        assert max(single, 1 - single) < auc, name
+    # SE of an AUC < 0.5 / sqrt(min class size) ~ 0.015 with ~1500 signal events in the SR
+    single = roc_auc_score(label, d["eta_j1"][sr])
+    assert abs(single - 0.5) < 4 * 0.5 / math.sqrt(label.sum())
+
+
+def test_variant_differs_from_dijet():
+    a = dijet.sample_background(200_000, seed=13)
+    b = dijet_variant.sample_background(200_000, seed=13)
+    # bound on the SE of the difference of two correlation coefficients of n = 2e5 events
+    se = math.sqrt(2 / 200_000)
+
+    def r(d, x, y):
+        return stats.pearsonr(x(d), y(d)).statistic
+
+    def log_mj1(d):
+        return np.log(d["mj1"])
+
+    # mj1-mjj correlation (0.18 vs 0.11), mj1-delta correlation (0.28 vs 0.09),
+    # mj1-tau21 (-0.20 vs -0.35) and tau21_j1-tau21_j2 (0.36 vs 0.48): each > 20 SE apart
+    for x, y in ((log_mj1, lambda d: np.log(d["mjj"])),
+                 (log_mj1, lambda d: np.log(d["delta_mj"])),
+                 (log_mj1, lambda d: d["tau21_j1"]),
+                 (lambda d: d["tau21_j1"], lambda d: d["tau21_j2"])):
+        assert abs(r(a, x, y) - r(b, x, y)) > 20 * se
+    # means of the jet masses and of tau21_j1 in the signal region
+    sra, srb = ((d["mjj"] > SR[0]) & (d["mjj"] < SR[1]) for d in (a, b))
+    for name in ("mj1", "delta_mj", "tau21_j1"):
+        xa, xb = a[name][sra], b[name][srb]
+        diff_se = math.hypot(xa.std() / math.sqrt(len(xa)), xb.std() / math.sqrt(len(xb)))
+        assert abs(xa.mean() - xb.mean()) > 10 * diff_se, name
+
+
+def test_cli_generate_dijet_variant(tmp_path, capsys):
+    out = tmp_path / "variant.root"
+    args = ["generate", "dijet-variant", "-o", str(out), "--n-background", "2000",
+            "--n-signal", "20", "--seed", "3"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dataset"] == "dijet-variant" and summary["n_events"] == 2020
+    assert summary["branches"] == dijet_variant.COLUMNS
+    expected = dijet_variant.generate(2000, 20, seed=3)
+    with uproot.open(out) as f:
+        back = f["events"].arrays(library="np")
+        prov = json.loads(str(f["provenance"]))
+    assert prov["seed"] == 3 and prov["config"]["dataset"] == "dijet-variant"
+    assert set(back) == set(dijet_variant.COLUMNS)
+    for key in expected:
+        np.testing.assert_array_equal(back[key], expected[key])
+    assert main(args) == 2 and "exists already" in capsys.readouterr().err
+    assert main([*args, "--force", "--n-signal", "-1"]) == 2
+    assert "--n-signal must be >= 0" in capsys.readouterr().err

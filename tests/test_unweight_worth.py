@@ -29,6 +29,7 @@ from flowstats.unweighting.worth import (
     bias2_error,
     bias2_pull,
     equivalent_events,
+    recommendation,
     statistical_worth,
 )
 
@@ -341,3 +342,121 @@ def test_many_observables_are_estimated_alone():
     alone = equivalent_events(gen, ref, np.ones(2_000), bins=5, max_combined_bins=10)
     assert alone["binnings"]["5"]["combined"] is None
     assert alone["summary"]["binning"].startswith("binning 5 x")
+
+
+# ---------------------------------------------------------------- the recommendation
+
+
+def test_recommendation_formulas_on_constructed_numbers():
+    # A = 2: N_eq(M) = N_eq(train) at M = N_eq(train) A / (A - 1) = 2 N_eq(train) (with
+    # S_q = S_p), a saving of (N / N_eq(train)) (1 - 1/A) = N / (2 N_eq(train))
+    n, n_train = 100_000, 20_000
+    rec = recommendation(n, n_train, 2 * n_train, 1.5 * n_train, n_eq_inf_error=5_000)
+    assert rec["amplification"] == 2.0 and rec["amplification_error"] == 0.25
+    assert rec["amplification_lower_limit"] == 1.5
+    assert rec["reachable"] and rec["reachable_at_cl"]
+    assert rec["m_match"] == pytest.approx(2 * n_train)
+    assert rec["saving"] == pytest.approx(n / n_train * 0.5)
+    # the lower limit A = 1.5 gives M = 3 N_eq(train): the upper limit, and the M to ask for
+    assert rec["m_match_upper_limit"] == pytest.approx(3 * n_train)
+    assert rec["saving_lower_limit"] == pytest.approx(n / (3 * n_train))
+    assert rec["m_recommended"] == 60_000
+    assert rec["text"].startswith("ask for 60,000 events: at 95 % CL")
+    assert "1.7x fewer" in rec["text"] and "2.5x fewer" in rec["text"]
+    # S_q / S_p = c scales M (N_eq(M) = S_p / (beta + S_q / M)) and divides the saving
+    scaled = recommendation(n, n_train, 2 * n_train, 1.5 * n_train, stat_ratio=1.1)
+    assert scaled["m_match"] == pytest.approx(1.1 * 2 * n_train)
+    assert scaled["saving"] == pytest.approx(n / n_train * 0.5 / 1.1)
+    # N_eq(M) of the model at m_match is N_eq(train): 1 / N_eq(M) = 1 / N_eq(inf) + c / M
+    assert 1 / (1 / (2 * n_train) + 1.1 / scaled["m_match"]) == pytest.approx(n_train)
+    json.dumps(rec, allow_nan=False)
+
+
+def test_recommendation_when_not_reachable():
+    # A < 1: no M matches; simulate the weighted events (M* if unit weights are needed)
+    rec = recommendation(160_000, 53_489, 16_000, 12_000, n_eq_inf_error=5_000,
+                         m_star=120_000.0)
+    assert not rec["reachable"] and not rec["reachable_at_cl"]
+    assert rec["m_match"] is None and rec["m_match_upper_limit"] is None
+    assert rec["saving"] == 0.0 and rec["saving_lower_limit"] == 0.0
+    assert rec["m_recommended"] == 120_000
+    assert rec["text"].startswith("unweighting is not worth it here")
+    assert "0.30 +- 0.09 times the 53,489 equivalent events" in rec["text"]
+    assert "simulate the weighted events instead" in rec["text"]
+    # A = 1 exactly: not reachable either
+    assert not recommendation(1_000, 500, 500, 400)["reachable"]
+    # A > 1 but its lower limit <= 1: the central M, and the text says it is not at 95 % CL
+    rec = recommendation(100_000, 20_000, 40_000, 15_000)
+    assert rec["reachable"] and not rec["reachable_at_cl"]
+    assert rec["m_recommended"] == 40_000 and rec["m_match_upper_limit"] is None
+    assert rec["saving_lower_limit"] == 0.0 and "but not at 95 % CL" in rec["text"]
+    # bias not resolved: A unbounded, M = N_eq(train) (statistics alone), limits from below
+    rec = recommendation(100_000, 20_000, None, 30_000)
+    assert rec["amplification"] is None and rec["m_match"] == pytest.approx(20_000)
+    assert rec["m_match_upper_limit"] == pytest.approx(60_000)
+    assert "bias not resolved" in rec["text"]
+    # no training precision: no recommendation
+    assert recommendation(100, None, 10, 5)["m_recommended"] is None
+
+
+def test_recommendation_limits_are_monotonic():
+    # a larger lower limit on N_eq(inf) gives a larger lower limit on A and on the saving and
+    # a smaller upper limit on M; the limits are on the safe side of the central values
+    n, n_train, n_inf = 100_000, 20_000, 60_000
+    previous = None
+    for low in np.linspace(21_000, n_inf, 12):
+        rec = recommendation(n, n_train, n_inf, float(low))
+        assert rec["amplification_lower_limit"] <= rec["amplification"]
+        assert rec["m_match_upper_limit"] >= rec["m_match"]
+        assert rec["saving_lower_limit"] <= rec["saving"]
+        if previous is not None:
+            assert rec["amplification_lower_limit"] > previous["amplification_lower_limit"]
+            assert rec["m_match_upper_limit"] < previous["m_match_upper_limit"]
+            assert rec["saving_lower_limit"] > previous["saving_lower_limit"]
+        previous = rec
+    assert previous["m_match_upper_limit"] == pytest.approx(previous["m_match"])
+
+
+def test_unweight_report_and_cli_give_the_recommendation(tmp_path, capsys):
+    # the cheapest real run (as tests/test_docs.py): the block in summary.json agrees with
+    # the summary's figures, and the CLI prints exactly one recommendation line on stderr
+    from flowstats import load_result
+    from flowstats.cli import main
+    from flowstats.io import write_events
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    a, b = rng.normal(0, 1.5, n), rng.exponential(2.0, n) + 0.1
+    w = np.where(rng.random(n) < 0.2, -0.5, 0.5)
+    write_events(tmp_path / "in.root", "tree", {"a": a, "b": b, "w": w})
+    code = main(["unweight", str(tmp_path / "in.root"), "--tree", "tree", "-f", "a,b",
+                 "-w", "w", "-n", "1000", "-o", str(tmp_path / "out.root"), "--report",
+                 str(tmp_path / "report"), "--no-plots", "--epochs", "2", "--transforms", "1",
+                 "--hidden", "8", "--bins", "4", "--batch-size", "512", "--seed", "3"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    worth = summary["worth"]
+    rec, s = worth["recommendation"], worth["summary"]
+    assert set(rec) == {"n_weighted", "amplification", "amplification_error",
+                        "amplification_lower_limit", "reachable", "reachable_at_cl",
+                        "m_match", "m_match_upper_limit", "saving", "saving_lower_limit",
+                        "m_recommended", "text"}
+    assert rec["n_weighted"] == summary["split"]["n_train_and_val"] == worth["training"]["n"]
+    assert rec["amplification"] == s["amplification_inf"]
+    assert rec["amplification_lower_limit"] == pytest.approx(s["amplification_inf_lower_limit"])
+    assert rec["reachable"] == (rec["amplification"] is None or rec["amplification"] > 1)
+    if rec["m_match"] is not None and s["m_half"] is not None:  # M = M_0 / (A - 1)
+        assert rec["m_match"] == pytest.approx(s["m_half"] / (rec["amplification"] - 1))
+        assert rec["saving"] == pytest.approx(rec["n_weighted"] / rec["m_match"])
+    if rec["m_match_upper_limit"] is not None:
+        a_low = rec["amplification_lower_limit"]
+        assert rec["m_match_upper_limit"] == pytest.approx(
+            s["s_gen"] / s["s_ref"] * s["n_eq_train"] * a_low / (a_low - 1))
+    if not rec["reachable"]:
+        assert rec["m_recommended"] == math.ceil(s["m_star"])
+        assert rec["text"].startswith("unweighting is not worth it here")
+    lines = [line for line in captured.err.splitlines() if "recommendation" in line]
+    assert lines == [f"flowstats: recommendation: {rec['text']}"]
+    assert json.loads(captured.out)["recommendation"] == rec
+    assert load_result(tmp_path / "report").worth.recommendation == rec

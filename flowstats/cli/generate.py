@@ -1,7 +1,8 @@
 r"""``flowstats generate``: write the built-in analytic datasets as ROOT files.
 
 ``flowstats generate dijet -o OUT.root`` writes the LHC-Olympics-like resonant search sample
-(with the truth ``label`` and the exact likelihood ratios ``llr``, ``llr_full``);
+(with the truth ``label`` and the exact likelihood ratios ``llr``, ``llr_full``),
+``flowstats generate dijet-variant -o OUT.root`` a second one built to differ from it;
 ``flowstats generate nlo -o OUT.root`` the negatively weighted toy (with ``--truth N`` an
 unweighted truth sample in the tree ``truth`` of the same file). A JSON summary is printed on
 stdout; the seed, versions and options are stored in the file as the TObjString ``provenance``.
@@ -39,23 +40,73 @@ def _check_count(value: int, option: str, minimum: int = 0) -> None:
 
 @click.group("generate")
 def generate() -> None:
-    r"""Write a built-in analytic dataset (dijet, nlo) as a ROOT file."""
+    r"""Write a built-in analytic dataset (dijet, dijet-variant, nlo) as a ROOT file."""
+
+
+def _dijet_options(func):
+    r"""The options shared by ``generate dijet`` and ``generate dijet-variant``."""
+    for option in reversed([
+        _OUTPUT,
+        click.option("--n-background", type=int, default=1_000_000, show_default=True,
+                     help="Number of background events."),
+        click.option("--n-signal", type=int, default=1000, show_default=True,
+                     help="Number of signal events."),
+        click.option("--m-wprime", type=float, default=3500.0, show_default=True,
+                     help="Resonance mass m_W' (GeV)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _tail_options(func):
+    for option in reversed([_SEED, _TREE, format_option, _FORCE]):
+        func = option(func)
+    return func
+
+
+def _write_dijet_like(dataset: str, options: dict[str, Any]) -> None:
+    r"""Generates ``dataset`` (``dijet`` or ``dijet-variant``), writes it and prints the summary.
+
+    Arguments:
+        dataset: The dataset's command name.
+        options: The command's options (output, n_background, n_signal, m_wprime, m_x, m_y,
+            seed, tree, fmt, force).
+    """
+    from .. import _utils
+    from ..datasets import dijet, dijet_variant, write
+
+    ds = dijet if dataset == "dijet" else dijet_variant
+    o = options
+    _check_count(o["n_background"], "--n-background")
+    _check_count(o["n_signal"], "--n-signal")
+    _check_count(o["seed"], "--seed")
+    _utils.check_output(o["output"], o["force"])
+    m_wprime, seed, tree = o["m_wprime"], o["seed"], o["tree"]
+    config = {"dataset": dataset, "n_background": o["n_background"], "n_signal": o["n_signal"],
+              "m_wprime": m_wprime, "m_x": o["m_x"], "m_y": o["m_y"], "seed": seed, "tree": tree}
+    columns = ds.generate(o["n_background"], o["n_signal"], m_wprime=m_wprime, m_x=o["m_x"],
+                          m_y=o["m_y"], seed=seed)
+    path = write(o["output"], columns, tree=tree, force=o["force"], format=o["fmt"],
+                 provenance=_utils.provenance(seed, config))
+    mjj, label = columns["mjj"], columns["label"]
+    window = (mjj > m_wprime - 200.0) & (mjj < m_wprime + 200.0)
+    n_sig_w, n_bkg_w = int(label[window].sum()), int((label[window] == 0).sum())
+    echo_json({
+        "output": str(Path(path)), "tree": tree, "dataset": dataset, "seed": seed,
+        "n_events": len(mjj), "n_background": o["n_background"], "n_signal": o["n_signal"],
+        "sum_weights": float(len(mjj)),
+        "signal_region": [m_wprime - 200.0, m_wprime + 200.0],
+        "signal_region_counts": {"background": n_bkg_w, "signal": n_sig_w},
+        "signal_region_s_over_b": n_sig_w / n_bkg_w if n_bkg_w else None,
+        "branches": list(columns),
+    })
 
 
 @generate.command("dijet")
-@_OUTPUT
-@click.option("--n-background", type=int, default=1_000_000, show_default=True,
-              help="Number of background events.")
-@click.option("--n-signal", type=int, default=1000, show_default=True,
-              help="Number of signal events.")
-@click.option("--m-wprime", type=float, default=3500.0, show_default=True,
-              help="Resonance mass m_W' (GeV).")
+@_dijet_options
 @click.option("--m-x", type=float, default=500.0, show_default=True, help="Mass of X (GeV).")
 @click.option("--m-y", type=float, default=100.0, show_default=True, help="Mass of Y (GeV).")
-@_SEED
-@_TREE
-@format_option
-@_FORCE
+@_tail_options
 def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: float,
           m_y: float, seed: int, tree: str, fmt: str, force: bool) -> None:
     r"""LHC-Olympics-like dijet sample: QCD-like background + W' -> X Y signal.
@@ -63,32 +114,29 @@ def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: f
     Branches: mjj, mj1, mj2, delta_mj, tau21_j1, tau21_j2 (GeV), label (1 = signal), llr
     (exact log p_sig(x|mjj) - log p_bkg(x|mjj)) and llr_full (including the mjj densities).
     """
-    from .. import _utils
-    from ..datasets import dijet as ds
-    from ..datasets import write
+    _write_dijet_like("dijet", {
+        "output": output, "n_background": n_background, "n_signal": n_signal,
+        "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y, "seed": seed, "tree": tree, "fmt": fmt,
+        "force": force})
 
-    _check_count(n_background, "--n-background")
-    _check_count(n_signal, "--n-signal")
-    _check_count(seed, "--seed")
-    _utils.check_output(output, force)
-    config = {"dataset": "dijet", "n_background": n_background, "n_signal": n_signal,
-              "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y, "seed": seed, "tree": tree}
-    columns = ds.generate(n_background, n_signal, m_wprime=m_wprime, m_x=m_x, m_y=m_y,
-                          seed=seed)
-    path = write(output, columns, tree=tree, force=force, format=fmt,
-                 provenance=_utils.provenance(seed, config))
-    mjj, label = columns["mjj"], columns["label"]
-    window = (mjj > m_wprime - 200.0) & (mjj < m_wprime + 200.0)
-    n_sig_w, n_bkg_w = int(label[window].sum()), int((label[window] == 0).sum())
-    echo_json({
-        "output": str(Path(path)), "tree": tree, "dataset": "dijet", "seed": seed,
-        "n_events": len(mjj), "n_background": n_background, "n_signal": n_signal,
-        "sum_weights": float(len(mjj)),
-        "signal_region": [m_wprime - 200.0, m_wprime + 200.0],
-        "signal_region_counts": {"background": n_bkg_w, "signal": n_sig_w},
-        "signal_region_s_over_b": n_sig_w / n_bkg_w if n_bkg_w else None,
-        "branches": list(columns),
-    })
+
+@generate.command("dijet-variant")
+@_dijet_options
+@click.option("--m-x", type=float, default=250.0, show_default=True, help="Mass of X (GeV).")
+@click.option("--m-y", type=float, default=90.0, show_default=True, help="Mass of Y (GeV).")
+@_tail_options
+def dijet_variant(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: float,
+                  m_y: float, seed: int, tree: str, fmt: str, force: bool) -> None:
+    r"""A second LHC-Olympics-like sample built to differ from 'dijet' (other jet-mass and
+    tau21 shapes and correlations, signal X = 250 GeV, Y = 90 GeV, a fifth feature eta_j1
+    that carries no information).
+
+    Branches: as 'dijet' plus eta_j1; llr and llr_full use all five features.
+    """
+    _write_dijet_like("dijet-variant", {
+        "output": output, "n_background": n_background, "n_signal": n_signal,
+        "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y, "seed": seed, "tree": tree, "fmt": fmt,
+        "force": force})
 
 
 @generate.command("nlo")

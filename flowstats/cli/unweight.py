@@ -7,6 +7,7 @@ options given on the command line override it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -38,7 +39,8 @@ def unweight(inputs: tuple[str, ...], config_file: str | None, **values: Any) ->
 
     Writes N events to OUTPUT with the input's branch names, each with weight sigma/N
     (sigma = sum of the input weights), saves the flow (--model-out) and, with --report,
-    compares the result with held-out test events (chi2, classifier AUC, baselines).
+    compares the result with held-out test events (chi2, classifier AUC, baselines) and
+    prints on stderr, in one line, whether unweighting pays and how many events to ask for.
 
     Example: flowstats unweight zjets.lhe.gz -f m_ll,pT_ll,y_ll,lep1_pt -w weight
     -n 100000 -o unweighted.root --report report/
@@ -72,4 +74,9 @@ def unweight(inputs: tuple[str, ...], config_file: str | None, **values: Any) ->
                            for k, v in s["features"].items()}
     if "classifier" in s:
         out["classifier_auc"] = (s["classifier"] or {}).get("auc")
+    advice = (s.get("worth") or {}).get("recommendation")
+    if advice is not None:
+        out["recommendation"] = advice
+        if logging.getLogger("flowstats").isEnabledFor(logging.WARNING):  # not with -q
+            click.echo(f"flowstats: recommendation: {advice['text']}", err=True)
     echo_json(out)

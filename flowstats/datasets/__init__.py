@@ -2,6 +2,9 @@ r"""Built-in analytic datasets with exactly known densities, and a ROOT writer f
 
 * :mod:`flowstats.datasets.dijet`: an LHC-Olympics-2020-like resonant search sample (background
   and W' -> X Y signal) with the exact likelihood ratio of every event;
+* :mod:`flowstats.datasets.dijet_variant`: a second such sample built to differ from it (other
+  jet-mass and tau21 shapes and correlations, another signal mass point, a fifth feature that
+  carries no information);
 * :mod:`flowstats.datasets.nlo`: a negatively weighted toy built like an NLO subtraction
   (positive events plus negative counter events) whose weighted sum converges to a known truth.
 
@@ -23,11 +26,11 @@ import numpy as np
 from .._utils import _json_default, check_output
 from ..exceptions import BadInputError
 from ..io.writing import RootWriter, check_format
-from . import dijet, nlo
+from . import dijet, dijet_variant, nlo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dijet", "nlo", "write"]
+__all__ = ["dijet", "dijet_variant", "nlo", "write"]
 
 #: name of the TObjString holding the provenance JSON in files written by :func:`write`
 PROVENANCE_KEY = "provenance"

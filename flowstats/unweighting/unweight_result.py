@@ -8,6 +8,7 @@ Example::
     result.features                  # DataFrame: chi2, ndf, p_value, chi2_ndf per feature
     result.classifier_auc            # the classifier two-sample test
     result.worth.n_eq, result.worth.n_eq_lower_limit, result.worth.m_star
+    result.worth.recommendation["text"]  # whether unweighting pays, how many events to ask for
     result.comparison                # the flow and the baselines side by side
     flowstats.load_result("report")  # the same numbers, from report/summary.json
 """
@@ -65,6 +66,10 @@ class Worth:
         n_generated: The generated events the figures are for.
         binning: The binning the figures come from (the most conservative).
         confidence: Confidence level of the lower limits.
+        recommendation: Whether unweighting pays and how many events to ask for (the
+            block's ``recommendation``, :func:`~flowstats.unweighting.worth.recommendation`:
+            ``amplification``, ``m_match``, ``saving``, ``m_recommended``, ``text``, with
+            their errors and limits; None without training events or in older reports).
         details: The whole ``worth`` block of the report.
     """
 
@@ -80,6 +85,7 @@ class Worth:
     n_generated: int | None
     binning: str | None
     confidence: float | None
+    recommendation: dict[str, Any] | None = field(default=None, repr=False)
     details: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @classmethod
@@ -97,7 +103,8 @@ class Worth:
                    amplification=s.get("amplification"),
                    amplification_lower_limit=s.get("amplification_lower_limit"),
                    n_generated=s.get("n_generated", block.get("n_generated")),
-                   binning=s.get("binning"), confidence=block.get("confidence"), details=block)
+                   binning=s.get("binning"), confidence=block.get("confidence"),
+                   recommendation=block.get("recommendation"), details=block)
 
 
 def _table(entries: dict[str, dict[str, Any]], index: str) -> Any:

@@ -91,6 +91,13 @@ from bin to bin; not so when the fraction of negative weights does), and
 reproduces a histogram of its training events has amplification about 1 at every binning; a
 model that interpolates can exceed it (Butter et al.).
 
+**The recommendation** (:func:`recommendation`). With training events, the amplification
+:math:`A = N_\mathrm{eq}(\infty) / N_\mathrm{eq,train}` says whether unweighting pays: by the
+model above, :math:`1/N_\mathrm{eq}(M) = 1/N_\mathrm{eq}(\infty) + (S_q/S_p)/M`, the generated
+sample is as precise as the weighted training events at :math:`M_\mathrm{match} = M_0 / (A - 1)`
+events, :math:`N / M_\mathrm{match}` times fewer than their :math:`N`, and never when
+:math:`A \le 1`; the lower limit of :math:`N_\mathrm{eq}(\infty)` bounds both.
+
 **Binnings.** The figures depend on the binning, so several are given. Statistical noise of a
 model spreads over all bins and gives about the same :math:`N_\mathrm{eq}` at every binning;
 a smooth mis-modelling (a shifted or tilted distribution) puts its :math:`\beta` into few
@@ -134,7 +141,8 @@ from .compare import binning
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_BINS", "bias2_error", "bias2_pull", "equivalent_events", "statistical_worth"]
+__all__ = ["DEFAULT_BINS", "bias2_error", "bias2_pull", "equivalent_events", "recommendation",
+           "statistical_worth"]
 
 #: bins per feature of the default binnings
 DEFAULT_BINS: tuple[int, ...] = (5, 10, 20, 40)
@@ -653,6 +661,12 @@ def _summarise(result: dict[str, Any], m: int, confidence: float) -> dict[str, A
     result["summary"] = {"binning": label, **best}
     if "training" in result:
         result["summary"]["n_eff_train"] = result["training"]["n_eff"]
+        result["recommendation"] = recommendation(
+            result["training"]["n"], best.get("n_eq_train"), best["n_eq_inf"],
+            best["n_eq_inf_lower_limit"], n_eq_inf_error=best["n_eq_inf_error"],
+            stat_ratio=best["s_gen"] / best["s_ref"] if best["s_ref"] > 0 else 1.0,
+            m_star=best["m_star"], confidence=confidence, saturation=result["saturation"])
+        log.info("recommendation: %s", result["recommendation"]["text"])
     log.info("generated sample of %d events worth N_eq = %s (lower limit %s at %g CL), "
              "saturating at N_eq(inf) >= %s, M* >= %s (%s)", m, best["n_eq"],
              best["n_eq_lower_limit"], confidence, best["n_eq_inf_lower_limit"],
@@ -687,3 +701,150 @@ def statistical_worth(names: Sequence[str], x_gen: np.ndarray, x_test: np.ndarra
     """
     return equivalent_events(x_gen, x_test, w_test, names=names, x_edges=x_train,
                              x_train=x_train, w_train=w_train, **{"pair_bins": 5, **options})
+
+
+# ---------------------------------------------------------------- the recommendation
+
+
+def recommendation(n_weighted: int, n_eq_train: float | None, n_eq_inf: float | None,
+                   n_eq_inf_lower_limit: float | None, *, n_eq_inf_error: float | None = None,
+                   stat_ratio: float = 1.0, m_star: float | None = None,
+                   confidence: float = 0.95, saturation: float = 0.9) -> dict[str, Any]:
+    r"""Whether to unweight, and how many events to generate: the answer to the user's question.
+
+    The weighted sample is the ``n_weighted`` events the flow learnt from; its precision is
+    ``n_eq_train`` equivalent events, :math:`N_\mathrm{eq,train} = S_p /
+    \mathrm{tr}\,C_\mathrm{train}` of the same binning as ``n_eq_inf`` (the ``summary``'s;
+    not the Kish :math:`N_\mathrm{eff}`, which ignores how the negative fraction varies over
+    the bins; about :math:`N (1 - 2r)^2` for a negative fraction :math:`r` that does not).
+    With the amplification :math:`A = N_\mathrm{eq}(\infty) / N_\mathrm{eq,train}` and the
+    model of :func:`equivalent_events`, :math:`1 / N_\mathrm{eq}(M) = 1 / N_\mathrm{eq}(\infty)
+    + c / M` with :math:`c = S_q / S_p` (``stat_ratio``, about 1), the generated sample is as
+    precise as the weighted one, :math:`N_\mathrm{eq}(M) = N_\mathrm{eq,train}`, at
+
+    .. math::
+        M_\mathrm{match} = c\,N_\mathrm{eq,train} \frac{A}{A - 1} = \frac{M_0}{A - 1}
+        \quad (A > 1),
+
+    and never for :math:`A \le 1`: the generated sample then never reaches the weighted
+    sample's precision, and the user is better off simulating the weighted events. The
+    **saving** is the factor fewer events than the weighted sample, :math:`N / M_\mathrm{match}
+    = (N / N_\mathrm{eq,train}) (1 - 1/A) / c` (0 when not reachable: :math:`M = \infty`).
+
+    Uncertainties: ``amplification_error`` is ``n_eq_inf_error`` over ``n_eq_train``; the
+    one-sided lower limit of :math:`N_\mathrm{eq}(\infty)` at ``confidence`` gives the lower
+    limit of :math:`A`, and, :math:`M_\mathrm{match}` falling with :math:`A`, the upper limit
+    of :math:`M_\mathrm{match}` and the lower limit of the saving at the same confidence
+    (``n_eq_train`` is taken as known). An unresolved bias (``n_eq_inf`` None) is an
+    unbounded :math:`A`: :math:`M_\mathrm{match} = c\,N_\mathrm{eq,train}` (statistics
+    alone), with the limits from the lower limit.
+
+    **The M to ask for** (``m_recommended``): the upper limit of :math:`M_\mathrm{match}` when
+    it is reachable at ``confidence``, so that the generated sample matches the weighted one's
+    precision at that confidence, not just at the central value (half the time), and the
+    central :math:`N_\mathrm{eq}(\infty)` is biased upwards when the bias is barely resolved;
+    the central :math:`M_\mathrm{match}` when only that is reachable (the text says it is not
+    at ``confidence``); when not reachable, :math:`M^*` (``m_star``), for a user who needs
+    unit weights anyway: beyond it generating more adds less than :math:`1 - f` of what the
+    generator is worth.
+
+    Returns ``{"n_weighted", "amplification", "amplification_error",
+    "amplification_lower_limit", "reachable", "reachable_at_cl", "m_match",
+    "m_match_upper_limit", "saving", "saving_lower_limit", "m_recommended", "text"}``
+    (unbounded values None; ``m_match`` None when not reachable, ``m_match_upper_limit`` None
+    when not reachable at ``confidence``), ``text`` the one-line recommendation.
+
+    Arguments:
+        n_weighted: Weighted events of the sample compared (the training events).
+        n_eq_train: Their equivalent number of events (None or 0: no recommendation).
+        n_eq_inf: :math:`N_\mathrm{eq}(\infty)` (None: unbounded, the bias is not resolved).
+        n_eq_inf_lower_limit: Its lower limit at ``confidence`` (None: unbounded).
+        n_eq_inf_error: Its standard error.
+        stat_ratio: :math:`c = S_q / S_p` (``s_gen / s_ref`` of the figures).
+        m_star: :math:`M^*`, for the unreachable case.
+        confidence: Confidence level of the limits.
+        saturation: The fraction :math:`f` that defines :math:`M^*`.
+
+    References:
+        A. Butter et al., SciPost Phys. 10 (2021) 139, arXiv:2008.06545.
+    """
+    keys = ("amplification", "amplification_error", "amplification_lower_limit", "reachable",
+            "reachable_at_cl", "m_match", "m_match_upper_limit", "saving", "saving_lower_limit",
+            "m_recommended")
+    out: dict[str, Any] = {"n_weighted": int(n_weighted), **dict.fromkeys(keys)}
+    if n_eq_train is None or not n_eq_train > 0:
+        out["text"] = ("no recommendation: the weighted events' equivalent number is unbounded "
+                       "at this binning")
+        return out
+    amp = math.inf if n_eq_inf is None else n_eq_inf / n_eq_train
+    amp_low = math.inf if n_eq_inf_lower_limit is None else n_eq_inf_lower_limit / n_eq_train
+
+    def match(a: float) -> float:  # generated events of N_eq(M) = n_eq_train; inf if none
+        return math.inf if a <= 1 else stat_ratio * n_eq_train * (1.0 if a == math.inf
+                                                                  else a / (a - 1.0))
+
+    m_match, m_upper = match(amp), match(amp_low)
+    out.update({
+        "amplification": _none_if_unbounded(amp),
+        "amplification_error": (None if n_eq_inf is None or n_eq_inf_error is None
+                                else n_eq_inf_error / n_eq_train),
+        "amplification_lower_limit": _none_if_unbounded(amp_low),
+        "reachable": amp > 1, "reachable_at_cl": amp_low > 1,
+        "m_match": _none_if_unbounded(m_match), "m_match_upper_limit": _none_if_unbounded(m_upper),
+        "saving": n_weighted / m_match, "saving_lower_limit": n_weighted / m_upper,
+    })
+    if out["reachable_at_cl"]:
+        out["m_recommended"] = math.ceil(m_upper)
+    elif out["reachable"]:
+        out["m_recommended"] = math.ceil(m_match)
+    elif m_star is not None:
+        out["m_recommended"] = math.ceil(m_star)
+    out["text"] = _recommendation_text(out, n_eq_train, confidence, saturation)
+    return out
+
+
+def _times(value: float) -> str:
+    r"""A factor in words: two significant digits (whole numbers from 100)."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2g}"
+
+
+def _factor(value: float) -> str:
+    r"""An amplification or its error: two decimals (two significant digits from 10)."""
+    return _times(value) if value >= 10 else f"{value:.2f}"
+
+
+def _fewer(saving: float, bound: bool) -> str:
+    r"""``saving`` (a lower limit if ``bound``) as fewer or more events than the weighted ones."""
+    if saving >= 1:
+        return f"{'at least ' if bound else ''}{_times(saving)}x fewer events"
+    return f"{'at most ' if bound else ''}{_times(1 / saving)}x more events"
+
+
+def _recommendation_text(rec: Mapping[str, Any], n_eq_train: float, confidence: float,
+                         saturation: float) -> str:
+    r"""The one line of :func:`recommendation`."""
+    cl = f"{100 * confidence:g} % CL"
+    weighted = f"the {rec['n_weighted']:,} weighted training events"
+    amp, error, low = (rec["amplification"], rec["amplification_error"],
+                       rec["amplification_lower_limit"])
+    low_text = "unbounded" if low is None else f">= {_factor(low)} at {cl}"
+    amp_text = (f"amplification {low_text}, bias not resolved" if amp is None else
+                f"amplification {_factor(amp)}"
+                + (f" +- {_factor(error)}" if error is not None else "") + f", {low_text}")
+    if rec["reachable_at_cl"]:
+        return (f"ask for {rec['m_recommended']:,} events: at {cl} they match the precision of "
+                f"{weighted} with {_fewer(rec['saving_lower_limit'], True)} "
+                f"({_fewer(rec['saving'], False)} at the central estimate, "
+                f"{rec['m_match']:,.0f} events; {amp_text})")
+    if rec["reachable"]:
+        return (f"ask for {rec['m_recommended']:,} events: at the central estimate they match "
+                f"the precision of {weighted} with {_fewer(rec['saving'], False)}, but not at "
+                f"{cl} ({amp_text})")
+    tail = "" if rec["m_recommended"] is None else (
+        f" (if unit weights are needed anyway, ask for {rec['m_recommended']:,} events, beyond "
+        f"which more add less than {100 * (1 - saturation):g} %)")
+    return (f"unweighting is not worth it here: however many events are generated, they are "
+            f"worth at most {_factor(amp)}"
+            + (f" +- {_factor(error)}" if error is not None else "")
+            + f" times the {n_eq_train:,.0f} equivalent events of {weighted}; simulate the "
+            "weighted events instead" + tail)
