@@ -107,17 +107,13 @@ def _write_dijet_like(dataset: str, options: dict[str, Any]) -> None:
 @click.option("--m-x", type=float, default=500.0, show_default=True, help="Mass of X (GeV).")
 @click.option("--m-y", type=float, default=100.0, show_default=True, help="Mass of Y (GeV).")
 @_tail_options
-def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: float,
-          m_y: float, seed: int, tree: str, fmt: str, force: bool) -> None:
+def dijet(**options: Any) -> None:
     r"""LHC-Olympics-like dijet sample: QCD-like background + W' -> X Y signal.
 
     Branches: mjj, mj1, mj2, delta_mj, tau21_j1, tau21_j2 (GeV), label (1 = signal), llr
     (exact log p_sig(x|mjj) - log p_bkg(x|mjj)) and llr_full (including the mjj densities).
     """
-    _write_dijet_like("dijet", {
-        "output": output, "n_background": n_background, "n_signal": n_signal,
-        "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y, "seed": seed, "tree": tree, "fmt": fmt,
-        "force": force})
+    _write_dijet_like("dijet", options)
 
 
 @generate.command("dijet-variant")
@@ -125,18 +121,14 @@ def dijet(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: f
 @click.option("--m-x", type=float, default=250.0, show_default=True, help="Mass of X (GeV).")
 @click.option("--m-y", type=float, default=90.0, show_default=True, help="Mass of Y (GeV).")
 @_tail_options
-def dijet_variant(output: str, n_background: int, n_signal: int, m_wprime: float, m_x: float,
-                  m_y: float, seed: int, tree: str, fmt: str, force: bool) -> None:
+def dijet_variant(**options: Any) -> None:
     r"""A second LHC-Olympics-like sample built to differ from 'dijet' (other jet-mass and
     tau21 shapes and correlations, signal X = 250 GeV, Y = 90 GeV, a fifth feature eta_j1
     that carries no information).
 
     Branches: as 'dijet' plus eta_j1; llr and llr_full use all five features.
     """
-    _write_dijet_like("dijet-variant", {
-        "output": output, "n_background": n_background, "n_signal": n_signal,
-        "m_wprime": m_wprime, "m_x": m_x, "m_y": m_y, "seed": seed, "tree": tree, "fmt": fmt,
-        "force": force})
+    _write_dijet_like("dijet-variant", options)
 
 
 @generate.command("nlo")

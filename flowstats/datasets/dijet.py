@@ -30,7 +30,9 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import sys
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from scipy import integrate, special, stats
@@ -40,7 +42,11 @@ from ._columns import split_columns
 
 log = logging.getLogger(__name__)
 
+#: the sample's name in log messages and outputs
+NAME = "dijet"
+
 __all__ = [
+    "assemble",
     "FEATURES",
     "MASS",
     "M_MAX",
@@ -371,6 +377,27 @@ def generate(n_background: int = 1_000_000, n_signal: int = 1000, *, m_wprime: f
         (int8, 1 for signal), ``llr`` (:math:`\log p_\mathrm{sig}(x|m) - \log p_\mathrm{bkg}(x|m)`)
         and ``llr_full`` (:math:`\log p_\mathrm{sig}(m, x) - \log p_\mathrm{bkg}(m, x)`).
     """
+    return assemble(sys.modules[__name__], n_background, n_signal, m_wprime=m_wprime, m_x=m_x,
+                    m_y=m_y, seed=seed)
+
+
+def assemble(sample: Any, n_background: int, n_signal: int, *, m_wprime: float, m_x: float,
+             m_y: float, seed: int) -> dict[str, np.ndarray]:
+    r"""A shuffled sample of a dijet-like model's background and signal with the truth columns.
+
+    Shared by :func:`generate` and :func:`flowstats.datasets.dijet_variant.generate`: the
+    counts and masses are checked, background, signal and the shuffle get their own streams of
+    ``numpy.random.SeedSequence(seed)``, and ``llr``/``llr_full`` come from the model's exact
+    densities.
+
+    Arguments:
+        sample: The model: a module with ``NAME``, ``FEATURES``, ``sample_background``,
+            ``sample_signal``, ``log_prob_background``, ``log_prob_signal``,
+            ``log_prob_mjj_background`` and ``log_prob_mjj_signal``.
+        n_background, n_signal: Numbers of events.
+        m_wprime, m_x, m_y: The signal's masses (GeV).
+        seed: Non-negative integer seed.
+    """
     n_background = _check_count(n_background, "n_background")
     n_signal = _check_count(n_signal, "n_signal")
     if n_background + n_signal == 0:
@@ -378,18 +405,20 @@ def generate(n_background: int = 1_000_000, n_signal: int = 1000, *, m_wprime: f
     _check_masses(m_wprime, m_x, m_y)
     seed = _check_count(seed, "seed")
     ss_bkg, ss_sig, ss_shuffle = np.random.SeedSequence(seed).spawn(3)
-    bkg = sample_background(n_background, seed=np.random.default_rng(ss_bkg))
-    sig = sample_signal(n_signal, m_wprime=m_wprime, m_x=m_x, m_y=m_y,
-                        seed=np.random.default_rng(ss_sig))
+    bkg = sample.sample_background(n_background, seed=np.random.default_rng(ss_bkg))
+    sig = sample.sample_signal(n_signal, m_wprime=m_wprime, m_x=m_x, m_y=m_y,
+                               seed=np.random.default_rng(ss_sig))
     order = np.random.default_rng(ss_shuffle).permutation(n_background + n_signal)
     out = {k: np.concatenate([bkg[k], sig[k]])[order] for k in bkg}
     out["label"] = np.concatenate([np.zeros(n_background, np.int8),
                                    np.ones(n_signal, np.int8)])[order]
-    x = {k: out[k] for k in FEATURES}
+    x = {k: out[k] for k in sample.FEATURES}
     with np.errstate(invalid="ignore"):
-        out["llr"] = (log_prob_signal(x, out["mjj"], m_x=m_x, m_y=m_y)
-                      - log_prob_background(x, out["mjj"]))
-        out["llr_full"] = out["llr"] + (log_prob_mjj_signal(out["mjj"], m_wprime=m_wprime)
-                                        - log_prob_mjj_background(out["mjj"]))
-    log.info("dijet: %d background + %d signal events (seed %d)", n_background, n_signal, seed)
+        out["llr"] = (sample.log_prob_signal(x, out["mjj"], m_x=m_x, m_y=m_y)
+                      - sample.log_prob_background(x, out["mjj"]))
+        out["llr_full"] = out["llr"] + (
+            sample.log_prob_mjj_signal(out["mjj"], m_wprime=m_wprime)
+            - sample.log_prob_mjj_background(out["mjj"]))
+    log.info("%s: %d background + %d signal events (seed %d)", sample.NAME, n_background,
+             n_signal, seed)
     return out

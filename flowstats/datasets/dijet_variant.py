@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Mapping
 
 import numpy as np
 from scipy import special
 
-from ..exceptions import BadInputError
 from ._columns import split_columns
 from .dijet import (
     M_MAX,
@@ -51,11 +51,15 @@ from .dijet import (
     _mjj_signal_dist,
     _rng,
     _sample_mjj_background,
+    assemble,
     log_prob_mjj_background,
     log_prob_mjj_signal,
 )
 
 log = logging.getLogger(__name__)
+
+#: the sample's name in log messages and outputs
+NAME = "dijet-variant"
 
 __all__ = [
     "COLUMNS",
@@ -290,26 +294,5 @@ def generate(n_background: int = 1_000_000, n_signal: int = 1000, *,
     References:
         G. Kasieczka et al., Rep. Prog. Phys. 84 (2021) 124201, arXiv:2101.08320.
     """
-    n_background = _check_count(n_background, "n_background")
-    n_signal = _check_count(n_signal, "n_signal")
-    if n_background + n_signal == 0:
-        raise BadInputError("n_background + n_signal must be > 0 (nothing to generate)")
-    _check_masses(m_wprime, m_x, m_y)
-    seed = _check_count(seed, "seed")
-    ss_bkg, ss_sig, ss_shuffle = np.random.SeedSequence(seed).spawn(3)
-    bkg = sample_background(n_background, seed=np.random.default_rng(ss_bkg))
-    sig = sample_signal(n_signal, m_wprime=m_wprime, m_x=m_x, m_y=m_y,
-                        seed=np.random.default_rng(ss_sig))
-    order = np.random.default_rng(ss_shuffle).permutation(n_background + n_signal)
-    out = {k: np.concatenate([bkg[k], sig[k]])[order] for k in bkg}
-    out["label"] = np.concatenate([np.zeros(n_background, np.int8),
-                                   np.ones(n_signal, np.int8)])[order]
-    x = {k: out[k] for k in FEATURES}
-    with np.errstate(invalid="ignore"):
-        out["llr"] = (log_prob_signal(x, out["mjj"], m_x=m_x, m_y=m_y)
-                      - log_prob_background(x, out["mjj"]))
-        out["llr_full"] = out["llr"] + (log_prob_mjj_signal(out["mjj"], m_wprime=m_wprime)
-                                        - log_prob_mjj_background(out["mjj"]))
-    log.info("dijet-variant: %d background + %d signal events (seed %d)", n_background,
-             n_signal, seed)
-    return out
+    return assemble(sys.modules[__name__], n_background, n_signal, m_wprime=m_wprime, m_x=m_x,
+                    m_y=m_y, seed=seed)
