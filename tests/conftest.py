@@ -69,3 +69,32 @@ def pytest_collection_modifyitems(config, items):
         return _LONG_FIRST.index(name) if name in _LONG_FIRST else len(_LONG_FIRST)
 
     items.sort(key=rank)  # stable: the order within a module is kept
+
+
+@pytest.fixture(scope="session")
+def tiny_unweight(tmp_path_factory):
+    r"""The cheapest real ``flowstats unweight --report`` run (3000 weighted toy events, 20 %
+    negative, a one-transform flow for 2 epochs), run once per session: its directory, exit
+    code, stdout and stderr."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from flowstats.cli import main
+    from flowstats.io import write_events
+
+    tmp = tmp_path_factory.mktemp("tiny_unweight")
+    rng = np.random.default_rng(0)
+    n = 3000
+    a, b = rng.normal(0, 1.5, n), rng.exponential(2.0, n) + 0.1
+    w = np.where(rng.random(n) < 0.2, -0.5, 0.5)
+    write_events(tmp / "in.root", "tree", {"a": a, "b": b, "w": w})
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["unweight", str(tmp / "in.root"), "--tree", "tree", "-f", "a,b",
+                     "-w", "w", "-n", "1000", "-o", str(tmp / "out.root"), "--report",
+                     str(tmp / "report"), "--no-plots", "--epochs", "2", "--transforms", "1",
+                     "--hidden", "8", "--bins", "4", "--batch-size", "512", "--seed", "3"])
+    return SimpleNamespace(dir=tmp, code=code, out=out.getvalue(), err=err.getvalue())

@@ -15,7 +15,6 @@ import pytest
 from flowstats import exceptions
 from flowstats.cli import COMMANDS, cli, main
 from flowstats.datasets import dijet, write
-from flowstats.io import write_events
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SCHEMAS = Path(__file__).resolve().parents[1] / "flowstats" / "schema"
@@ -88,18 +87,9 @@ def test_outputs_page_lists_every_bumphunt_summary_key(dijet_file, tmp_path):
     assert not _undocumented(CSV_COLUMNS, text)
 
 
-def test_outputs_page_lists_every_unweight_report_key(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 3000
-    a, b = rng.normal(0, 1.5, n), rng.exponential(2.0, n) + 0.1
-    w = np.where(rng.random(n) < 0.2, -0.5, 0.5)
-    write_events(tmp_path / "in.root", "tree", {"a": a, "b": b, "w": w})
-    code = main(["unweight", str(tmp_path / "in.root"), "--tree", "tree", "-f", "a,b",
-                 "-w", "w", "-n", "1000", "-o", str(tmp_path / "out.root"), "--report",
-                 str(tmp_path / "report"), "--no-plots", "--epochs", "2", "--transforms", "1",
-                 "--hidden", "8", "--bins", "4", "--batch-size", "512", "--seed", "3"])
-    assert code == 0
-    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+def test_outputs_page_lists_every_unweight_report_key(tiny_unweight):
+    assert tiny_unweight.code == 0, tiny_unweight.err
+    summary = json.loads((tiny_unweight.dir / "report" / "summary.json").read_text())
     assert "worth" in summary
     keys = set(summary) | set(summary["worth"]) | set(summary["worth"]["summary"]) \
         | set(summary["timings"]) | set(summary["input"]) | set(summary["split"]) \

@@ -135,30 +135,32 @@ def test_bumphunt_cut_selects_the_events(hunt_sample, tmp_path, capsys):
 # --------------------------------------------------------------------------------------------
 
 
+def _refused_nonfinite(result, bad: str, count: int, branch: str, tmp_path) -> None:
+    r"""Exit 2, one stderr line naming the file, the count and the branch, nothing written."""
+    code, out, err = result
+    line = one_line(err)
+    assert code == 2 and out == ""
+    assert f"{count} events have NaN or infinite values" in line, line
+    assert f"({branch}: {count})" in line, line
+    assert f"{bad}.root" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_train_nonfinite_input(toy, tmp_path, capsys, bad):
     tmp, _ = toy
     model = tmp_path / "model"
-    code, out, err = run(capsys, "train", tmp / f"{bad}.root", "--features", "a,b",
-                         "--weight", "w", *TINY_TRAIN, "-o", model)
-    line = one_line(err)
-    assert code == 2 and out == ""
-    assert "2 events have NaN or infinite values" in line and "(a: 2)" in line, line
-    assert f"{bad}.root" in line, line
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    result = run(capsys, "train", tmp / f"{bad}.root", "--features", "a,b", "--weight", "w",
+                 *TINY_TRAIN, "-o", model)
+    _refused_nonfinite(result, bad, 2, "a", tmp_path)
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_unweight_nonfinite_input(toy, tmp_path, capsys, bad):
     tmp, _ = toy
-    code, out, err = run(capsys, "unweight", tmp / f"{bad}.root", "-f", "a,b", "-w", "w",
-                         "-n", 100, *TINY_UNWEIGHT, "-o", tmp_path / "out.root",
-                         "--report", tmp_path / "report")
-    line = one_line(err)
-    assert code == 2 and out == ""
-    assert "2 events have NaN or infinite values" in line and "(a: 2)" in line, line
-    assert f"{bad}.root" in line, line
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    result = run(capsys, "unweight", tmp / f"{bad}.root", "-f", "a,b", "-w", "w", "-n", 100,
+                 *TINY_UNWEIGHT, "-o", tmp_path / "out.root", "--report", tmp_path / "report")
+    _refused_nonfinite(result, bad, 2, "a", tmp_path)
 
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
@@ -166,12 +168,7 @@ def test_bumphunt_nonfinite_input(hunt_sample, tmp_path, capsys, bad):
     tmp, _ = hunt_sample
     args = _hunt(hunt_sample, tmp_path / "h")
     args[1] = tmp / f"{bad}.root"
-    code, out, err = run(capsys, *args)
-    line = one_line(err)
-    assert code == 2 and out == ""
-    assert "3 events have NaN or infinite values" in line and "(tau21_j2: 3)" in line, line
-    assert f"{bad}.root" in line, line
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    _refused_nonfinite(run(capsys, *args), bad, 3, "tau21_j2", tmp_path)
 
 
 # --------------------------------------------------------------------------------------------

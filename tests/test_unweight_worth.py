@@ -417,24 +417,14 @@ def test_recommendation_limits_are_monotonic():
     assert previous["m_match_upper_limit"] == pytest.approx(previous["m_match"])
 
 
-def test_unweight_report_and_cli_give_the_recommendation(tmp_path, capsys):
-    # the cheapest real run (as tests/test_docs.py): the block in summary.json agrees with
-    # the summary's figures, and the CLI prints exactly one recommendation line on stderr
+def test_unweight_report_and_cli_give_the_recommendation(tiny_unweight):
+    # the cheapest real run (tests/conftest.py, shared with tests/test_docs.py): the block in
+    # summary.json agrees with the summary's figures, and the CLI prints exactly one
+    # recommendation line on stderr
     from flowstats import load_result
-    from flowstats.cli import main
-    from flowstats.io import write_events
 
-    rng = np.random.default_rng(0)
-    n = 3000
-    a, b = rng.normal(0, 1.5, n), rng.exponential(2.0, n) + 0.1
-    w = np.where(rng.random(n) < 0.2, -0.5, 0.5)
-    write_events(tmp_path / "in.root", "tree", {"a": a, "b": b, "w": w})
-    code = main(["unweight", str(tmp_path / "in.root"), "--tree", "tree", "-f", "a,b",
-                 "-w", "w", "-n", "1000", "-o", str(tmp_path / "out.root"), "--report",
-                 str(tmp_path / "report"), "--no-plots", "--epochs", "2", "--transforms", "1",
-                 "--hidden", "8", "--bins", "4", "--batch-size", "512", "--seed", "3"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
+    captured, tmp_path = tiny_unweight, tiny_unweight.dir
+    assert captured.code == 0, captured.err
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     worth = summary["worth"]
     rec, s = worth["recommendation"], worth["summary"]

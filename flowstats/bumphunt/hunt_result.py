@@ -94,6 +94,20 @@ def _window_text(lo: float, hi: float) -> str:
     return f"{lo:g}-{hi:g}"
 
 
+class _SummaryValue:
+    r"""A read-only attribute of a :class:`BumpHuntResult`: the summary's value of the same
+    name (None where the summary lacks it)."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, result: Any, owner: type | None = None) -> Any:
+        return self if result is None else result.summary.get(self.key)
+
+
 class BumpHuntResult:
     r"""The result of a bump hunt: its summary, tables, workspaces, spectra and plots.
 
@@ -173,41 +187,23 @@ class BumpHuntResult:
     def _get(self, key: str) -> Any:
         return self.summary.get(key)
 
-    @property
-    def z_global(self) -> float | None:
-        r"""The global significance of the most significant window (NaN without a result)."""
-        return self._get("z_global")
-
-    @property
-    def p_global(self) -> float | None:
-        r"""The global p-value."""
-        return self._get("p_global")
-
-    @property
-    def log10_p_global(self) -> float | None:
-        r"""log10 of the global p-value (finite where the p-value underflows); None when
-        no window has a result."""
-        return self._get("log10_p_global")
-
-    @property
-    def global_method(self) -> str | None:
-        r"""How the global significance was computed."""
-        return self._get("global_method")
-
-    @property
-    def z_max_local(self) -> float | None:
-        r"""The largest local significance of the scan."""
-        return self._get("z_max_local")
-
-    @property
-    def p_local_min(self) -> float | None:
-        r"""The smallest local p-value of the scan."""
-        return self._get("p_local_min")
-
-    @property
-    def log10_p_local_min(self) -> float | None:
-        r"""log10 of the smallest local p-value."""
-        return self._get("log10_p_local_min")
+    z_global = _SummaryValue(
+        "The global significance of the most significant window (NaN without a result).")
+    p_global = _SummaryValue("The global p-value.")
+    log10_p_global = _SummaryValue(
+        "log10 of the global p-value (finite where the p-value underflows); None when no window "
+        "has a result.")
+    global_method = _SummaryValue("How the global significance was computed.")
+    z_max_local = _SummaryValue("The largest local significance of the scan.")
+    p_local_min = _SummaryValue("The smallest local p-value of the scan.")
+    log10_p_local_min = _SummaryValue("log10 of the smallest local p-value.")
+    best_efficiency = _SummaryValue("The efficiency of the most significant window.")
+    n_poor_fits_in_global = _SummaryValue(
+        "The rows with a poor sideband fit that entered the global significance.")
+    n_events = _SummaryValue("The number of events read.")
+    closure = _SummaryValue(
+        "The closure block (``verdict``, ``min_p_value``, ``threshold``, ``rows``, ...), or None "
+        "when the run had no closure check.")
 
     @property
     def best_window(self) -> tuple[float, float] | None:
@@ -216,35 +212,14 @@ class BumpHuntResult:
         return None if best is None else (best[0], best[1])
 
     @property
-    def best_efficiency(self) -> float | None:
-        r"""The efficiency of the most significant window."""
-        return self._get("best_efficiency")
-
-    @property
     def global_by_efficiency(self) -> dict[str, Any]:
         r"""The global significance of each efficiency's scan (keys: the efficiency, ``%g``)."""
         return dict(self._get("global_by_efficiency") or {})
 
     @property
-    def n_poor_fits_in_global(self) -> int | None:
-        r"""The rows with a poor sideband fit that entered the global significance."""
-        return self._get("n_poor_fits_in_global")
-
-    @property
-    def n_events(self) -> int | None:
-        r"""The number of events read."""
-        return self._get("n_events")
-
-    @property
     def n_windows_skipped(self) -> int:
         r"""The number of windows that could not be scored."""
         return int(self._get("n_windows_skipped") or 0)
-
-    @property
-    def closure(self) -> dict[str, Any] | None:
-        r"""The closure block (``verdict``, ``min_p_value``, ``threshold``, ``rows``, ...), or
-        None when the run had no closure check."""
-        return self._get("closure")
 
     @property
     def closure_verdict(self) -> str | None:

@@ -20,7 +20,7 @@ import click
 from .. import __version__
 from ..exceptions import FlowstatsError
 
-__all__ = ["cli", "echo_json", "main"]
+__all__ = ["cli", "echo_json", "main", "split_names"]
 
 #: subcommand name -> "module:attribute", imported lazily
 COMMANDS: dict[str, str] = {
@@ -141,6 +141,11 @@ def base_options(base: str | None, nu: float | None) -> dict[str, Any]:
 def chosen_flow(kind: str | None, base: str | None, nu: float | None) -> dict[str, Any]:
     r"""The ``kind``/``base``/``nu`` flow options given on the command line (empty if none)."""
     return {**({"kind": kind} if kind else {}), **base_options(base, nu)}
+
+
+def split_names(values: tuple[str, ...]) -> list[str]:
+    r"""Names given comma-separated, repeated, or both (``--features a,b --features c``)."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
 def echo_json(data: Any) -> None:

@@ -8,13 +8,10 @@ from typing import Any
 
 import click
 
-from . import echo_json, format_option
+from . import echo_json, format_option, split_names
 
 __all__ = ["convert"]
 
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
 
 
 def _root_to_lhe(path: str, output: str, tree: str, cut: str | None, force: bool) -> dict:
@@ -66,7 +63,7 @@ def convert(inputs: tuple[str, ...], output: str, **options: Any) -> None:
 
     o = _Options(**options)
     check_output(output, o.force)
-    names = _split(o.features)
+    names = split_names(o.features)
     if is_lhe(Path(output)):
         if len(inputs) != 1 or is_lhe(Path(inputs[0])) or names or o.weight is not None:
             raise BadInputError("writing LHE takes one ROOT file written by 'flowstats "

@@ -19,15 +19,12 @@ import numpy as np
 
 from ..settings.analysis import BumpHuntSettings, ScoreSettings
 from ..settings.options import collect, field_of, help_text, options
-from . import RegistryChoice, echo_json, format_option, method_names
+from . import RegistryChoice, echo_json, format_option, method_names, split_names
 
 log = logging.getLogger(__name__)
 
 __all__ = ["score"]
 
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
 #: options generated from :class:`~flowstats.settings.analysis.ScoreSettings`
@@ -78,7 +75,7 @@ def score(inputs: tuple[str, ...], features: tuple[str, ...], method: str, sr: s
     prov_path = out.with_name(out.stem + ".provenance.json")
     _utils.check_output(out, force)
     _utils.check_output(prov_path, force)
-    names = _split(features)
+    names = split_names(features)
     if not names:
         raise BadInputError("--features names no branch")
     if mass in names:

@@ -47,6 +47,9 @@ NAME = "dijet"
 
 __all__ = [
     "assemble",
+    "columns",
+    "sample_two_prong",
+    "two_prong_log_prob",
     "FEATURES",
     "MASS",
     "M_MAX",
@@ -289,7 +292,7 @@ def sample_background(n: int, *, seed: int | np.random.Generator = 0) -> dict[st
     n = _check_count(n, "the number of background events")
     rng = _rng(seed)
     mjj = _sample_mjj_background(n, rng)
-    return _assemble(mjj, _sample_features_background(mjj, rng))
+    return columns(mjj, _sample_features_background(mjj, rng))
 
 
 # ---------------------------------------------------------------- signal features
@@ -312,16 +315,50 @@ def log_prob_signal(x: np.ndarray | Mapping[str, np.ndarray], m: np.ndarray | No
     """
     _check_masses(m_x=m_x, m_y=m_y)
     mj1, dm, t1, t2 = _features(x)
-    mj2 = mj1 + dm
-    lx, ly = math.log(m_x), math.log(m_y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        masses = np.logaddexp(
-            _lognormal_logpdf(mj2, lx, SIG_MJ_RES) + _lognormal_logpdf(mj1, ly, SIG_MJ_RES),
-            _lognormal_logpdf(mj1, lx, SIG_MJ_RES) + _lognormal_logpdf(mj2, ly, SIG_MJ_RES))
-        masses = np.where(dm >= 0, masses, -np.inf)
+        masses = two_prong_log_prob(mj1, dm, m_x, m_y, SIG_MJ_RES)
         a, b = _beta_ab(SIG_TAU_MEAN, SIG_TAU_CONC)
         out = masses + _beta_logpdf(t1, a, b) + _beta_logpdf(t2, a, b)
     return np.where(np.isnan(out), -np.inf, out)
+
+
+def two_prong_log_prob(mj1: np.ndarray, dm: np.ndarray, m_x: float, m_y: float,
+                       width: float) -> np.ndarray:
+    r"""Log density of the signal's jet masses ``(mj1, delta_mj)``: the two jets log-normal
+    around ``m_x`` and ``m_y`` (log-width ``width``), ``mj1`` the lighter one,
+    :math:`g_X(m_{j1} + \Delta) g_Y(m_{j1}) + g_X(m_{j1}) g_Y(m_{j1} + \Delta)`; ``-inf`` for
+    ``delta_mj < 0``. Shared with :mod:`flowstats.datasets.dijet_variant`.
+
+    Arguments:
+        mj1, dm: The lighter jet's mass and the mass difference (GeV).
+        m_x, m_y: The daughters' masses (GeV).
+        width: The log-normal width of each jet mass.
+    """
+    mj2 = mj1 + dm
+    lx, ly = math.log(m_x), math.log(m_y)
+    masses = np.logaddexp(
+        _lognormal_logpdf(mj2, lx, width) + _lognormal_logpdf(mj1, ly, width),
+        _lognormal_logpdf(mj1, lx, width) + _lognormal_logpdf(mj2, ly, width))
+    return np.where(dm >= 0, masses, -np.inf)
+
+
+def sample_two_prong(n: int, rng: np.random.Generator, m_wprime: float, m_x: float,
+                     m_y: float, width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The signal's ``mjj``, ``mj1`` and ``delta_mj`` (drawn in this order from ``rng``):
+    the resonance's truncated Gaussian and the two log-normal jet masses of
+    :func:`two_prong_log_prob`. Shared with :mod:`flowstats.datasets.dijet_variant`.
+
+    Arguments:
+        n: Number of events.
+        rng: The random generator.
+        m_wprime, m_x, m_y: The masses (GeV).
+        width: The log-normal width of each jet mass.
+    """
+    mjj = _mjj_signal_dist(m_wprime).ppf(rng.random(n))
+    ja = m_x * np.exp(width * rng.standard_normal(n))
+    jb = m_y * np.exp(width * rng.standard_normal(n))
+    mj1, mj2 = np.minimum(ja, jb), np.maximum(ja, jb)
+    return mjj, mj1, mj2 - mj1
 
 
 def sample_signal(n: int, *, m_wprime: float = 3500.0, m_x: float = 500.0, m_y: float = 100.0,
@@ -338,20 +375,24 @@ def sample_signal(n: int, *, m_wprime: float = 3500.0, m_x: float = 500.0, m_y: 
     n = _check_count(n, "the number of signal events")
     _check_masses(m_wprime, m_x, m_y)
     rng = _rng(seed)
-    mjj = _mjj_signal_dist(m_wprime).ppf(rng.random(n))
-    ja = m_x * np.exp(SIG_MJ_RES * rng.standard_normal(n))
-    jb = m_y * np.exp(SIG_MJ_RES * rng.standard_normal(n))
-    mj1, mj2 = np.minimum(ja, jb), np.maximum(ja, jb)
+    mjj, mj1, dm = sample_two_prong(n, rng, m_wprime, m_x, m_y, SIG_MJ_RES)
     a, b = _beta_ab(SIG_TAU_MEAN, SIG_TAU_CONC)
-    features = {"mj1": mj1, "delta_mj": mj2 - mj1, "tau21_j1": rng.beta(a, b, n),
+    features = {"mj1": mj1, "delta_mj": dm, "tau21_j1": rng.beta(a, b, n),
                 "tau21_j2": rng.beta(a, b, n)}
-    return _assemble(mjj, features)
+    return columns(mjj, features)
 
 
-def _assemble(mjj: np.ndarray, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def columns(mjj: np.ndarray, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    r"""The sample's columns: ``mjj``, ``mj1``, ``mj2`` (= ``mj1 + delta_mj``), then the
+    other features in their order. Shared with :mod:`flowstats.datasets.dijet_variant`.
+
+    Arguments:
+        mjj: The dijet masses.
+        features: ``mj1``, ``delta_mj`` and the other features, in the columns' order.
+    """
+    rest = {k: v for k, v in features.items() if k != "mj1"}
     return {"mjj": mjj, "mj1": features["mj1"], "mj2": features["mj1"] + features["delta_mj"],
-            "delta_mj": features["delta_mj"], "tau21_j1": features["tau21_j1"],
-            "tau21_j2": features["tau21_j2"]}
+            **rest}
 
 
 # ---------------------------------------------------------------- the full sample

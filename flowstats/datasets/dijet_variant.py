@@ -47,13 +47,14 @@ from .dijet import (
     _beta_logpdf,
     _check_count,
     _check_masses,
-    _lognormal_logpdf,
-    _mjj_signal_dist,
     _rng,
     _sample_mjj_background,
     assemble,
+    columns,
     log_prob_mjj_background,
     log_prob_mjj_signal,
+    sample_two_prong,
+    two_prong_log_prob,
 )
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ def sample_background(n: int, *, seed: int | np.random.Generator = 0) -> dict[st
     n = _check_count(n, "the number of background events")
     rng = _rng(seed)
     mjj = _sample_mjj_background(n, rng)
-    return _assemble(mjj, _sample_features_background(mjj, rng))
+    return columns(mjj, _sample_features_background(mjj, rng))
 
 
 # ---------------------------------------------------------------- signal
@@ -224,13 +225,8 @@ def log_prob_signal(x: np.ndarray | Mapping[str, np.ndarray], m: np.ndarray | No
     """
     _check_masses(m_x=m_x, m_y=m_y)
     mj1, dm, t1, t2, eta = _features(x)
-    mj2 = mj1 + dm
-    lx, ly = math.log(m_x), math.log(m_y)
     with np.errstate(divide="ignore", invalid="ignore"):
-        masses = np.logaddexp(
-            _lognormal_logpdf(mj2, lx, SIG_MJ_RES) + _lognormal_logpdf(mj1, ly, SIG_MJ_RES),
-            _lognormal_logpdf(mj1, lx, SIG_MJ_RES) + _lognormal_logpdf(mj2, ly, SIG_MJ_RES))
-        masses = np.where(dm >= 0, masses, -np.inf)
+        masses = two_prong_log_prob(mj1, dm, m_x, m_y, SIG_MJ_RES)
         a, b = _beta_ab(SIG_TAU_MEAN, SIG_TAU_CONC)
         out = masses + _beta_logpdf(t1, a, b) + _beta_logpdf(t2, a, b) + _log_eta(eta)
     return np.where(np.isnan(out), -np.inf, out)
@@ -250,20 +246,11 @@ def sample_signal(n: int, *, m_wprime: float = M_WPRIME, m_x: float = M_X, m_y: 
     n = _check_count(n, "the number of signal events")
     _check_masses(m_wprime, m_x, m_y)
     rng = _rng(seed)
-    mjj = _mjj_signal_dist(m_wprime).ppf(rng.random(n))
-    ja = m_x * np.exp(SIG_MJ_RES * rng.standard_normal(n))
-    jb = m_y * np.exp(SIG_MJ_RES * rng.standard_normal(n))
-    mj1, mj2 = np.minimum(ja, jb), np.maximum(ja, jb)
+    mjj, mj1, dm = sample_two_prong(n, rng, m_wprime, m_x, m_y, SIG_MJ_RES)
     a, b = _beta_ab(SIG_TAU_MEAN, SIG_TAU_CONC)
-    features = {"mj1": mj1, "delta_mj": mj2 - mj1, "tau21_j1": rng.beta(a, b, n),
+    features = {"mj1": mj1, "delta_mj": dm, "tau21_j1": rng.beta(a, b, n),
                 "tau21_j2": rng.beta(a, b, n), "eta_j1": ETA_SIGMA * rng.standard_normal(n)}
-    return _assemble(mjj, features)
-
-
-def _assemble(mjj: np.ndarray, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {"mjj": mjj, "mj1": features["mj1"], "mj2": features["mj1"] + features["delta_mj"],
-            "delta_mj": features["delta_mj"], "tau21_j1": features["tau21_j1"],
-            "tau21_j2": features["tau21_j2"], "eta_j1": features["eta_j1"]}
+    return columns(mjj, features)
 
 
 # ---------------------------------------------------------------- the full sample
