@@ -106,7 +106,8 @@ def unweight(seed: int, threads: int) -> dict:
     truth = nlo.truth(1_000_000, seed=seed + 1000)
     split = result.summary["split"]
     train_idx, _ = split_indices(200_000, split["test_fraction"], split["seed"])
-    scale = 1 / (1 - split["val_fraction"])
+    # the flow learns from the training part less validation, the refinement from all of it
+    scale = 1.0 if result.summary["refinement"] else 1 / (1 - split["val_fraction"])
     p = {}
     for name in features:
         edges = binning(truth[name], 30, discrete=name == "njet")

@@ -277,3 +277,26 @@ def fmt(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isinf(value)):
         return "inf"
     return f"{value:.{digits}f}"
+
+
+def amplify_frame(result: dict[str, Any]) -> pd.DataFrame:
+    r"""``bench_amplify``: one row per training size, seed and sample (flow alone, refined)."""
+    rows = []
+    for r in result["rows"]:
+        rows.append({"training events": r["size"], "seed": r["seed"], "sample": r["sample"],
+                     "A (1D)": r["1D"]["amplification"],
+                     "A (1D) 95 % CL >": r["1D"]["amplification_lower_limit"],
+                     "A (pairs)": r["pairs"]["amplification"],
+                     "A (pairs) 95 % CL >": r["pairs"]["amplification_lower_limit"],
+                     "copy A (1D)": r.get("copy", {}).get("1D"),
+                     "copy A (pairs)": r.get("copy", {}).get("pairs"),
+                     "truth check min p": r["truth_min_p"], "s": r["seconds"],
+                     "peak MB": r["peak_rss_mb"]})
+    return pd.DataFrame(rows)
+
+
+def threads_frame(result: dict[str, Any]) -> pd.DataFrame:
+    r"""``bench_threads``: one row per setting, alone and paired."""
+    return pd.DataFrame([{"setting": r["setting"], "alone s": r["alone_s"],
+                          "paired s (slower)": max(r["paired_s"]), "slowdown": r["slowdown"]}
+                         for r in result["rows"]])

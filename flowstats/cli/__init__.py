@@ -159,9 +159,16 @@ def echo_json(data: Any) -> None:
 @click.version_option(__version__, "--version", prog_name="flowstats")
 @click.option("-v", "--verbose", count=True, help="More log messages: -v info, -vv debug.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads of torch, OpenMP and BLAS together (default: FLOWSTATS_THREADS, "
+                   "else OMP_NUM_THREADS, else the cores available). Jobs sharing a machine: "
+                   "give each its share of the cores.")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, verbose: int, quiet: bool, threads: int | None) -> None:
     r"""flowstats: normalizing flows for unweighting and enhanced bump hunts."""
+    from .._threads import configure
+
+    configure(threads)
     level = (logging.ERROR if quiet else logging.WARNING if verbose == 0
              else logging.INFO if verbose == 1 else logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",

@@ -21,7 +21,7 @@ __all__ = ["unweight"]
 OPTIONS = ["mode", "tree", "features", "weight", "n", "output", "lhe", "sqrt_s", "cut", "model",
            "model_out", "report", "epochs", "batch_size", "lr", "patience", "kind", "base", "nu",
            "transforms", "hidden", "bins", "positive", "discrete", "atom_fraction", "split_on",
-           "members", "marginal_maps", "test_fraction", "val_fraction", "report_bins", "folds",
+           "members", "marginal_maps", "refine", "test_fraction", "val_fraction", "report_bins", "folds",
            "plots", "seed", "device", "force"]
 #: options with a short name (or none but a short one)
 NAMES = {"tree": ("--tree", "-t"), "features": ("--features", "-f"),

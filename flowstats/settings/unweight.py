@@ -162,6 +162,8 @@ class UnweightSettings(Settings):
     """Integer features whose every value gets its own category, flow and exact weighted fraction (e.g. njet)."""
     members: int = Field(1, ge=1)
     """Flows per category (different seeds), sampled as an equal mixture."""
+    refine: bool = True
+    """Mode 'features': reweight the generated events to the training events with a boosted-tree classifier and unweight them again, which removes most of the flow's mis-modelling (whole events are not refined)."""
     report_bins: int = Field(30, ge=2)
     """Bins per feature in the report's chi2 tests (and the input's negative-density check)."""
     folds: int = Field(5, ge=2)

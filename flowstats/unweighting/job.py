@@ -13,7 +13,9 @@ hand it to :func:`run_unweight`, which runs the stages of :mod:`.stages`:
 3. train a :class:`~flowstats.flows.Flow` per category on the weighted training events by
    weighted maximum likelihood with early stopping on the weighted validation loss, or load
    one (:func:`~.stages.fit`);
-4. sample N events (:func:`~.stages.sample`) and write them with the input's branch names,
+4. sample N events (:func:`~.stages.sample`; by default reweighted to the training events by a
+   classifier and unweighted again, :func:`~.stages.refined_sample`, :mod:`.refine`) and
+   write them with the input's branch names,
    each with weight :math:`\sigma/N` (:math:`\sigma` = sum of the input weights, so
    cross-sections are kept), and save the model (default ``<OUT stem>_model/`` next to
    OUT.root) (:func:`~.stages.columns`, :func:`~.stages.write`);
@@ -68,6 +70,9 @@ class Mode(NamedTuple):
             (the weight branch included).
         checks: ``(summary, inputs, split, fitted, generated, settings)``: the mode's own
             checks, added to the report's summary (optional).
+        refined: ``(fitted, inputs, split, settings) -> Generated``: ``sample`` with the
+            classifier refinement of :mod:`.refine`, used when ``settings.refine`` is set
+            (optional; without it the mode is not refined).
     """
 
     read: Callable[[UnweightSettings], stages.Inputs]
@@ -76,11 +81,13 @@ class Mode(NamedTuple):
     columns: Callable[[stages.Generated, stages.Inputs, UnweightSettings],
                       dict[str, np.ndarray]]
     checks: Callable[..., None] | None = None
+    refined: Callable[..., stages.Generated] | None = None
 
 
 #: the implemented modes (``settings.mode``)
 MODES: dict[str, Mode] = {
-    "features": Mode(stages.read, stages.fit, stages.sample, stages.columns),
+    "features": Mode(stages.read, stages.fit, stages.sample, stages.columns,
+                     refined=stages.refined_sample),
     "events": Mode(whole.read, whole.fit, whole.sample, whole.columns, whole.checks),
 }
 
@@ -113,7 +120,10 @@ def run_unweight(settings: UnweightSettings) -> UnweightResult:
         timings["train_s"] = clock()
         log.info("trained in %.1f s", timings["train_s"])
     clock = _stopwatch()
-    generated = mode.sample(fitted, inputs, settings)
+    if settings.refine and mode.refined is not None:
+        generated = mode.refined(fitted, inputs, parts, settings)
+    else:
+        generated = mode.sample(fitted, inputs, settings)
     timings["sample_s"] = clock()
     timings["sample_rate_per_s"] = settings.n / max(timings["sample_s"], 1e-9)
     prov = provenance(settings.seed, {**settings.to_dict(), "device": device, **fitted.config})

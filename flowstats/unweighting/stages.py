@@ -233,11 +233,13 @@ class Generated:
         w: (N,) weights, all ``sigma / N``.
         data: What else a mode generates (e.g. whole-event records); None in mode
             ``"features"``.
+        refinement: What :func:`refined_sample` reports (None without refinement).
     """
 
     x: np.ndarray
     w: np.ndarray
     data: Any = None
+    refinement: dict[str, Any] | None = None
 
     @property
     def unit(self) -> float:
@@ -401,6 +403,26 @@ def sample(fitted: Fitted, inputs: Inputs, settings: UnweightSettings) -> Genera
     return Generated(x, np.full(settings.n, inputs.sigma / settings.n))
 
 
+def refined_sample(fitted: Fitted, inputs: Inputs, parts: Split, settings: UnweightSettings
+                   ) -> Generated:
+    r"""Draws ``n`` events reweighted to the training events by a classifier and unweighted
+    again (:mod:`.refine`; seeds ``seed + 2`` onwards), each of weight ``sigma / n``.
+
+    Arguments:
+        fitted: The model.
+        inputs: The events (their sum of weights ``sigma``).
+        parts: The split; the classifier sees ``x_train``, ``w_train`` only.
+        settings: The run's settings.
+    """
+    from .refine import refine
+
+    def draw(k: int, seed: int) -> np.ndarray:
+        return fitted.model.sample(k, seed=seed)
+
+    x, info = refine(draw, settings.n, parts.x_train, parts.w_train, seed=settings.seed)
+    return Generated(x, np.full(settings.n, inputs.sigma / settings.n), refinement=info)
+
+
 def columns(generated: Generated, inputs: Inputs, settings: UnweightSettings
             ) -> dict[str, np.ndarray]:
     r"""The branches to write (mode ``"features"``): the features under their input names
@@ -467,8 +489,10 @@ def summarise(inputs: Inputs, parts: Split, fitted: Fitted, generated: Generated
         "model": {"path": str(s.model if s.model is not None else outputs.model_out),
                   "loaded": s.model is not None, **fitted.config},
         "training": {label: _history_summary(h) for label, h in fitted.histories.items()},
-        "seeds": {"split": s.seed, "flow": s.seed, "sample": s.seed + 1, "baselines": s.seed,
-                  "classifier": s.seed},
+        "refinement": generated.refinement,
+        "seeds": {"split": s.seed, "flow": s.seed,
+                  "sample": s.seed + 1 if generated.refinement is None else s.seed + 2,
+                  "baselines": s.seed, "classifier": s.seed},
         "notes": [*inputs.notes, *fitted.notes],
     }
 
