@@ -99,7 +99,7 @@ class Refiner:
 
     Arguments:
         classifier: The fitted boosted trees (label 1: training events).
-        edges: Their bin edges per feature (:func:`flowstats._binning.weighted_bin_edges`).
+        edges: Their bin edges per feature (``flowstats._binning.weighted_bin_edges``).
         norm: Divides :math:`D/(1-D)` so that the ratio averages 1 over generated events.
         r_max: The ratio's ``quantile`` over generated events.
         info: What the summary reports.
