@@ -24,13 +24,22 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENV", "configure"]
+__all__ = ["ENV", "available_cores", "configure"]
 
 #: the variables holding a number of threads
 ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def available_cores() -> int:
+    r"""The number of CPU cores this process may run on (its affinity mask where known)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
 
 
 def configure(threads: int | None = None) -> int | None:
@@ -42,13 +51,9 @@ def configure(threads: int | None = None) -> int | None:
             else ``OMP_NUM_THREADS`` when the user set it, else the cores this process may
             run on.
     """
-    import sys
-
     loaded = "torch" in sys.modules
     if loaded and threads is None:
         return None
-    from .distributed import available_cores
-
     if threads is None:
         chosen = os.environ.get("FLOWSTATS_THREADS") or os.environ.get("OMP_NUM_THREADS")
         threads = int(chosen) if chosen and chosen.isdigit() else available_cores()

@@ -18,25 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
+from ._threads import available_cores
 from .exceptions import BadInputError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["available_cores", "get_client", "map_tasks", "spawn_seeds"]
-
-
-def available_cores() -> int:
-    r"""The number of CPU cores this process may run on (its affinity mask where known)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
 
 
 def spawn_seeds(seed: int, n: int) -> list[int]:

@@ -15,8 +15,9 @@ SCRIPT = """
 import json, os, sys
 from flowstats._threads import configure
 n = configure({arg})
+numpy_first = "numpy" in sys.modules  # numpy's BLAS reads its variable when it loads
 import torch
-print(json.dumps({{"n": n, "torch": torch.get_num_threads(),
+print(json.dumps({{"n": n, "torch": torch.get_num_threads(), "numpy_first": numpy_first,
                   "env": {{k: os.environ.get(k) for k in
                           ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                            "OMP_WAIT_POLICY")}}}}))
@@ -35,6 +36,7 @@ def _fresh(arg: str, **env: str) -> dict:
 def test_a_fresh_process_gets_one_number_everywhere():
     got = _fresh("1")
     assert got["n"] == 1 and got["torch"] == 1
+    assert not got["numpy_first"]
     assert got["env"] == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                           "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": None}
 
