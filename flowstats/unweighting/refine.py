@@ -113,9 +113,13 @@ class Refiner:
 
     def ratio(self, x: np.ndarray) -> np.ndarray:
         r"""The ratio at the events ``x`` (n, d)."""
-        d = self.classifier.predict_proba(apply_bins(self.edges, x))[:, 1]
-        d = np.clip(d, 1e-12, 1 - 1e-12)
-        return d / (1 - d) / self.norm
+        return _odds(self.classifier, self.edges, x) / self.norm
+
+
+def _odds(classifier: Any, edges: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    r""":math:`D/(1-D)` of the classifier at the events ``x``."""
+    d = np.clip(classifier.predict_proba(apply_bins(edges, x))[:, 1], 1e-12, 1 - 1e-12)
+    return d / (1 - d)
 
 
 def fit_refiner(x_gen: np.ndarray, x_train: np.ndarray, w_train: np.ndarray, *, seed: int = 0,
@@ -137,21 +141,20 @@ def fit_refiner(x_gen: np.ndarray, x_train: np.ndarray, w_train: np.ndarray, *, 
     sw = np.concatenate([np.full(len(x_gen), 1.0 / len(x_gen)), w_bar / w_bar.sum()]) * len(x) / 2
     edges = weighted_bin_edges(x, sw, seed=seed)
     clf = _booster(seed + 2).fit(apply_bins(edges, x), y, sample_weight=sw)
-    refiner = Refiner(clf, edges, 1.0, math.inf)
-    r = refiner.ratio(x_gen)
-    refiner.norm = float(r.mean())
-    r = r / refiner.norm
-    refiner.r_max = float(np.quantile(r, quantile))
-    refiner.info = {
+    odds = _odds(clf, edges, x_gen)
+    norm = float(odds.mean())
+    r = odds / norm
+    r_max = float(np.quantile(r, quantile))
+    refiner = Refiner(clf, edges, norm, r_max, {
         "classifier": "HistGradientBoostingClassifier", "iterations": int(clf.n_iter_),
         "n_generated": len(x_gen), "n_train": len(x_train), "quantile": quantile,
-        "r_max": refiner.r_max,
+        "r_max": r_max,
         "ratio_quantiles": {str(q): float(v) for q, v in
                             zip((0.001, 0.01, 0.5, 0.99), np.quantile(r, [0.001, 0.01, 0.5, 0.99]))},
-        "efficiency": float(np.minimum(r / refiner.r_max, 1).mean()),
-        "truncated_fraction": float(np.maximum(r - refiner.r_max, 0).mean()),
+        "efficiency": float(np.minimum(r / r_max, 1).mean()),
+        "truncated_fraction": float(np.maximum(r - r_max, 0).mean()),
         "fit_s": time.perf_counter() - t0,
-    }
+    })
     log.info("refinement: ratio classifier after %d iterations, acceptance %.3f, %.2g of the "
              "cross-section above r_max = %.3g", clf.n_iter_, refiner.info["efficiency"],
              refiner.info["truncated_fraction"], refiner.r_max)
