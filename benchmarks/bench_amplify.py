@@ -60,9 +60,8 @@ def _run(size: int, seed: int, n_generate: int, refine: bool, tmp: Path, threads
     from flowstats.datasets import nlo, write
 
     torch.set_num_threads(threads)
-    data = nlo.generate(size, negative_fraction=0.2, seed=seed)
-    if not (tmp / "nlo.root").exists():
-        write(tmp / "nlo.root", data)
+    if not (tmp / "nlo.root").exists():  # the second run reads the first one's input
+        write(tmp / "nlo.root", nlo.generate(size, negative_fraction=0.2, seed=seed))
     model = tmp / "model"
     t0 = time.perf_counter()
     result = flowstats.unweight(
@@ -151,14 +150,12 @@ def _copy(x_train: np.ndarray, w_train: np.ndarray, x_truth: np.ndarray) -> dict
     return out
 
 
-def _ceiling(size: int, seed: int, x_truth: np.ndarray, train: np.ndarray) -> dict:
-    r"""N_eq of the training events with the exact local mean weight (the toy's P(w<0|x))."""
+def _ceiling(x: np.ndarray, w: np.ndarray, x_truth: np.ndarray) -> dict:
+    r"""N_eq of the training events ``x``, ``w`` with the exact local mean weight (the toy's
+    P(w<0|x)) against their signed weights."""
     from flowstats.datasets import nlo
     from flowstats.unweighting.worth import equivalent_events
 
-    data = nlo.generate(size, negative_fraction=0.2, seed=seed)
-    x = np.column_stack([data[f] for f in FEATURES]).astype(np.float64)[train]
-    w = data["weight"][train]
     lp = nlo.log_prob_positive(x[:, :3], njet=x[:, 3])
     ln = nlo.log_prob_negative(x[:, :3], njet=x[:, 3])
     p_neg = 1 / (1 + np.exp(lp - ln) * 0.8 / 0.2)
@@ -187,7 +184,7 @@ def _one(size: int, seed: int, args: argparse.Namespace) -> list[dict]:
         x_train, w_train = x[train], data["weight"][train]
         truth = nlo.truth(args.n_truth, seed=seed + 1000)
         x_truth = np.column_stack([truth[f] for f in FEATURES]).astype(np.float64)
-        ceiling = _ceiling(size, seed, x_truth, train)
+        ceiling = _ceiling(x_train, w_train, x_truth)
         copy = _copy(x_train, w_train, x_truth)
         for refine in (False, True):
             x_gen = np.load(tmp / f"gen_{int(refine)}.npy")

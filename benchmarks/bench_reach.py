@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 from _report import write_json
+from bench_bumphunt import _signal_rows
 
 from flowstats.anomaly.metrics import evaluate
 from flowstats.bumphunt import run_bumphunt
-from flowstats.bumphunt.windows import same_value
 from flowstats.config import resolve_config
 from flowstats.datasets import dijet, dijet_variant, write
 
@@ -65,12 +65,8 @@ def _run(module, n_signal: int, seed: int, windows: str, args: argparse.Namespac
 def _signal_window(summary: dict, out: Path, data: dict) -> dict:
     import uproot
 
-    rows = summary["windows"]
-    target = min({tuple(r["sr"]) for r in rows}, key=lambda w: abs(0.5 * (w[0] + w[1]) - 3500))
-    mine = [r for r in rows if tuple(r["sr"]) == target]
-    nocut = next(r for r in mine if same_value(r["efficiency"], 1.0))
-    best = max((r for r in mine if r["efficiency"] < 1.0), key=lambda r: r["z_local"])
-    index = sorted({tuple(r["sr"]) for r in rows}).index(target)
+    target, nocut, best = _signal_rows(summary)
+    index = sorted({tuple(r["sr"]) for r in summary["windows"]}).index(target)
     scores = uproot.open(out / "scores.root")["scores"].arrays(
         ["entry", "label", f"score_w{index}", f"region_w{index}"], library="np")
     sr = scores[f"region_w{index}"] == 1
