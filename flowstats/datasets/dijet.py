@@ -343,22 +343,27 @@ def two_prong_log_prob(mj1: np.ndarray, dm: np.ndarray, m_x: float, m_y: float,
 
 
 def sample_two_prong(n: int, rng: np.random.Generator, m_wprime: float, m_x: float,
-                     m_y: float, width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""The signal's ``mjj``, ``mj1`` and ``delta_mj`` (drawn in this order from ``rng``):
-    the resonance's truncated Gaussian and the two log-normal jet masses of
-    :func:`two_prong_log_prob`. Shared with :mod:`flowstats.datasets.dijet_variant`.
+                     m_y: float, width: float, tau_mean: float, tau_conc: float
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    r"""The signal's ``mjj`` and features ``mj1``, ``delta_mj``, ``tau21_j1``, ``tau21_j2``
+    (drawn in this order from ``rng``): the resonance's truncated Gaussian, the two log-normal
+    jet masses of :func:`two_prong_log_prob` and two independent beta tau21s. Shared with
+    :mod:`flowstats.datasets.dijet_variant`.
 
     Arguments:
         n: Number of events.
         rng: The random generator.
         m_wprime, m_x, m_y: The masses (GeV).
         width: The log-normal width of each jet mass.
+        tau_mean, tau_conc: The beta mean and concentration of each tau21.
     """
     mjj = _mjj_signal_dist(m_wprime).ppf(rng.random(n))
     ja = m_x * np.exp(width * rng.standard_normal(n))
     jb = m_y * np.exp(width * rng.standard_normal(n))
     mj1, mj2 = np.minimum(ja, jb), np.maximum(ja, jb)
-    return mjj, mj1, mj2 - mj1
+    a, b = _beta_ab(tau_mean, tau_conc)
+    return mjj, {"mj1": mj1, "delta_mj": mj2 - mj1, "tau21_j1": rng.beta(a, b, n),
+                 "tau21_j2": rng.beta(a, b, n)}
 
 
 def sample_signal(n: int, *, m_wprime: float = 3500.0, m_x: float = 500.0, m_y: float = 100.0,
@@ -374,12 +379,8 @@ def sample_signal(n: int, *, m_wprime: float = 3500.0, m_x: float = 500.0, m_y: 
     """
     n = _check_count(n, "the number of signal events")
     _check_masses(m_wprime, m_x, m_y)
-    rng = _rng(seed)
-    mjj, mj1, dm = sample_two_prong(n, rng, m_wprime, m_x, m_y, SIG_MJ_RES)
-    a, b = _beta_ab(SIG_TAU_MEAN, SIG_TAU_CONC)
-    features = {"mj1": mj1, "delta_mj": dm, "tau21_j1": rng.beta(a, b, n),
-                "tau21_j2": rng.beta(a, b, n)}
-    return columns(mjj, features)
+    return columns(*sample_two_prong(n, _rng(seed), m_wprime, m_x, m_y, SIG_MJ_RES,
+                                     SIG_TAU_MEAN, SIG_TAU_CONC))
 
 
 def columns(mjj: np.ndarray, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -246,10 +246,9 @@ def sample_signal(n: int, *, m_wprime: float = M_WPRIME, m_x: float = M_X, m_y: 
     n = _check_count(n, "the number of signal events")
     _check_masses(m_wprime, m_x, m_y)
     rng = _rng(seed)
-    mjj, mj1, dm = sample_two_prong(n, rng, m_wprime, m_x, m_y, SIG_MJ_RES)
-    a, b = _beta_ab(SIG_TAU_MEAN, SIG_TAU_CONC)
-    features = {"mj1": mj1, "delta_mj": dm, "tau21_j1": rng.beta(a, b, n),
-                "tau21_j2": rng.beta(a, b, n), "eta_j1": ETA_SIGMA * rng.standard_normal(n)}
+    mjj, features = sample_two_prong(n, rng, m_wprime, m_x, m_y, SIG_MJ_RES, SIG_TAU_MEAN,
+                                     SIG_TAU_CONC)
+    features["eta_j1"] = ETA_SIGMA * rng.standard_normal(n)
     return columns(mjj, features)
 
 
