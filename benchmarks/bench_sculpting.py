@@ -129,7 +129,7 @@ def main() -> None:
     ap.add_argument("--pseudo", type=int, default=20, help="pseudo-experiments per method")
     ap.add_argument("--n-events", type=int, default=40_000)
     ap.add_argument("--first-seed", type=int, default=1000)
-    ap.add_argument("--space", choices=["latent", "data"], default=None,
+    ap.add_argument("--space", choices=["latent", "data", "calibrated"], default=None,
                     help="score space of the flow-based methods (default: the library's)")
     ap.add_argument("--options", default=None, help="JSON score() options (default: FAST)")
     ap.add_argument("--jobs", type=int, default=1, help="(sample, method) processes at once")

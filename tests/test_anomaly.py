@@ -105,14 +105,20 @@ def sideband_flows(tmp_path_factory):
     return {s: tmp_path_factory.mktemp(f"sideband_flow_{s}") for s in POOL}
 
 
-@pytest.mark.parametrize("method", ["cathode", "anode", "ranode", "density", "bootstrap"])
-def test_no_sculpting_without_signal(background_samples, sideband_flows, method):
-    # the flow methods score in the sideband flow's latent space (LaCATHODE, arXiv:2210.14924):
-    # the top 10 % and 1 % of all events keep the same fraction at every m_jj
+@pytest.mark.parametrize("method, space", [("cathode", None), ("cathode", "calibrated"),
+                                           ("anode", None), ("ranode", None),
+                                           ("density", None), ("density", "calibrated"),
+                                           ("bootstrap", None)])
+def test_no_sculpting_without_signal(background_samples, sideband_flows, method, space):
+    # the flow methods score in the sideband flow's latent space (LaCATHODE, arXiv:2210.14924)
+    # or, cathode and density as an option, in data space calibrated per mass: the top 10 % and
+    # 1 % of all events keep the same fraction at every m_jj
     scores, template_chi2 = [], 0.0
     for s, (x, m) in zip(POOL, background_samples):
         r = score(x, m, method=method, sr=SR, seed=s, device="cpu", names=dijet.FEATURES,
-                  model_dir=sideband_flows[s], **FAST)
+                  model_dir=sideband_flows[s], **({} if space is None else {"space": space}),
+                  **FAST)
+        assert r.info["config"]["space"] == (space or "latent")
         scores.append((r.score, r.region))
         if method in TEMPLATE_METHODS:
             template_chi2 += _template_pulls(r)
@@ -164,14 +170,16 @@ def test_pooled_check_flags_an_m_dependent_score(background_samples):
         assert p < P_MIN and chi2 / ndf > 2, (fraction, chi2, ndf, p)
 
 
+@pytest.mark.parametrize("space", ["latent", "calibrated"])
 def test_sr_whitening_removes_a_moment_misfit_of_the_sideband_flow(background_samples,
-                                                                   tmp_path):
+                                                                   tmp_path, space):
     # the SR background differs from the sideband flow's interpolation by a 20 % scale of mj1
     # (0.3 sigma of its log): a classifier trained on the SR against N(0, 1) learns it and keeps
     # more SR than sideband events; the SR whitening (default) removes the shift and the
     # spread it adds, so the cut is flat again. Measured on this sample: p 1e-14 unwhitened,
     # 0.18 whitened (a 15 % scale on two samples: 4e-7 and 6e-10 against 0.4 and 0.6). Both
-    # runs share one sideband flow (model_dir).
+    # runs share one sideband flow (model_dir). In calibrated space the template's latent
+    # points get the SR's moments instead (_coloured_info).
     x, m = background_samples[0]
     sr = (m >= SR[0]) & (m < SR[1])
     x = x.copy()
@@ -179,7 +187,7 @@ def test_sr_whitening_removes_a_moment_misfit_of_the_sideband_flow(background_sa
     p = {}
     for whiten in (False, True):
         r = score(x, m, method="cathode", sr=SR, seed=11, device="cpu", names=dijet.FEATURES,
-                  model_dir=tmp_path, whiten=whiten, **FAST)
+                  model_dir=tmp_path, whiten=whiten, space=space, **FAST)
         use = r.region >= 0
         p[whiten] = sculpting_test(m[use], r.score[use], 0.10)["p_value"]
         assert r.info["whiten"] is whiten
@@ -230,7 +238,8 @@ def test_cathode_trains_the_mlp_on_a_fresh_latent_template(monkeypatch):
     tiny = {"flow": {"transforms": 1, "hidden": (8,)}, "fit": {"epochs": 1}, "k": 2}
     settings = [({}, True, 15), ({"fresh_template": False}, False, None),
                 ({"classifier_options": {"epochs": 7}}, True, 7),
-                ({"space": "data"}, False, None), ({"classifier": "hgb"}, False, None)]
+                ({"space": "data"}, False, None), ({"space": "calibrated"}, False, None),
+                ({"classifier": "hgb"}, False, None)]
     for options, fresh, epochs in settings:
         r = score(x, m, method="cathode", sr=SR, seed=2, device="cpu", names=dijet.FEATURES,
                   **tiny, **options)
@@ -299,8 +308,12 @@ def test_score_api_input_errors():
         score(x, m, method="cathdoe", sr=SR)
     with pytest.raises(BadInputError, match="did you mean 'oversample'"):
         score(x, m, method="cathode", sr=SR, oversampl=3)
-    with pytest.raises(BadInputError, match=r"'space'.*'latent' or 'data'.*'latnet'"):
+    with pytest.raises(BadInputError, match=r"'space'.*'latent', 'data' or 'calibrated'.*'latnet'"):
         score(x, m, method="density", sr=SR, space="latnet")  # refused before any training
+    for method in ("anode", "ranode", "bootstrap"):
+        with pytest.raises(BadInputError, match=f"{method}: space 'calibrated' is implemented "
+                                                "only for cathode and density"):
+            score(x, m, method=method, sr=SR, space="calibrated")
     bad = x.copy()
     bad[3, 1] = np.nan
     with pytest.raises(NonFiniteError, match="1 events"):

@@ -176,6 +176,11 @@ class ConditionalDensity:
         xp, _ = self._to_flow(x, m)
         return np.asarray(self.flow.latent(xp, self._context(m)), dtype=np.float64)
 
+    def from_latent(self, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+        r"""Latent points ``u`` (n, d) mapped back to the features at masses ``m``: the inverse
+        of :meth:`latent`."""
+        return self._from_flow(self.flow.from_latent(u, self._context(m)), m)
+
     def sample(self, m: np.ndarray, *, seed: int = 0) -> np.ndarray:
         r"""One x sample per mass value in ``m``."""
         xp = np.asarray(self.flow.sample(len(m), self._context(m), seed=seed), dtype=np.float64)

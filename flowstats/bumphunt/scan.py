@@ -132,7 +132,7 @@ def _check_template(config: dict[str, Any]) -> None:
         return
     space = _score_settings(config).space
     entry = METHODS.get(config["method"])
-    if not entry.has_template or (entry.template_latent_only and space == "data"):
+    if not entry.has_template or (entry.template_latent_only and space != "latent"):
         why = ("its template fails the background-only closure" if config["method"] == "anode"
                else "it has none")
         latent_only = [e.name for e in METHODS if e.has_template and e.template_latent_only]

@@ -40,7 +40,7 @@ Kind = Literal["nsf", "maf", "realnvp", "cnf"]
 Base = Literal["normal", "studentt"]
 Trace = Literal["exact", "hutchinson"]
 Activation = Literal["relu", "elu", "silu", "gelu", "tanh"]
-Space = Literal["latent", "data"]
+Space = Literal["latent", "data", "calibrated"]
 
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
@@ -186,9 +186,9 @@ class ScoreSettings(Settings):
     max_flow_events: int | None = Field(250_000, ge=1)
     """At most this many events, drawn at random, train each flow (null: all)."""
     space: Space = "latent"
-    """Where the flow-based methods score: the sideband flow's latent space at each event's m (no sculpting of m; LaCATHODE, arXiv:2210.14924) or the features themselves."""
+    """Where the flow-based methods score: the sideband flow's latent space at each event's m (no sculpting of m; LaCATHODE, arXiv:2210.14924), the features themselves (sculpts when they depend on m), or the features with the score calibrated per mass to its background tail probability at the event's m (cathode and density: more sensitive, slower, flat in m on the dijet sample but not with a feature that follows m strongly; see the sculpting guide)."""
     whiten: StrictBool = True
-    """In latent space, shift and rotate the SR events' latent points to zero mean and unit covariance (removes the first two moments of the sideband flow's interpolation misfit)."""
+    """In latent space, shift and rotate the SR events' latent points to zero mean and unit covariance; in calibrated space (cathode), give the template's latent points the SR events' latent mean and covariance instead (either removes the first two moments of the sideband flow's interpolation misfit)."""
     fresh_template: StrictBool = True
     """cathode in latent space with the MLP: train every epoch against new N(0, 1) background draws instead of one fixed template."""
     classifier: Literal["mlp", "hgb"] | None = None
