@@ -46,7 +46,7 @@ __all__ = ["calibrate", "tail_probability"]
 PER_BIN = 10_000
 #: width (standard deviation) of the Gaussian kernel, in mass bins
 KERNEL_BINS = 2.0
-#: reference points per fine mass bin of the location and width (:func:`_standardised`)
+#: reference points per fine mass bin of the location and width (``_standardised``)
 FINE_BIN = 2_000
 #: fine bins each location and width is averaged over
 FINE_SMOOTH = 5
