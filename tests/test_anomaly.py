@@ -179,7 +179,7 @@ def test_sr_whitening_removes_a_moment_misfit_of_the_sideband_flow(background_sa
     # spread it adds, so the cut is flat again. Measured on this sample: p 1e-14 unwhitened,
     # 0.18 whitened (a 15 % scale on two samples: 4e-7 and 6e-10 against 0.4 and 0.6). Both
     # runs share one sideband flow (model_dir). In calibrated space the template's latent
-    # points get the SR's moments instead (_coloured_info).
+    # points get the SR's moments instead (_colouring).
     x, m = background_samples[0]
     sr = (m >= SR[0]) & (m < SR[1])
     x = x.copy()

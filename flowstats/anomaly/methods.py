@@ -481,15 +481,15 @@ def _sr_samples(data: MethodInputs, fs: FlowOptions, bkg: ConditionalDensity | N
         return u, u_s, {"background": _summary(bkg), "n_samples": n, "space": fs.space,
                         **latent_info}, None
     m_s = sample_mass(m[sr], n, data.regions.sr, seed=seed + 11)
-    colour_info = _coloured_info(bkg, x, m, sr, fs) if fs.space == "calibrated" else {}
-    if colour_info.get("whiten"):
+    colour_info, colour = (_colouring(bkg, x, m, sr, fs) if fs.space == "calibrated"
+                           else ({}, None))
+    if colour is not None:
         # the template in the latent space coloured with the SR events' latent mean and
-        # covariance, mapped back to the features (_coloured_info)
-        mu, root = colour_info.pop("colour")
+        # covariance, mapped back to the features (_colouring)
+        mu, root = colour
         x_s = bkg.from_latent(mu + _normal_template(sr.sum(), x.shape[1], fs.oversample, seed)
                               @ root, m_s)
     else:
-        colour_info.pop("colour", None)
         x_s = bkg.sample(m_s, seed=seed + 12)
     good = np.isfinite(x_s).all(axis=1)
     if not good.all():
@@ -498,8 +498,8 @@ def _sr_samples(data: MethodInputs, fs: FlowOptions, bkg: ConditionalDensity | N
                           "space": fs.space, **colour_info}, m_s[good]
 
 
-def _coloured_info(bkg: ConditionalDensity, x: np.ndarray, m: np.ndarray, sr: np.ndarray,
-                   fs: FlowOptions) -> dict[str, Any]:
+def _colouring(bkg: ConditionalDensity, x: np.ndarray, m: np.ndarray, sr: np.ndarray,
+               fs: FlowOptions) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
     r"""The SR whitening of ``space="calibrated"``, done the other way round: instead of
     whitening the SR events' latent points (``_latent``), the template's standard-normal
     latent points are given the SR events' latent mean and covariance before they are mapped
@@ -509,21 +509,21 @@ def _coloured_info(bkg: ConditionalDensity, x: np.ndarray, m: np.ndarray, sr: np
     whitening in latent space; a test scales mj1 by 20 % in the SR).
 
     Returns:
-        ``whiten`` (whether it is applied), and when it is, ``sr_latent_mean``,
-        ``sr_latent_std`` and ``colour``: the mean and the symmetric square root of the
-        covariance (removed by the caller before the summary is kept).
+        The summary: ``whiten`` (whether it is applied), and when it is, ``sr_latent_mean``
+        and ``sr_latent_std``; and the colouring, the SR's latent mean and the symmetric square
+        root of its covariance (None when it is not applied).
     """
     if not fs.whiten:
-        return {"whiten": False}
+        return {"whiten": False}, None
     d = x.shape[1]
     if sr.sum() < WHITEN_MIN_PER_DIM * d:
         log.warning("SR colouring of the template skipped: %d SR events are too few for the "
                     "moments of %d latent features (need %d)", int(sr.sum()), d,
                     WHITEN_MIN_PER_DIM * d)
-        return {"whiten": False}
+        return {"whiten": False}, None
     mu, inv_sqrt, std = _whitening(_clip(bkg.latent(x[sr], m[sr])))
-    return {"whiten": True, "sr_latent_mean": [float(v) for v in mu],
-            "sr_latent_std": [float(v) for v in std], "colour": (mu, np.linalg.inv(inv_sqrt))}
+    return ({"whiten": True, "sr_latent_mean": [float(v) for v in mu],
+             "sr_latent_std": [float(v) for v in std]}, (mu, np.linalg.inv(inv_sqrt)))
 
 
 #: MLP epochs of latent CATHODE with a fresh template every epoch (``fresh_template``): each

@@ -524,6 +524,13 @@ class Flow:
             out = np.sign(out) * stats.norm.isf(stats.t.sf(a, nu)).clip(0, None)
         return out
 
+    def _floor_discrete(self, out: np.ndarray) -> np.ndarray:
+        r"""Generated points with their discrete features floored to integers (in place)."""
+        if self.pre.discrete.any():
+            d = self.pre.discrete
+            out[:, d] = np.floor(out[:, d])
+        return out
+
     def from_latent(self, u: np.ndarray, context: np.ndarray | None = None, *,
                     batch_size: int = 65536) -> np.ndarray:
         r"""Maps latent points back to the original observables: the inverse of :meth:`latent`.
@@ -562,10 +569,7 @@ class Flow:
                 out[sl] = self.pre.inverse(dist.transform.inv(ub).double()).cpu().numpy()
                 del dist, ub
                 gc.collect(0)  # see sample()
-        if self.pre.discrete.any():
-            d = self.pre.discrete
-            out[:, d] = np.floor(out[:, d])
-        return out
+        return self._floor_discrete(out)
 
     def sample(self, n: int, context: np.ndarray | None = None, *, seed: int | None = None,
                batch_size: int = 65536) -> np.ndarray:
@@ -605,10 +609,7 @@ class Flow:
                 # zuko's lazy transforms form reference cycles that keep each batch's
                 # tensors alive until the cyclic GC runs: without this, memory grows with n
                 gc.collect(0)
-        if self.pre.discrete.any():
-            d = self.pre.discrete
-            out[:, d] = np.floor(out[:, d])
-        return out
+        return self._floor_discrete(out)
 
     # ------------------------------------------------------------------ saving and loading
 
