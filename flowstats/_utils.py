@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _threads
 from .exceptions import BadInputError, NonFiniteError, OutputExistsError
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ def provenance(seed: int | None = None, config: Mapping[str, Any] | None = None)
         "seed": seed,
         "config": dict(config) if config is not None else None,
         "argv": list(sys.argv),
+        "threads": _threads.summary(),
     }
 
 

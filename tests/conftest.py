@@ -8,6 +8,9 @@ import pytest
 
 os.environ.setdefault("FLOWSTATS_NO_PROGRESS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# flowstats commands the tests start run on one thread each: a fixed number, so that two of
+# them running side by side (pytest-xdist) do not share the cores and change their numbers
+os.environ.setdefault("FLOWSTATS_THREADS", "1")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

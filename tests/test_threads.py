@@ -64,3 +64,96 @@ def test_the_cli_sets_every_pool(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=clean)
     assert out.stdout.split()[-2:] == ["1", "1"]
+
+
+PROBE = """
+import json, sys, time
+from pathlib import Path
+from flowstats._threads import configure, rebalance, summary
+first = configure(None)
+import torch
+seen = [torch.get_num_threads()]
+stop, end = Path(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end and not stop.exists():
+    seen.append(rebalance() or seen[-1])
+    time.sleep(0.05)
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    seen.append(rebalance() or seen[-1])
+    time.sleep(0.05)
+print(json.dumps({"first": first, "seen": seen, "summary": summary()}))
+"""
+
+
+def _probe(tmp_path, stop: str, run: float, after: float) -> subprocess.Popen:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                          "FLOWSTATS_THREADS")}
+    return subprocess.Popen([sys.executable, "-c", PROBE, str(tmp_path / stop), str(run),
+                             str(after)], stdout=subprocess.PIPE, text=True,
+                            env={**clean, "FLOWSTATS_JOBS_DIR": str(tmp_path / "jobs")})
+
+
+def _wait_for(condition, seconds: float = 60.0) -> None:
+    import time
+
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def test_jobs_started_without_a_number_share_the_cores(tmp_path):
+    # a job alone runs on every core; a second job starts on its share, and the first drops
+    # to its share within INTERVAL seconds and comes back when the second has ended
+    from flowstats._threads import INTERVAL, available_cores
+
+    cores = available_cores()
+    share = max(1, cores // 2)
+    first = _probe(tmp_path, "second-done", 120, 4 * INTERVAL)
+    jobs = tmp_path / "jobs"
+    _wait_for(lambda: jobs.exists() and len(list(jobs.iterdir())) == 1)
+    second = _probe(tmp_path, "never", 4 * INTERVAL, 0)
+    got2 = json.loads(second.communicate(timeout=120)[0])
+    (tmp_path / "second-done").touch()
+    got1 = json.loads(first.communicate(timeout=120)[0])
+    assert got1["first"] == cores and got1["seen"][0] == cores
+    assert got2["first"] == share and got2["summary"]["mode"] == "shared"
+    assert share in got1["seen"] and got1["seen"][-1] == cores
+    assert got1["summary"] == {"mode": "shared", "budget": cores,
+                               "used": sorted({cores, share})}
+    assert list(jobs.iterdir()) == []  # both removed themselves
+
+
+def test_a_number_given_is_kept_and_registers_nothing(tmp_path):
+    got = _fresh("1", FLOWSTATS_JOBS_DIR=str(tmp_path / "jobs"))
+    assert got["n"] == 1 and not (tmp_path / "jobs").exists()
+
+
+def test_the_files_of_ended_jobs_are_dropped(tmp_path, monkeypatch):
+    from flowstats import _threads
+
+    monkeypatch.setenv("FLOWSTATS_JOBS_DIR", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    (tmp_path / ended.stdout.strip()).write_text("")
+    # this process under another start time: a later process reusing the number
+    (tmp_path / str(os.getpid())).write_text("0")
+    (tmp_path / "notes.txt").write_text("not a job")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / str(live.pid)).write_text(_threads._started(live.pid))
+        assert _threads.live_jobs() == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([str(live.pid), "notes.txt"])
+    finally:
+        live.kill()
+        live.wait()
+    assert _threads.live_jobs() == 0
+
+
+def test_the_provenance_records_the_threads():
+    from flowstats._utils import provenance
+
+    got = provenance(0, {})["threads"]
+    assert got["mode"] in ("session", "fixed", "shared")
+    assert torch.get_num_threads() in got["used"]

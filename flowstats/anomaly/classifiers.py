@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._binning import apply_bins, weighted_bin_edges
+from .._threads import rebalance
 from .._utils import atomic_path, progress
 from ..exceptions import BadInputError, IncompatibleModelError
 from ..settings.analysis import ClassifierSettings
@@ -412,6 +413,7 @@ class MLPEnsemble:
             order = torch.stack([t[torch.randperm(len(t), generator=g)[:n_epoch]]
                                  for t, g in zip(train_idx, gens)]).to(device)
             for start in range(0, n_epoch, o["batch_size"]):
+                rebalance()
                 loss = weighted_loss(order[:, start:start + o["batch_size"]], source)
                 opt.zero_grad()
                 loss.mean(dim=1).sum().backward()

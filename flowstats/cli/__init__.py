@@ -161,8 +161,9 @@ def echo_json(data: Any) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Threads of torch, OpenMP and BLAS together (default: FLOWSTATS_THREADS, "
-                   "else OMP_NUM_THREADS, else the cores available). Jobs sharing a machine: "
-                   "give each its share of the cores.")
+                   "else OMP_NUM_THREADS, else the cores available shared among the running "
+                   "flowstats jobs, followed as they start and end). A number fixes it, and "
+                   "with it a rerun's numbers to the last bit.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool, threads: int | None) -> None:
     r"""flowstats: normalizing flows for unweighting and enhanced bump hunts."""

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from .._threads import rebalance
 from .._utils import check_finite, resolve_device
 from ..exceptions import BadInputError, IncompatibleModelError, WeightSumError
 from . import storage, training
@@ -244,6 +245,7 @@ class Flow:
         if int(batch_size) < 1:
             raise BadInputError(f"batch_size must be >= 1, got {batch_size}")
         for s in range(0, len(x), int(batch_size)):
+            rebalance()
             sl = slice(s, s + int(batch_size))
             z, ladj, ct = self._to_z(x[sl], None if c is None else c[sl])
             ok = torch.isfinite(ladj)
@@ -598,6 +600,7 @@ class Flow:
             else:
                 torch.seed()
             for s in range(0, n, int(batch_size)):
+                rebalance()
                 m = min(int(batch_size), n - s)
                 if c is None:
                     z = self.module().sample((m,))

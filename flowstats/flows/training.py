@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._threads import rebalance
 from .._utils import atomic_path
 from .._utils import progress as progress_bar
 from ..exceptions import BadInputError, FitError, OutputExistsError
@@ -293,6 +294,7 @@ class _Run:
         module.train()
         total = 0.0
         for s in range(0, self.n, o.batch_size):
+            rebalance()
             idx = perm[s:s + o.batch_size]
             dist = module(None if c is None else c[idx])
             log_q = dist.log_prob(z[idx]) + ladj[idx]
