@@ -91,3 +91,17 @@ def test_a_signal_keeps_its_lead():
         # both count the signal among the same top n; the calibration's reference scatter
         # moves a few events across the cut (binomial spread of the ideal count)
         assert ours >= ideal - 3 * np.sqrt(ideal * (1 - ideal / n_top)) - 3, (n_top, ours, ideal)
+
+
+def test_the_outside_reference_has_oversample_samples_per_event():
+    from flowstats.anomaly.methods import _outside_masses
+
+    m = np.array([1000.0, 2000.0, 3400.0, 3500.0, 4000.0, 5000.0])
+    got = _outside_masses(m, SR, 4.0, seed=0)
+    assert sorted(got) == sorted(np.repeat([1000.0, 2000.0, 4000.0, 5000.0], 4))
+    many = np.linspace(1000.0, 3000.0, 100_000)
+    got = _outside_masses(many, SR, 2.5, seed=0)
+    # every mass twice, and each once more with probability 1/2 (binomial spread 158)
+    assert abs(len(got) - 250_000) < 5 * np.sqrt(100_000 * 0.25)
+    assert np.all(np.isin(many, got))
+    assert np.array_equal(got, _outside_masses(many, SR, 2.5, seed=0))

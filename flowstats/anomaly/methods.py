@@ -171,11 +171,21 @@ SPACES = ("latent", "data", "calibrated")
 CALIBRATED_METHODS = ("cathode", "density")
 
 
-def _outside_masses(m: np.ndarray, window: tuple[float, float]) -> np.ndarray:
-    r"""The masses of the events outside the SR window (where ``space="calibrated"`` draws its
-    background reference, one sample per event)."""
+def _outside_masses(m: np.ndarray, window: tuple[float, float], oversample: float,
+                    seed: int) -> np.ndarray:
+    r"""The masses at which ``space="calibrated"`` draws its background reference outside the SR
+    window: ``oversample`` per event there (every mass ``int(oversample)`` times, and a seeded
+    random fraction of them once more).
+
+    The reference's own scatter adds to the selection's: with one sample per event the
+    sculpting study's 1M-event ``correlated`` sample had chi2/ndf 2.08 / 0.97 / 1.61 at 10 / 1 /
+    0.1 %, with four 1.29 / 1.17 / 1.22 (about 1 + 1/oversample, as a toy predicts).
+    """
     lo, hi = window
-    return m[(m < lo) | (m >= hi)]
+    out = m[(m < lo) | (m >= hi)]
+    whole = int(oversample)
+    extra = np.random.default_rng(seed + 14).random(len(out)) < float(oversample) - whole
+    return np.concatenate([np.repeat(out, whole), out[extra]])
 
 
 def _require_space(method: str, space: str) -> None:
@@ -370,7 +380,7 @@ def density(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
         if fs.space == "calibrated":
             from .calibration import calibrate
 
-            m_c = _outside_masses(m, regions.sr)
+            m_c = _outside_masses(m, regions.sr, fs.oversample, seed)
             outside = -bkg.log_prob(bkg.sample(m_c, seed=seed + 13), m_c)
             score, template = calibrate(score, m, regions.sr, template, m_t, outside, m_c)
     return score, np.full(len(x), -1, dtype=np.int64), {"background": _summary(bkg),
@@ -587,7 +597,7 @@ def cathode(x: np.ndarray, m: np.ndarray, codes: np.ndarray, names: list[str], *
     # trained on them)
     x_c, m_c = np.empty((0, x.shape[1])), np.empty(0)
     if fs.space == "calibrated":
-        m_c = _outside_masses(m, regions.sr)
+        m_c = _outside_masses(m, regions.sr, fs.oversample, seed)
         x_c = bkg.sample(m_c, seed=seed + 13)
         ok = np.isfinite(x_c).all(axis=1)
         x_c, m_c = x_c[ok], m_c[ok]
