@@ -38,7 +38,9 @@ from pathlib import Path
 
 from _report import write_json
 
-CORES = str(os.cpu_count() or 1)
+from flowstats._threads import available_cores
+
+CORES = str(available_cores())  # what the library shares
 SETTINGS = {
     "default": ([], {}),
     "all": (["--threads", CORES], {}),

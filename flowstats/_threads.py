@@ -6,8 +6,8 @@ the environment, before torch, numpy's BLAS or scikit-learn load (the ``flowstat
 calls it first, with ``--threads``): ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
 ``OPENBLAS_NUM_THREADS``; child processes (dask workers) inherit them. ``--threads`` wins over
 ``FLOWSTATS_THREADS``, which wins over the user's ``OMP_NUM_THREADS``; the default is this
-job's share of the cores this process may run on (below). In a Python session that has already loaded torch (which then chose
-its threads), nothing changes unless a number is given.
+job's share of the cores this process may run on (below). In a Python session that has already
+loaded torch (which then chose its threads), nothing changes unless a number is given.
 
 **Several jobs on one machine.** A job's threads wait for each other at every parallel step;
 when two jobs each run one thread per core, a job's thread is often off its core while the
@@ -28,8 +28,7 @@ sampling and classifier loops (it looks at the directory at most once a second),
 share as jobs start and end: a job alone runs on every core, two jobs on 2 cores on one each.
 Measured with ``benchmarks/bench_threads.py`` (300k events, 2 cores): two jobs started together
 took 1.28 times as long as one alone (85 s against 67 s), and 1.18 times with the second
-started 20 s after the first (80 s against 68 s).
-torch's results depend in the last bits on its number of threads, so a rerun next to another
+started 20 s after the first (80 s against 68 s). torch's results depend in the last bits on its number of threads, so a rerun next to another
 job can differ from a lone run in the last bits of its numbers; ``--threads N`` fixes the
 number and with it the numbers. Every output's provenance records the threads a job used
 (:func:`summary`).
@@ -147,8 +146,8 @@ def live_jobs() -> int:
     return max(n, 1 if _state["file"] is not None else 0)
 
 
-def _share() -> int:
-    return max(1, int(_state["budget"]) // max(1, live_jobs()))
+def _share(jobs: int) -> int:
+    return max(1, int(_state["budget"]) // max(1, jobs))
 
 
 def configure(threads: int | None = None) -> int | None:
@@ -165,13 +164,13 @@ def configure(threads: int | None = None) -> int | None:
         return None
     if threads is None:
         chosen = os.environ.get("FLOWSTATS_THREADS") or os.environ.get("OMP_NUM_THREADS")
-        if chosen and chosen.isdigit():
-            threads = int(chosen)
-        else:
-            _state.update(mode="shared", budget=available_cores())
+        threads = int(chosen) if chosen and chosen.isdigit() else None
+    if threads is None:
+        _state.update(mode="shared", budget=available_cores())
+        if _state["file"] is None:
             _register()
-            threads = _share()
-    if _state["mode"] != "shared":
+        threads = _share(live_jobs())
+    else:
         _state.update(mode="fixed", budget=None)
     threads = max(1, int(threads))
     _state.update(last=threads, next=time.monotonic() + INTERVAL)
@@ -204,14 +203,14 @@ def rebalance() -> int | None:
     torch = sys.modules.get("torch")
     if torch is None or torch.get_num_threads() != _state["last"]:
         return None
-    share = _share()
+    jobs = live_jobs()
+    share = _share(jobs)
     if share == _state["last"]:
         return None
     torch.set_num_threads(share)
     _state["last"] = share
     _state["used"].add(share)
-    log.debug("threads: %d (%d flowstats jobs share %d cores)", share, live_jobs(),
-              _state["budget"])
+    log.debug("threads: %d (%d flowstats jobs share %d cores)", share, jobs, _state["budget"])
     return share
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import torch
 
@@ -24,12 +25,17 @@ print(json.dumps({{"n": n, "torch": torch.get_num_threads(), "numpy_first": nump
 """
 
 
-def _fresh(arg: str, **env: str) -> dict:
+def _clean_env(**env: str) -> dict[str, str]:
+    r"""This process's environment without any thread setting, plus ``env``."""
     clean = {k: v for k, v in os.environ.items()
              if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                           "OMP_WAIT_POLICY", "FLOWSTATS_THREADS")}
+    return {**clean, **env}
+
+
+def _fresh(arg: str, **env: str) -> dict:
     out = subprocess.run([sys.executable, "-c", SCRIPT.format(arg=arg)], capture_output=True,
-                         text=True, check=True, env={**clean, **env})
+                         text=True, check=True, env=_clean_env(**env))
     return json.loads(out.stdout)
 
 
@@ -55,14 +61,11 @@ def test_a_session_with_torch_loaded_keeps_its_threads_unless_told():
 
 
 def test_the_cli_sets_every_pool(tmp_path):
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                          "FLOWSTATS_THREADS")}
     code = ("import os, sys; from flowstats.cli import main; "
             "code = main(['--threads', '1', 'generate', '--help']); "
             "print(os.environ['OMP_NUM_THREADS'], os.environ['OPENBLAS_NUM_THREADS'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=clean)
+                         check=True, env=_clean_env())
     assert out.stdout.split()[-2:] == ["1", "1"]
 
 
@@ -86,17 +89,12 @@ print(json.dumps({"first": first, "seen": seen, "summary": summary()}))
 
 
 def _probe(tmp_path, stop: str, run: float, after: float) -> subprocess.Popen:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                          "FLOWSTATS_THREADS")}
     return subprocess.Popen([sys.executable, "-c", PROBE, str(tmp_path / stop), str(run),
                              str(after)], stdout=subprocess.PIPE, text=True,
-                            env={**clean, "FLOWSTATS_JOBS_DIR": str(tmp_path / "jobs")})
+                            env=_clean_env(FLOWSTATS_JOBS_DIR=str(tmp_path / "jobs")))
 
 
 def _wait_for(condition, seconds: float = 60.0) -> None:
-    import time
-
     end = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < end, "timed out"

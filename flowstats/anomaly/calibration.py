@@ -22,8 +22,7 @@ it keeps the same fraction of background everywhere. The reference distribution 
 * below and above the signal region, each side separately: sideband-flow samples at the
   masses of the events there (``oversample`` per event, 4 by default: with one, the
   reference's scatter nearly doubled the selection's in the sculpting study). The events
-  themselves would be cheaper but
-  not background: the tail of a signal that reaches into the sidebands inflated their tail
+  themselves would be cheaper but not background: the tail of a signal that reaches into the sidebands inflated their tail
   counts and halved the selected background there at 0.1 % efficiency (1M dijet events with
   1000 signal events; the flow samples keep it within the statistical scatter).
 

@@ -198,8 +198,7 @@ class ScoreSettings(Settings):
     k: int = Field(5, ge=2)
     """Folds of the cross-scoring."""
     oversample: float = Field(4.0, gt=0)
-    """Background samples per SR event (the template); in space calibrated also per event outside
-    the SR (the calibration's reference there)."""
+    """Background samples per SR event (the template; calibrated: also per event outside the SR)."""
     n_mass: int = Field(5, ge=1)
     """anode: SR mass points its densities are averaged over."""
     signal_fraction: Literal["learn"] | Annotated[float, Field(gt=0, lt=1)] = "learn"
