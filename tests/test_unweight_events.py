@@ -146,6 +146,29 @@ def test_report_checks_never_trained_observables(run):
     assert any("energy <= 0" in n for n in summary["notes"])  # one event with E < 0
 
 
+def test_whole_events_are_refined_on_the_learnt_observables(run, tmp_path):
+    r"""The default refines whole events (the classifier sees the observables learnt as
+    coordinates only, so the never-trained ones stay an independent check); ``refine=False``
+    gives the model's own events, drawn with seed + 1."""
+    from flowstats.unweighting.event_model import WholeEventModel
+    from flowstats.unweighting.observables import observables
+
+    tmp, result = run
+    ref = result.summary["refinement"]
+    assert ref is not None and set(ref["features"]) <= {"m_ll", "y_ll", "jet1_pt", "jet1_y",
+                                                        "n_partons"}
+    assert {"m_ll", "y_ll", "n_partons"} <= set(ref["features"])
+    assert 0 < ref["efficiency"] <= 1 and ref["n_drawn"] >= N
+    assert result.summary["seeds"]["sample"] == 5
+    plain = unweight(tmp / "fxfx.lhe.gz", weight="weight", n=300, output=tmp_path / "p.root",
+                     model=result.model, seed=3, device="cpu", refine=False)
+    assert plain.summary["refinement"] is None and plain.summary["seeds"]["sample"] == 4
+    out, _ = _tree(plain.output)
+    model = WholeEventModel.load(result.model)
+    direct = observables(model.sample(300, seed=4), model.sqrt_s)
+    np.testing.assert_allclose(out["m_ll"], direct["m_ll"])
+
+
 def test_reload_gives_the_same_events(run, tmp_path):
     tmp, result = run
     again = unweight(tmp / "fxfx.lhe.gz", weight="weight", n=500, output=tmp_path / "a.root",

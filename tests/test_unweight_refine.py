@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from flowstats.unweighting.refine import refine, smoothed_weights
+from flowstats.unweighting.refine import refine, refine_batches, smoothed_weights
 
 
 def _weighted_normal(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +58,46 @@ def test_refinement_removes_a_mismodelled_shift():
     assert abs(x[:, 1].std() - 1.0) < 5 * np.sqrt(0.5) * err_mean  # the model's is 1.2
     again, _ = refine(model, 20_000, x_train, w_train, seed=4)
     np.testing.assert_array_equal(x, again)
+
+
+class _Tagged:
+    r"""A batch of events that carries more than its features (as whole events do)."""
+
+    def __init__(self, x: np.ndarray, tag: np.ndarray) -> None:
+        self.x, self.tag = x, tag
+
+    def select(self, rows: np.ndarray) -> _Tagged:
+        return _Tagged(self.x[rows], self.tag[rows])
+
+    @staticmethod
+    def join(parts: list[_Tagged]) -> _Tagged:
+        return _Tagged(np.concatenate([p.x for p in parts]),
+                       np.concatenate([p.tag for p in parts]))
+
+
+def test_refined_batches_keep_their_events_whole():
+    r"""refine_batches accepts the rows refine accepts (same seeds) and keeps each row's payload
+    with it: the tag computed from the features at drawing time still matches them."""
+    x_train, w_train = _weighted_normal(20_000, 6)
+
+    def model(k: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return np.column_stack([rng.normal(0.3, 1.0, k), rng.normal(0.0, 1.2, k)])
+
+    def tagged(k: int, seed: int) -> _Tagged:
+        x = model(k, seed)
+        return _Tagged(np.column_stack([x, rng_extra(k, seed)]), x[:, 0] * 7.0 + x[:, 1])
+
+    def rng_extra(k: int, seed: int) -> np.ndarray:  # a column the classifier never sees
+        return np.random.default_rng([seed, 1]).normal(size=k)
+
+    plain, info = refine(model, 5000, x_train, w_train, seed=8)
+    batch, info_b = refine_batches(tagged, 5000, x_train, w_train, features=lambda b: b.x[:, :2],
+                                   join=_Tagged.join, seed=8)
+    assert len(batch.tag) == 5000 and batch.x.shape == (5000, 3)
+    np.testing.assert_array_equal(batch.x[:, :2], plain)
+    np.testing.assert_array_equal(batch.tag, batch.x[:, 0] * 7.0 + batch.x[:, 1])
+    assert info_b["n_drawn"] == info["n_drawn"]
 
 
 def test_unweight_reports_its_refinement(tiny_unweight):

@@ -163,7 +163,7 @@ class UnweightSettings(Settings):
     members: int = Field(1, ge=1)
     """Flows per category (different seeds), sampled as an equal mixture."""
     refine: bool = True
-    """Mode 'features': reweight the generated events to the training events with a boosted-tree classifier and unweight them again, which removes most of the flow's mis-modelling (whole events are not refined)."""
+    """Reweight the generated events to the training events with a boosted-tree classifier and unweight them again, which removes most of the flow's mis-modelling (whole events: on the observables the flows learn as coordinates)."""
     report_bins: int = Field(30, ge=2)
     """Bins per feature in the report's chi2 tests (and the input's negative-density check)."""
     folds: int = Field(5, ge=2)

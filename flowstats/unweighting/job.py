@@ -88,7 +88,8 @@ class Mode(NamedTuple):
 MODES: dict[str, Mode] = {
     "features": Mode(stages.read, stages.fit, stages.sample, stages.columns,
                      refined=stages.refined_sample),
-    "events": Mode(whole.read, whole.fit, whole.sample, whole.columns, whole.checks),
+    "events": Mode(whole.read, whole.fit, whole.sample, whole.columns, whole.checks,
+                   refined=whole.refined_sample),
 }
 
 

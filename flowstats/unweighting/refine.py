@@ -52,7 +52,8 @@ from .._binning import apply_bins, weighted_bin_edges
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QUANTILE", "Refiner", "fit_refiner", "refine", "smoothed_weights"]
+__all__ = ["QUANTILE", "Refiner", "fit_refiner", "refine", "refine_batches",
+           "smoothed_weights"]
 
 #: quantile of the density ratio over the generated events taken as its maximum
 QUANTILE = 0.999
@@ -175,20 +176,56 @@ def refine(sample: Callable[[int, int], np.ndarray], n: int, x_train: np.ndarray
             the acceptance; the batches after it take ``seed + 3, seed + 4, ...``.
         quantile: See :func:`fit_refiner`.
     """
+    return refine_batches(sample, n, x_train, w_train, features=_identity,
+                          join=np.concatenate, seed=seed, quantile=quantile)
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def refine_batches(sample: Callable[[int, int], Any], n: int, x_train: np.ndarray,
+                   w_train: np.ndarray, *, features: Callable[[Any], np.ndarray],
+                   join: Callable[[list[Any]], Any], seed: int = 0,
+                   quantile: float = QUANTILE, max_batch: int | None = None
+                   ) -> tuple[Any, dict[str, Any]]:
+    r""":func:`refine` for events that are more than their features (e.g. whole events,
+    :class:`~.event_model.Records`): the classifier sees ``features(batch)``, and the accepted
+    rows of each batch are kept whole (``batch[mask]`` or ``batch.select(mask)``).
+
+    Arguments:
+        sample: ``(k, seed) -> batch`` draws k events from the model.
+        n: Events to return.
+        x_train, w_train: The training events' features and their weights.
+        features: ``batch -> (k, d)``, the features the classifier compares (those of
+            ``x_train``, in its column order).
+        join: Joins a list of batches into one.
+        seed, quantile: As :func:`refine` (the same seeds, so that for plain arrays the two
+            give the same events).
+        max_batch: At most this many events drawn at once (None: all that are still needed,
+            divided by the acceptance), so that large whole events stay within memory.
+    """
     pool = int(min(max(POOL_FACTOR * len(x_train), 10_000), MAX_POOL))
-    refiner = fit_refiner(sample(pool, seed + 2), x_train, w_train, seed=seed,
+    refiner = fit_refiner(features(sample(pool, seed + 2)), x_train, w_train, seed=seed,
                           quantile=quantile)
     rng = np.random.default_rng([seed, 37])
-    kept: list[np.ndarray] = []
+    kept: list[Any] = []
     n_kept = n_drawn = 0
     batch_seed = seed + 3
     while n_kept < n:
         k = int(math.ceil((n - n_kept) / max(refiner.info["efficiency"], 0.01) * 1.05)) + 100
-        x = sample(k, batch_seed)
-        accept = rng.random(k) < refiner.ratio(x) / refiner.r_max
-        kept.append(x[accept])
+        if max_batch is not None:
+            k = min(k, int(max_batch))
+        batch = sample(k, batch_seed)
+        accept = rng.random(k) < refiner.ratio(features(batch)) / refiner.r_max
+        kept.append(_take(batch, accept))
         n_kept += int(accept.sum())
         n_drawn += k
         batch_seed += 1
     info = {**refiner.info, "n_drawn": n_drawn, "batches": batch_seed - seed - 3}
-    return np.concatenate(kept)[:n], info
+    return _take(join(kept), np.arange(n)), info
+
+
+def _take(batch: Any, rows: np.ndarray) -> Any:
+    r"""The ``rows`` (a mask or indices) of a batch: an array, or an object with ``select``."""
+    return batch.select(rows) if hasattr(batch, "select") else batch[rows]

@@ -72,6 +72,13 @@ def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | N
     return float(np.sum(w1 * 0.5 * (below + below_or_equal)) / total)
 
 
+#: events a fold's classifier learns from at most (a seeded random subset of its training
+#: folds; every held-out event is still scored). scikit-learn bins a larger training set from a
+#: subset drawn with the weights as probabilities, which negative weights make impossible, and
+#: the fits stay bounded at production sizes
+MAX_TRAIN = 200_000
+
+
 @dataclass(frozen=True)
 class Booster:
     r"""The boosted classifier of :func:`classifier_two_sample_test`.
@@ -101,8 +108,9 @@ def classifier_two_sample_test(x_reference: np.ndarray, w_reference: np.ndarray 
         w_reference: Their weights (any sign); None for unit weights.
         x_generated: (n1, d) generated events, label 1.
         w_generated: Their weights; None for unit weights.
-        folds: Number of folds k (stratified, shuffled with ``seed``).
-        seed: Seed of the fold split and of the classifier.
+        folds: Number of folds k (stratified, shuffled with ``seed``); each fold's classifier
+            learns from at most :data:`MAX_TRAIN` of the other folds' events.
+        seed: Seed of the fold split, of those subsets and of the classifier.
         threads: OpenMP threads of the classifier (None: scikit-learn's default, all cores).
             One by default: these fits are small, and OpenMP threads spin-waiting on a busy
             machine slow them down many times over.
@@ -134,6 +142,10 @@ def classifier_two_sample_test(x_reference: np.ndarray, w_reference: np.ndarray 
     aucs = []
     with threadpool_limits(limits=threads, user_api="openmp"):
         for k, (train, test) in enumerate(splitter.split(x, y)):
+            if len(train) > MAX_TRAIN:
+                pick = np.random.default_rng([seed, 41, k]).choice(len(train), MAX_TRAIN,
+                                                                    replace=False)
+                train = np.sort(train[pick])
             clf = HistGradientBoostingClassifier(
                 **asdict(clf_options), l2_regularization=1.0,
                 early_stopping=False, random_state=seed + k)
