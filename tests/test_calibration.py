@@ -105,3 +105,21 @@ def test_the_outside_reference_has_oversample_samples_per_event():
     assert abs(len(got) - 250_000) < 5 * np.sqrt(100_000 * 0.25)
     assert np.all(np.isin(many, got))
     assert np.array_equal(got, _outside_masses(many, SR, 2.5, seed=0))
+
+
+def test_a_small_reference_is_warned_about(caplog):
+    r"""Below CALIBRATED_OVERSAMPLE reference samples per event the calibrated space fails the
+    sculpting study (docs/guide/sculpting.md): the user is told, once per score; at 16, not."""
+    import logging
+
+    from flowstats.anomaly.methods import CALIBRATED_OVERSAMPLE, _outside_masses
+
+    m = np.array([1000.0, 3400.0, 5000.0])
+    with caplog.at_level(logging.WARNING, logger="flowstats.anomaly.methods"):
+        _outside_masses(m, SR, 4.0, seed=0)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "oversample >= 16" in caplog.records[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="flowstats.anomaly.methods"):
+        _outside_masses(m, SR, float(CALIBRATED_OVERSAMPLE), seed=0)
+    assert not caplog.records
