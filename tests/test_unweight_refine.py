@@ -98,6 +98,23 @@ def test_refined_batches_keep_their_events_whole():
     np.testing.assert_array_equal(batch.x[:, :2], plain)
     np.testing.assert_array_equal(batch.tag, batch.x[:, 0] * 7.0 + batch.x[:, 1])
     assert info_b["n_drawn"] == info["n_drawn"]
+    # at most 7000 events drawn at once (the pool of 60k in parts): still n events, each with
+    # its payload, and the same again with the same seed
+    drawn = []
+
+    def counted(k: int, seed: int) -> _Tagged:
+        drawn.append(k)
+        return tagged(k, seed)
+
+    small, info_s = refine_batches(counted, 5000, x_train, w_train,
+                                   features=lambda b: b.x[:, :2], join=_Tagged.join, seed=8,
+                                   max_batch=7000)
+    assert max(drawn) == 7000 and info_s["n_generated"] == 60_000
+    assert len(small.tag) == 5000
+    np.testing.assert_array_equal(small.tag, small.x[:, 0] * 7.0 + small.x[:, 1])
+    again, _ = refine_batches(tagged, 5000, x_train, w_train, features=lambda b: b.x[:, :2],
+                              join=_Tagged.join, seed=8, max_batch=7000)
+    np.testing.assert_array_equal(again.x, small.x)
 
 
 def test_unweight_reports_its_refinement(tiny_unweight):

@@ -60,6 +60,8 @@ QUANTILE = 0.999
 #: generated events per training event that the ratio classifier sees (at most MAX_POOL)
 POOL_FACTOR = 3
 MAX_POOL = 3_000_000
+#: seed offset between the pool's draws when it is drawn in parts (``max_batch``)
+POOL_SEED_STRIDE = 1_000_000
 
 
 def _booster(seed: int, **options: Any) -> Any:
@@ -202,12 +204,18 @@ def refine_batches(sample: Callable[[int, int], Any], n: int, x_train: np.ndarra
         join: Joins a list of batches into one.
         seed, quantile: As :func:`refine` (the same seeds, so that for plain arrays the two
             give the same events).
-        max_batch: At most this many events drawn at once (None: all that are still needed,
-            divided by the acceptance), so that large whole events stay within memory.
+        max_batch: At most this many events drawn at once, for the classifier's pool and for
+            the accepted events (None: the pool at once, then all that are still needed divided
+            by the acceptance), so that large whole events stay within memory.
     """
     pool = int(min(max(POOL_FACTOR * len(x_train), 10_000), MAX_POOL))
-    refiner = fit_refiner(features(sample(pool, seed + 2)), x_train, w_train, seed=seed,
-                          quantile=quantile)
+    step = pool if max_batch is None else int(max_batch)
+    # the pool in draws of at most max_batch events (only their features are kept); the first
+    # takes seed + 2 as before, the others seeds far beyond those of the batches below
+    x_pool = np.concatenate([features(sample(min(step, pool - start),
+                                             seed + 2 + POOL_SEED_STRIDE * i))
+                             for i, start in enumerate(range(0, pool, step))])
+    refiner = fit_refiner(x_pool, x_train, w_train, seed=seed, quantile=quantile)
     rng = np.random.default_rng([seed, 37])
     kept: list[Any] = []
     n_kept = n_drawn = 0

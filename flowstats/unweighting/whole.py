@@ -238,7 +238,8 @@ def sample(fitted: stages.Fitted, inputs: stages.Inputs, settings: UnweightSetti
     return stages.Generated(x, np.full(settings.n, inputs.sigma / settings.n), data=records)
 
 
-#: whole events drawn at once by the refinement (about 0.6 kB each while drawn)
+#: whole events drawn at once by the refinement, for its classifier's pool and for the accepted
+#: events (about 0.6 kB each while drawn)
 REFINE_BATCH = 200_000
 
 
