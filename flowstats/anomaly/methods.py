@@ -183,13 +183,15 @@ def _outside_masses(m: np.ndarray, window: tuple[float, float], oversample: floa
     sculpting study's 1M-event ``correlated`` sample had chi2/ndf 2.08 / 0.97 / 1.61 at 10 / 1 /
     0.1 %, with four 1.29 / 1.17 / 1.22 (about 1 + 1/oversample, as a toy predicts). In the
     study of 20 x 40k events that sample still fails with four (1.29 and 1.48 at 10 and 0.1 %)
-    and passes with :data:`CALIBRATED_OVERSAMPLE` (docs/guide/sculpting.md), hence the warning.
+    and passes with :data:`CALIBRATED_OVERSAMPLE` (docs/guide/sculpting.md), hence the warning;
+    at 1M events it still failed its top 10 % with 16 (2.05, one pseudo-experiment).
     """
     if oversample < CALIBRATED_OVERSAMPLE:
         log.warning("space 'calibrated' with oversample %g: the reference's own scatter adds "
-                    "about 1/%g to the selected spectrum's variance (the sculpting study fails "
-                    "with 4 when a feature follows m, and passes with %d, at several times the "
-                    "cost); give oversample >= %d and run --closure", oversample, oversample,
+                    "about 1/%g to the selected spectrum's variance (the 40k-event sculpting "
+                    "study fails with 4 when a feature follows m, and passes with %d, at several "
+                    "times the cost); give oversample >= %d and run --closure", oversample,
+                    oversample,
                     CALIBRATED_OVERSAMPLE, CALIBRATED_OVERSAMPLE)
     lo, hi = window
     out = m[(m < lo) | (m >= hi)]
