@@ -78,6 +78,21 @@ def envelope(benchmark: str, rows: list, threads: int | None = None,
             "machine": machine(threads), "rows": rows, **summary}
 
 
+def peak_rss_mb() -> float:
+    r"""This process's peak resident memory in MB (VmHWM: unlike ``ru_maxrss``, not inherited
+    from the parent across fork and exec)."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:  # pragma: no cover - not Linux
+        lines = []
+    for line in lines:
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # pragma: no cover
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+
+
 def write_json(path: str | os.PathLike | None, benchmark: str, rows: list,
                threads: int | None = None, **summary: Any) -> None:
     r"""Writes :func:`envelope` to ``path`` (nothing when ``path`` is None)."""

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -37,18 +36,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import write_json
+from _report import peak_rss_mb, write_json
 
 FEATURES = ["pt", "y", "m", "njet"]
-
-
-def _peak_rss_mb() -> float:
-    r"""This process's peak resident memory (VmHWM: unlike ``ru_maxrss``, not inherited from
-    the parent across fork and exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
 
 
 def _run(size: int, seed: int, n_generate: int, refine: bool, tmp: Path, threads: int) -> None:
@@ -72,7 +62,7 @@ def _run(size: int, seed: int, n_generate: int, refine: bool, tmp: Path, threads
     gen = uproot.open(tmp / f"out_{int(refine)}.root")["events"].arrays(FEATURES, library="np")
     np.save(tmp / f"gen_{int(refine)}.npy", np.column_stack([gen[f] for f in FEATURES]))
     (tmp / f"run_{int(refine)}.json").write_text(json.dumps({
-        "seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+        "seconds": seconds, "peak_rss_mb": peak_rss_mb(),
         "split": result.summary["split"], "refinement": result.summary["refinement"],
         "timings": result.summary["timings"]}))
 

@@ -42,21 +42,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _report import write_json
+from _report import peak_rss_mb, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 FXFX = ROOT.parent / "shared" / "data" / "zjets_fxfx_mg5amcnlo_7tev.lhe.gz"
 FXFX_EVENTS_YAML = ROOT / "analyses" / "unweight_fxfx_events.yaml"
 FEATURES = ["pt", "y", "m", "njet"]
-
-
-def _peak_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    import resource  # pragma: no cover
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
 
 
 # ----------------------------------------------------------------------------- the parts
@@ -97,7 +88,7 @@ def part_files(args: argparse.Namespace, tmp: Path) -> dict:
             "rate_many_per_s": args.n_files_events / many_s,
             "lhe_files": args.n_lhe, "lhe_events": len(ev), "lhe_s": lhe_s,
             "lhe_s_per_file": lhe_s / args.n_lhe, "lhe_us_per_event": 1e6 * lhe_s / len(ev),
-            "peak_rss_mb": _peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def _events_run(files: list[Path], tmp: Path, label: str, threads: int) -> dict:
@@ -128,7 +119,7 @@ def part_events(args: argparse.Namespace, tmp: Path) -> dict:
             shutil.copyfile(FXFX, path)
             files.append(path)
         row = _events_run(files, tmp, f"fxfx_x{args.replicas}", args.threads)
-    return {"part": "events", **row, "peak_rss_mb": _peak_rss_mb()}
+    return {"part": "events", **row, "peak_rss_mb": peak_rss_mb()}
 
 
 def part_report(args: argparse.Namespace, tmp: Path) -> dict:
@@ -153,7 +144,7 @@ def part_report(args: argparse.Namespace, tmp: Path) -> dict:
             "test_events": s["split"]["n_test"], "n_generate": args.n_generate,
             "train_200k_s": train_s, "seconds": seconds, "timings": s["timings"],
             "classifier_auc": (s.get("classifier") or {}).get("auc"),
-            "peak_rss_mb": _peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 PARTS = {"files": part_files, "events": part_events, "report": part_report}

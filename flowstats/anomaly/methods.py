@@ -190,9 +190,8 @@ def _outside_masses(m: np.ndarray, window: tuple[float, float], oversample: floa
         log.warning("space 'calibrated' with oversample %g: the reference's own scatter adds "
                     "about 1/%g to the selected spectrum's variance (the 40k-event sculpting "
                     "study fails with 4 when a feature follows m, and passes with %d, at several "
-                    "times the cost); give oversample >= %d and run --closure", oversample,
-                    oversample,
-                    CALIBRATED_OVERSAMPLE, CALIBRATED_OVERSAMPLE)
+                    "times the cost); give oversample >= %d and run --closure",
+                    oversample, oversample, CALIBRATED_OVERSAMPLE, CALIBRATED_OVERSAMPLE)
     lo, hi = window
     out = m[(m < lo) | (m >= hi)]
     whole = int(oversample)

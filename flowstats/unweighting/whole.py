@@ -233,9 +233,17 @@ def sample(fitted: stages.Fitted, inputs: stages.Inputs, settings: UnweightSetti
         settings: The run's settings.
     """
     records = fitted.model.sample(settings.n, seed=settings.seed + 1)
-    obs = observables(records, fitted.model.sqrt_s)
+    return _generated(records, fitted.model.sqrt_s, inputs, settings)
+
+
+def _generated(records: Records, sqrt_s: float, inputs: stages.Inputs,
+               settings: UnweightSettings, refinement: dict[str, Any] | None = None
+               ) -> stages.Generated:
+    """The generated records with the input's observables, each of weight sigma / n."""
+    obs = observables(records, sqrt_s)
     x = np.column_stack([obs[n] for n in inputs.names])
-    return stages.Generated(x, np.full(settings.n, inputs.sigma / settings.n), data=records)
+    return stages.Generated(x, np.full(settings.n, inputs.sigma / settings.n), data=records,
+                            refinement=refinement)
 
 
 #: whole events drawn at once by the refinement, for its classifier's pool and for the accepted
@@ -279,10 +287,7 @@ def refined_sample(fitted: stages.Fitted, inputs: stages.Inputs, parts: stages.S
                                    features=features, join=_concat, seed=settings.seed,
                                    max_batch=REFINE_BATCH)
     info["features"] = [names[k] for k in cols]
-    obs = observables(records, model.sqrt_s)
-    x = np.column_stack([obs[n] for n in names])
-    return stages.Generated(x, np.full(settings.n, inputs.sigma / settings.n), data=records,
-                            refinement=info)
+    return _generated(records, model.sqrt_s, inputs, settings, info)
 
 
 def _raw(records: Records, weight: np.ndarray) -> dict[str, Any]:
